@@ -1,0 +1,1 @@
+"""Command-line composition root: wires the stages together and owns nothing else."""

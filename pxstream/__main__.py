@@ -1,0 +1,3 @@
+from pxstream.cli import main
+
+raise SystemExit(main())

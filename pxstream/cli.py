@@ -1,0 +1,65 @@
+"""`pxstream` — one entry point, commands contributed by each stage.
+
+Each stage package has a `cli` module with `register(subparsers)`. Registration must stay
+cheap (argparse only): heavy imports (Faust, chDB) happen inside the command handlers, so
+`pxstream --help` and `pxstream infra status` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from schemas.errors import PxstreamError
+
+# Order is the order of `pxstream --help`.
+COMMAND_MODULES: tuple[str, ...] = (
+    "infra.cli",
+    "pxstream.demo",
+    "streams.cli",
+    "connectors.cli",
+    "sinks.cli",
+    "grafana.cli",
+    "pxstream.bench",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pxstream",
+        description="Real-time patient-experience and patient-safety intelligence for the NHS.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # stage not built yet: its commands are simply absent
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except PxstreamError as exc:
+        print(f"pxstream: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Kafka topic names and their partition counts (CONTRACTS.md, "Topics").
+
+Partition counts are explicit because the broker has automatic topic creation off: a topic
+that is not listed here does not exist. Feedback topics are keyed by provider, so one
+provider's windows live in one partition (ARCHITECTURE.md, "Scaling out").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+RAW: Final = "feedback.raw"
+TAGGED: Final = "feedback.tagged"
+DLQ: Final = "feedback.dlq"
+ALERTS: Final = "hotspots.alerts"
+ACTIONS: Final = "actions"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    # Days to keep; None keeps the broker default. The DLQ keeps longer so an operator
+    # has time to look at what was refused.
+    retention_days: int | None = None
+
+
+TOPICS: Final[tuple[TopicSpec, ...]] = (
+    TopicSpec(RAW, partitions=4),
+    TopicSpec(TAGGED, partitions=4),
+    TopicSpec(DLQ, partitions=1, retention_days=90),
+    TopicSpec(ALERTS, partitions=1),
+    TopicSpec(ACTIONS, partitions=1),
+)
