@@ -11,7 +11,6 @@ import gzip
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -29,14 +28,6 @@ _Vocab = dict[str, tuple[float, tuple[float, ...] | None]]
 
 def _vocab(raw: dict[str, list[float]]) -> _Vocab:
     return {term: (entry[0], tuple(entry[1:]) if len(entry) > 1 else None) for term, entry in raw.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """One term's push towards a domain, for evidence."""
-
-    term: str
-    weight: float
 
 
 class LinearDomainModel:
@@ -104,55 +95,57 @@ class LinearDomainModel:
             raise ConfigError(f"cannot read domain model {path}: {exc}") from exc
         return cls(raw)
 
-    @staticmethod
-    def _block(
-        counts: Counter[str], vocab: _Vocab, totals: list[float], top: list[list[Contribution]] | None
-    ) -> None:
-        """Add one L2-normalised TF-IDF block's contribution to ``totals`` in place."""
-        sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+    def _word_block(self, counts: Counter[str], totals: list[float]) -> None:
+        """Add the L2-normalised word TF-IDF block's contribution to ``totals`` in place."""
+        s0 = s1 = s2 = s3 = s4 = 0.0
         norm_sq = 0.0
-        kept: list[tuple[str, float, tuple[float, ...]]] = []
+        vocab_get = self.word.get
+        log = math.log
         for term, tf in counts.items():
-            entry = vocab.get(term)
+            entry = vocab_get(term)
             if entry is None:
                 continue
-            value = (1.0 + math.log(tf)) * entry[0] if tf > 1 else entry[0]
+            value = (1.0 + log(tf)) * entry[0] if tf > 1 else entry[0]
             norm_sq += value * value
             weights = entry[1]
             if weights is not None:
-                sums[0] += value * weights[0]
-                sums[1] += value * weights[1]
-                sums[2] += value * weights[2]
-                sums[3] += value * weights[3]
-                sums[4] += value * weights[4]
-                if top is not None:
-                    kept.append((term, value, weights))
-        if norm_sq == 0.0:
-            return
-        inv = 1.0 / math.sqrt(norm_sq)
-        for j in range(5):
-            totals[j] += sums[j] * inv
-        if top is not None:
-            for term, value, weights in kept:
-                for j in range(5):
-                    contribution = value * inv * weights[j]
-                    if contribution > 0.0:
-                        top[j].append(Contribution(term, contribution))
+                w0, w1, w2, w3, w4 = weights
+                s0 += value * w0
+                s1 += value * w1
+                s2 += value * w2
+                s3 += value * w3
+                s4 += value * w4
+        if norm_sq:
+            inv = 1.0 / math.sqrt(norm_sq)
+            totals[0] += s0 * inv
+            totals[1] += s1 * inv
+            totals[2] += s2 * inv
+            totals[3] += s3 * inv
+            totals[4] += s4 * inv
 
-    def margins(
-        self, norm: str, lexicon_counts: list[float], explain: bool = False
-    ) -> tuple[list[float], list[list[Contribution]]]:
-        """Per-domain margins (positive = domain applies) and, if asked, the word terms behind them."""
+    def margins(self, norm: str, lexicon_counts: list[float]) -> list[float]:
+        """Per-domain margins: positive exactly when the tuned decision rule says the domain applies."""
         totals = list(self.offset)
-        top: list[list[Contribution]] | None = [[] for _ in DOMAIN_IDS] if explain else None
-        self._block(features.word_terms(norm), self.word, totals, top)
+        self._word_block(features.word_terms(norm), totals)
         self._char_block(norm, totals)
         for i, count in enumerate(lexicon_counts):
             if count:
                 row = self.lexicon_weights[i]
                 for j in range(5):
                     totals[j] += count * row[j]
-        return totals, top or []
+        return totals
+
+    def top_terms(self, norm: str, domain_index: int, limit: int = 3) -> list[str]:
+        """Word n-grams of ``norm`` that pushed hardest towards one domain (evidence, on demand)."""
+        scored = []
+        for term, tf in features.word_terms(norm).items():
+            entry = self.word.get(term)
+            if entry is not None and entry[1] is not None:
+                push = (1.0 + math.log(tf)) * entry[0] * entry[1][domain_index]
+                if push > 0.0:
+                    scored.append((push, term))
+        scored.sort(reverse=True)
+        return [term for _, term in scored[:limit]]
 
 
 def sigmoid(x: float) -> float:

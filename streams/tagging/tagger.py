@@ -85,13 +85,16 @@ class Tagger:
             return _TextAnalysis((0.0,) * len(DOMAIN_IDS), {}, ((),) * len(DOMAIN_IDS), (), 0.0)
         hits, themes = phrases.analyse(norm)
         counts = [math.log1p(len(hits.get(domain, ()))) for domain in DOMAIN_IDS]
-        margins, contributions = self._model.margins(norm, counts, explain=True)
+        scores = tuple(sigmoid(m) for m in self._model.margins(norm, counts))
+        # Evidence from the model only where the lexicon gives none and the model decides.
         terms = tuple(
-            tuple(c.term for c in sorted(found, key=lambda c: -c.weight)[:_EVIDENCE_PER_DOMAIN])
-            for found in contributions
+            tuple(self._model.top_terms(norm, i, _EVIDENCE_PER_DOMAIN))
+            if scores[i] >= 0.5 and domain not in hits
+            else ()
+            for i, domain in enumerate(DOMAIN_IDS)
         )
         return _TextAnalysis(
-            model_scores=tuple(sigmoid(m) for m in margins),
+            model_scores=scores,
             lexicon_hits=hits,
             model_terms=terms,
             themes=tuple(themes),

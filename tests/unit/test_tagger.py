@@ -211,3 +211,13 @@ def test_other_source_quality_floor(tagger: Tagger) -> None:
     scores = score([e.domains for e in examples], predict(tagger, examples))
     assert scores.macro_f1 >= 0.75
     assert scores.micro_f1 >= 0.72
+
+
+def test_bench_reports_rates_for_every_stage() -> None:
+    from streams.tagging.bench import bench_tagging
+
+    figures = bench_tagging(["Waited 4 hours, staff were kind", "Nothing.", "Call 07700 900123"] * 20)
+    assert figures["texts"] == 60
+    for key in ("redact_per_s", "tag_per_s", "redact_tag_per_s", "redact_tag_cached_per_s"):
+        assert figures[key] > 0
+    assert figures["model_bytes"] == MODEL_PATH.stat().st_size
