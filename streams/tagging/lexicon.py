@@ -83,6 +83,11 @@ DOMAIN_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"end of life care",
         r"(?:not enough|short of|shortage of|understaffed|under-staffed) (?:staff|nurses|doctors)?",
         r"staff(?:ing)? shortages?|understaffed|short[- ]staffed",
+        r"more staff",
+        # outcome and competence of care
+        r"thorough\w*|saved (?:my|his|her|their|our) li(?:fe|ves)|stabilis\w+|stabiliz\w+",
+        r"(?:feel|felt|feeling) (?:so |very )?(?:safe|unsafe)",
+        r"(?:checks|checked) (?:me|him|her|over)|did (?:all )?(?:the )?checks",
     ),
     RELATIONSHIPS: (
         r"kind|kindness|kindly",
@@ -198,6 +203,7 @@ DOMAIN_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"leak\w*|ceiling|broken (?:bed|chair|equipment)",
         r"decor|decorat\w+|refurbish\w+|shabby|run[- ]down",
         r"privacy",
+        r"atmosphere|vibe|activities|gym|bored\w*|nothing to do|quiet (?:room|space|time)|more space",
     ),
 }
 

@@ -1,6 +1,6 @@
 """Train the domain model on the FFT ``train`` split and write ``model.json.gz``.
 
-    python -m streams.tagging.train [--out PATH] [--C 4.0] [--folds 5]
+    python -m streams.tagging.train [--out PATH] [--C 1 2 4 8] [--folds 5]
 
 Needs the optional ``train`` extra (scikit-learn); the shipped model is then read with plain
 Python, so workers never import scikit-learn. Reproducible: fixed fold seed, deterministic
@@ -28,7 +28,7 @@ from streams.tagging.model import MODEL_FORMAT, MODEL_PATH
 SEED = 20240601
 MIN_DF = 2
 PRUNE_BELOW = 5e-4
-DEFAULT_C = 4.0
+C_GRID = (1.0, 2.0, 4.0, 8.0)
 
 
 def _require_sklearn() -> Any:
@@ -92,8 +92,12 @@ def tune_threshold(labels: Any, decisions: Any, f1_score: Callable[..., float], 
     return float(max(candidates, key=lambda t: f1_score(labels, decisions >= t)))
 
 
-def train(examples: Sequence[Example], c: float = DEFAULT_C, folds: int = 5) -> dict[str, Any]:
-    """Fit one logistic regression per domain and return the exportable model."""
+def train(examples: Sequence[Example], c_grid: Sequence[float] = C_GRID, folds: int = 5) -> dict[str, Any]:
+    """Fit one logistic regression per domain and return the exportable model.
+
+    Each domain's regularisation strength and threshold are chosen by out-of-fold F1 on the
+    examples given (the train split), never on test.
+    """
     np, sparse, logistic_regression, kfold, f1_score = _require_sklearn()
     norms = [features.normalise(e.text) for e in examples]
     word_idf = build_idf([features.word_terms(n) for n in norms])
@@ -101,29 +105,40 @@ def train(examples: Sequence[Example], c: float = DEFAULT_C, folds: int = 5) -> 
     matrix, columns = design_matrix(norms, word_idf, char_idf, sparse)
     labels = np.array([[d in e.domains for d in DOMAIN_IDS] for e in examples], dtype=int)
 
-    def make() -> Any:
+    def make(c_value: float) -> Any:
         return logistic_regression(
-            C=c, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
+            C=c_value, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
         )
 
     weights = np.zeros((len(columns), len(DOMAIN_IDS)))
-    biases, thresholds = [], []
+    biases, thresholds, chosen_c = [], [], []
     splitter = kfold(n_splits=folds, shuffle=True, random_state=SEED)
+    fold_indices = list(splitter.split(matrix))
     for j, domain in enumerate(DOMAIN_IDS):
         y = labels[:, j]
-        out_of_fold = np.zeros(len(examples))
-        for fit_idx, held_idx in splitter.split(matrix):
-            model = make().fit(matrix[fit_idx], y[fit_idx])
-            out_of_fold[held_idx] = model.decision_function(matrix[held_idx])
-        threshold = tune_threshold(y, out_of_fold, f1_score, np)
-        model = make().fit(matrix, y)
+        best: tuple[float, float, float] | None = None  # (out-of-fold F1, C, threshold)
+        for c_value in c_grid:
+            out_of_fold = np.zeros(len(examples))
+            for fit_idx, held_idx in fold_indices:
+                model = make(c_value).fit(matrix[fit_idx], y[fit_idx])
+                out_of_fold[held_idx] = model.decision_function(matrix[held_idx])
+            threshold = tune_threshold(y, out_of_fold, f1_score, np)
+            oof_f1 = float(f1_score(y, out_of_fold >= threshold))
+            if best is None or oof_f1 > best[0]:
+                best = (oof_f1, c_value, threshold)
+        assert best is not None
+        oof_f1, c_value, threshold = best
+        model = make(c_value).fit(matrix, y)
         weights[:, j] = model.coef_[0]
         biases.append(float(model.intercept_[0]))
         thresholds.append(threshold)
-        oof_f1 = f1_score(y, out_of_fold >= threshold)
-        print(f"{domain:32s} out-of-fold F1 {oof_f1:.3f} threshold {threshold:+.3f}", file=sys.stderr)
+        chosen_c.append(c_value)
+        print(
+            f"{domain:32s} C={c_value:<5g} out-of-fold F1 {oof_f1:.3f} threshold {threshold:+.3f}",
+            file=sys.stderr,
+        )
 
-    return export(columns, word_idf, char_idf, weights, biases, thresholds, c)
+    return export(columns, word_idf, char_idf, weights, biases, thresholds, chosen_c)
 
 
 def export(
@@ -133,7 +148,7 @@ def export(
     weights: Any,
     biases: list[float],
     thresholds: list[float],
-    c: float,
+    c_per_domain: list[float],
 ) -> dict[str, Any]:
     """Compact JSON form: per term its idf and (unless negligible) five rounded weights."""
     by_column = {name: weights[i] for i, name in enumerate(columns)}
@@ -152,7 +167,11 @@ def export(
         "format": MODEL_FORMAT,
         "domains": list(DOMAIN_IDS),
         "trained_on": "fft_domains.csv split=train (pxtextmining v6, NHS England, MIT)",
-        "params": {"C": c, "min_df": MIN_DF, "char_ngrams": [features.CHAR_MIN, features.CHAR_MAX]},
+        "params": {
+            "C": c_per_domain,
+            "min_df": MIN_DF,
+            "char_ngrams": [features.CHAR_MIN, features.CHAR_MAX],
+        },
         "bias": [round(b, 5) for b in biases],
         "threshold": [round(t, 5) for t in thresholds],
         "lexicon_weights": [[round(float(x), 5) for x in by_column[f"lex:{d}"]] for d in DOMAIN_IDS],
@@ -164,10 +183,10 @@ def export(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument("--C", dest="c", type=float, default=DEFAULT_C)
+    parser.add_argument("--C", dest="c_grid", type=float, nargs="+", default=list(C_GRID))
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args(argv)
-    model = train(load_fft("train"), c=args.c, folds=args.folds)
+    model = train(load_fft("train"), c_grid=args.c_grid, folds=args.folds)
     payload = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
     with gzip.GzipFile(args.out, "wb", mtime=0) as handle:  # mtime=0: byte-identical rebuilds
         handle.write(payload)
