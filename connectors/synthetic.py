@@ -135,10 +135,11 @@ class PlantedHotspot:
     after_s: float
     count: int
     spacing_s: float
+    severity: str | None = None  # incidents: planted bursts are harmful ones
 
 
 HOTSPOTS: tuple[PlantedHotspot, ...] = (
-    PlantedHotspot("falls-and-medication on Ward 7", UNITS[0], "incident", "safe", 15, 7, 2.0),
+    PlantedHotspot("falls-and-medication on Ward 7", UNITS[0], "incident", "safe", 15, 7, 2.0, "moderate"),
     PlantedHotspot("A&E waits complaints", UNITS[2], "complaint", "access", 30, 8, 1.5),
     PlantedHotspot("cleanliness on Oak Ward", UNITS[6], "fft", "environment", 45, 8, 1.0),
 )
@@ -168,6 +169,7 @@ class SyntheticFeed:
         unit: Unit | None = None,
         source: str | None = None,
         domain: str | None = None,
+        severity: str | None = None,
     ) -> dict[str, Any]:
         """One FeedbackEvent v1 dict; unspecified parts are drawn at random."""
         r = self._random
