@@ -18,9 +18,10 @@ DOMAIN_EVENTS = "hasAny(domains, [${domain:singlequote}])"
 # Whole days of the dashboard's time range, for the day-grained rollup.
 DAYS_IN_RANGE = "day >= toDate($__fromTime) AND day <= toDate($__toTime)"
 
-# One definition of "negative" and "positive" for event rows, the same the sink uses for its rollups.
-NEGATIVE_EVENT = "(sentiment < -0.2 OR rating IN (4, 5))"
-POSITIVE_EVENT = "(sentiment > 0.2 OR rating IN (1, 2))"
+# "Negative" and "positive" for event rows: the same thresholds the sink's rollup views use
+# (sinks/migrations/0003_feedback_rollups.sql), so a count on an event table and on a rollup agree.
+NEGATIVE_EVENT = "sentiment < -0.2"
+POSITIVE_EVENT = "sentiment > 0.2"
 
 VAR_ORGANISATION = (
     "SELECT DISTINCT organisation FROM feedback_daily WHERE organisation != '' ORDER BY organisation"
