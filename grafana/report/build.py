@@ -1,3 +1,4 @@
+# ruff: noqa: E501 — the pack's prose and markup read best unwrapped
 """`pxstream report --organisation CODE --month YYYY-MM --out DIR`: the monthly review pack.
 
 Writes DIR/index.html (self-contained: charts embedded) and every chart as DIR/<name>.png.
@@ -121,7 +122,7 @@ def _sources_and_themes(data: MonthData, figures: list[Figure]) -> str:
         [escape(t.replace("_", " ")), f"{a:,}", f"{n:,}", change(a, b)] for t, a, b, n in data.themes
     ]
     return (
-        f'<section><h2>Where feedback came from, and what it was about</h2><div class="grid2">'
+        '<section><h2>Where feedback came from, and what it was about</h2><div class="grid2">'
         + "".join(f"<div>{p}</div>" for p in parts)
         + "</div>"
         + table(["Theme", "This month", "of which negative", "Change on last month"], theme_rows, {1, 2, 3})

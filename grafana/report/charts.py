@@ -14,12 +14,13 @@ from datetime import date
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.dates
+import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
-from grafana import style  # noqa: E402
-from grafana.report.spc import XmrChart  # noqa: E402
-from schemas.domains import DOMAIN_IDS, DOMAIN_SHORT_LABELS  # noqa: E402
+from grafana import style
+from grafana.report.spc import XmrChart
+from schemas.domains import DOMAIN_IDS, DOMAIN_SHORT_LABELS
 
 DPI = 110
 TEXT = "#212B32"  # NHS "black"
@@ -145,6 +146,15 @@ def xmr_chart(title: str, period_ends: Sequence[date], chart: XmrChart, month_st
         if level >= 0 or level == lim.upper:
             ax.axhline(level, color=style.SPC_LIMIT, lw=1.1, ls="--", zorder=1)
     ax.axvline(x[lim.baseline_points - 1], color=GRID, lw=1, ls=":", zorder=1)
+    ax.annotate(
+        "◂ baseline", (x[lim.baseline_points - 1], 1), xycoords=("data", "axes fraction"),
+        xytext=(-3, -2), textcoords="offset points", ha="right", va="top", fontsize=8, color="#4C6272",
+    )  # fmt: skip
+    if in_month:
+        ax.annotate(
+            month_start.strftime("%B"), (x[in_month[0]], 1), xycoords=("data", "axes fraction"),
+            xytext=(0, -2), textcoords="offset points", ha="center", va="top", fontsize=8, color="#4C6272",
+        )  # fmt: skip
     ax.scatter(x, values, s=34, zorder=3, color=[POINT_COLOURS[p.point_type] for p in chart.points])
     ax.set_ylim(bottom=0, top=max([*values, lim.upper]) * 1.15 + 0.5)
     ax.set_title(title)

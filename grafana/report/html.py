@@ -1,3 +1,4 @@
+# ruff: noqa: E501 — CSS rules read best one per line
 """The monthly pack as one HTML page: charts embedded as data URIs so the file works alone
 (e-mailed, opened from a share) — the same PNGs are written beside it for slides."""
 

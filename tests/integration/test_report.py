@@ -1,3 +1,4 @@
+# ruff: noqa: E501 — the seed data reads best as one row per line
 """`pxstream report` end to end on the real ClickHouse engine: seven months of synthetic feedback with
 a surge of safe-care concerns in the reporting month, seeded through the sink's migrations."""
 
@@ -41,7 +42,7 @@ def seed_events() -> list[list]:
         for n in range(rng.randint(3, 7) + (6 if surge else 0)):
             domain = "safe_high_quality_care" if surge and n < 6 else rng.choice(list(DOMAINS))
             provider, ward = ("RX1", "Ward 7") if surge and n < 6 else rng.choice(PLACES)
-            negative = surge and n < 6 or rng.random() < 0.45
+            negative = (surge and n < 6) or rng.random() < 0.45
             when = datetime(day.year, day.month, day.day, 8 + n % 10, tzinfo=UTC)
             rows.append(
                 [f"{day}-{n}", rng.choice(SOURCES), "QWE", provider, ward, when, when, "[redacted]", [domain],
@@ -114,14 +115,12 @@ def test_weekly_series_end_on_the_last_day_of_the_month(ch_url):
 
 
 def test_report_pack(ch_url, tmp_path):
-    url, client = ch_url
+    _url, client = ch_url
     out = tmp_path / "pack"
     path = write_report(load_month(client, "QWE", MONTH), out)
     html = path.read_text()
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == sorted(
-        ["domains.png", "sources.png", "themes.png", *(f"spc-{d}.png" for d in DOMAINS)]
-    )
+    assert pngs == sorted(["domains.png", "sources.png", "themes.png", *(f"spc-{d}.png" for d in DOMAINS)])
     assert all((out / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
     assert html.count("data:image/png;base64,") == len(pngs)  # works without the PNG files
     assert "Patient experience — March 2026" in html
