@@ -52,10 +52,11 @@ class PartState:
 
 
 def all_parts(config: InfraConfig) -> list[LocalPart]:
-    # Imported here so `infra.stack` stays importable without the monitoring module's YAML handling.
+    # Imported here: `pxstream --help` should not pay for aiokafka or PyYAML.
     from infra.broker import KafkaBroker
+    from infra.monitoring import AlertmanagerPart, PrometheusPart
 
-    return [KafkaBroker(config)]
+    return [KafkaBroker(config), AlertmanagerPart(config), PrometheusPart(config)]
 
 
 def select_parts(config: InfraConfig, names: Sequence[str] | None = None) -> list[LocalPart]:
