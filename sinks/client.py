@@ -80,8 +80,16 @@ def parse_clickhouse_url(url: str) -> ClickHouseTarget:
     )
 
 
-def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] | None = None) -> Client:
-    """Open a client, turning the engine's failures into operator-readable errors."""
+def connect(
+    url_or_target: str | ClickHouseTarget,
+    *,
+    settings: dict[str, Any] | None = None,
+    database: str | None = None,
+) -> Client:
+    """Open a client, turning the engine's failures into operator-readable errors.
+
+    `database` overrides the URL's (tests use one scratch database per test).
+    """
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -91,7 +99,7 @@ def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] |
         target.path.mkdir(parents=True, exist_ok=True)
         try:
             return clickhouse_connect.get_client(
-                interface="chdb", path=str(target.path), settings=settings or {}
+                interface="chdb", path=str(target.path), settings=settings or {}, database=database
             )
         except ClickHouseError as exc:
             if any(marker in str(exc) for marker in _LOCKED_MARKERS):
@@ -107,7 +115,7 @@ def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] |
             port=target.port,
             username=target.username,
             password=target.password,
-            database=target.database,
+            database=database or target.database,
             secure=target.secure,
             interface="https" if target.secure else "http",
             settings=settings or {},
