@@ -12,6 +12,7 @@ only - never by content.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -240,6 +241,11 @@ class ColumnBatch:
     def dedup_token(self, consumer_group: str) -> str:
         span = f"{self.first_offset}-{self.last_offset}"
         return f"pxstream-sink:{consumer_group}:{self.topic}:{self.partition}:{span}"
+
+    def stamp(self, consumer_group: str) -> int:
+        """The batch's identity as a UInt64 (stored in each row as `sink_batch`)."""
+        digest = hashlib.blake2b(self.dedup_token(consumer_group).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big")
 
     def unique_rows(self) -> list[tuple[Any, ...]]:
         """One row per id (column 0), the highest version (last column), later rows winning ties.

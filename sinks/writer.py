@@ -44,7 +44,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS_TABLE: (*EVENT_COLUMNS, "sink_batch"),
     ALERTS_TABLE: ALERT_COLUMNS,
 }
-# Tables that record which batch wrote each row (the batch's first offset).
+# Tables that record which batch wrote each row (a 64-bit digest of its token).
 BATCH_STAMPED_TABLES = frozenset({EVENTS_TABLE})
 # Tables whose inserts feed materialized views: ids already stored elsewhere are left out.
 CHECKED_TABLES = frozenset({EVENTS_TABLE})
@@ -129,7 +129,12 @@ class ClickHouseWriter:
             " WHERE event_id IN {ids:Array(String)}"
             " AND NOT (kafka_topic = {t:String} AND kafka_partition = {p:UInt32}"
             " AND sink_batch = {b:UInt64})",
-            parameters={"ids": ids, "t": batch.topic, "p": batch.partition, "b": batch.first_offset},
+            parameters={
+                "ids": ids,
+                "t": batch.topic,
+                "p": batch.partition,
+                "b": batch.stamp(self.consumer_group),
+            },
         )
         return {row[0] for row in result.result_rows}
 
@@ -148,7 +153,7 @@ class ClickHouseWriter:
         try:
             columns = [list(column) for column in zip(*rows, strict=True)]
             if batch.table in BATCH_STAMPED_TABLES:
-                columns.append([batch.first_offset] * len(rows))
+                columns.append([batch.stamp(self.consumer_group)] * len(rows))
             self.client.insert(data=columns, context=context)
         finally:
             context.data = None
