@@ -102,7 +102,7 @@ def connect(
                 interface="chdb", path=str(target.path), settings=settings or {}, database=database
             )
         except ClickHouseError as exc:
-            if any(marker in str(exc) for marker in _LOCKED_MARKERS):
+            if any(marker in str(exc) for marker in _LOCKED_MARKERS) or _locked_elsewhere(target.path):
                 raise EngineBusyError(
                     f"{target.describe()} is in use by another process{_holder(target.path)}: the embedded "
                     "engine allows one process per data directory - stop it (e.g. a running "
@@ -136,6 +136,26 @@ def _looks_unreachable(exc: BaseException) -> bool:
     from clickhouse_connect.driver.exceptions import OperationalError
 
     return isinstance(exc, OperationalError | ConnectionError | TimeoutError)
+
+
+def _locked_elsewhere(path: Path) -> bool:
+    """Whether another process holds the engine's lock on `path` (ClickHouse flocks `status`).
+
+    Asked only after chDB failed to open the directory: had this process held the engine, the
+    open would have succeeded, so a held lock means someone else.
+    """
+    import fcntl
+
+    try:
+        with (path / "status").open("rb") as status:
+            try:
+                fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
 
 
 def _holder(path: Path) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 READ_ONLY_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
 READONLY_SETTINGS = {"readonly": 1}
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.DOTALL)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`", re.DOTALL)
 _MAX_CELL = 80
 
 
@@ -32,8 +33,32 @@ def first_keyword(sql: str) -> str:
     return match.group(0).upper() if match else ""
 
 
+def _code_only(sql: str) -> str:
+    """The statement without comments or quoted text, so `;` and keywords in them do not count."""
+    out, pos = [], 0
+    pattern = re.compile(f"{_COMMENTS.pattern}|{_QUOTED.pattern}", re.DOTALL)
+    for match in pattern.finditer(sql):
+        out.append(sql[pos : match.start()])
+        out.append(" " if match.group(0)[0] in "-/#" else "''")
+        pos = match.end()
+    out.append(sql[pos:])
+    return "".join(out)
+
+
+def single_statement(sql: str) -> str:
+    """The statement without a trailing `;`; more than one statement is refused."""
+    code = _code_only(sql).strip().rstrip(";").strip()
+    if ";" in code:
+        raise ReadOnlyQueryError("pxstream sql runs one statement at a time; found `;` between statements")
+    stripped = sql.strip()
+    while stripped.endswith(";"):
+        stripped = stripped[:-1].rstrip()
+    return stripped
+
+
 def check_read_only(sql: str) -> None:
-    keyword = first_keyword(sql)
+    single_statement(sql)
+    keyword = first_keyword(_code_only(sql))
     if keyword not in READ_ONLY_KEYWORDS:
         shown = keyword or "an empty statement"
         raise ReadOnlyQueryError(
@@ -47,7 +72,7 @@ def run_query(client: Client, sql: str) -> tuple[list[str], list[Sequence[Any]]]
 
     check_read_only(sql)
     try:
-        result = client.query(sql, settings=READONLY_SETTINGS)
+        result = client.query(single_statement(sql), settings=READONLY_SETTINGS)
     except DatabaseError as exc:
         message = str(exc)
         if "READONLY" in message or "readonly" in message:

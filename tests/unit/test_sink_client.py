@@ -86,3 +86,14 @@ def test_other_statements_are_refused_with_a_message(sql):
 
 def test_first_keyword_skips_comments():
     assert first_keyword("/* INSERT */ -- DROP\n select 1") == "SELECT"
+
+
+@pytest.mark.parametrize("sql", ["SELECT ';' AS semicolon", "SELECT 1;", "SELECT 1 -- ; trailing note"])
+def test_semicolons_in_strings_comments_or_at_the_end_are_fine(sql):
+    check_read_only(sql)
+
+
+@pytest.mark.parametrize("sql", ["SELECT 1; SELECT 2", "SELECT 1 /* ; */ ; DROP TABLE t"])
+def test_several_statements_are_refused(sql):
+    with pytest.raises(ReadOnlyQueryError, match="one statement"):
+        check_read_only(sql)
