@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -61,6 +62,10 @@ def check_broker(bootstrap: str, timeout_s: float = BROKER_CONNECT_TIMEOUT_S) ->
         finally:
             await client.close()
 
+    # aiokafka logs every failed attempt; the one line below says it all.
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
     try:
         asyncio.run(probe())
     except Exception as exc:
@@ -68,6 +73,8 @@ def check_broker(bootstrap: str, timeout_s: float = BROKER_CONNECT_TIMEOUT_S) ->
             f"Kafka is not reachable at {bootstrap} (PXSTREAM_KAFKA_BOOTSTRAP): "
             f"{exc or type(exc).__name__}; start it with `pxstream infra up`"
         ) from None
+    finally:
+        aiokafka_log.setLevel(level)
 
 
 class SinkThread(threading.Thread):
@@ -102,10 +109,8 @@ class SinkThread(threading.Thread):
     def stop(self, timeout_s: float = 30.0) -> None:
         self._ready.wait(timeout_s)
         if self._loop is not None and self._stop_event is not None and not self._loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
                 self._loop.call_soon_threadsafe(self._stop_event.set)
-            except RuntimeError:  # loop already finished
-                pass
         self.join(timeout_s)
 
 

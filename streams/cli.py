@@ -73,7 +73,7 @@ def tag_lines(
 
 def run_tag(args: argparse.Namespace) -> int:
     if args.file == "-":
-        tagged, invalid = tag_lines(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
+        _, invalid = tag_lines(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
     else:
         try:
             handle = open(args.file, "rb")  # noqa: SIM115 - closed below, error names the file
