@@ -8,10 +8,12 @@ feedback text: rejection reports get emailed around.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from connectors.files.mapping import Mapping, column_key
 from connectors.files.readers import Cell
@@ -28,6 +30,49 @@ class Rejection:
     reason: str
 
 
+_FAST_DIRECTIVES: Final = {
+    "%d": r"(?P<day>\d{1,2})",
+    "%m": r"(?P<month>\d{1,2})",
+    "%Y": r"(?P<year>\d{4})",
+    "%H": r"(?P<hour>\d{1,2})",
+    "%M": r"(?P<minute>\d{2})",
+    "%S": r"(?P<second>\d{2})",
+}
+
+
+def date_parser(pattern: str) -> Callable[[str], datetime | None]:
+    """A parser for one strptime format; a compiled regex when the format uses only numeric fields.
+
+    `strptime` costs ~10 µs a call, a third of the per-row budget; the regex path is several times
+    faster and gives the same answers (out-of-range values such as 31/02 still fail in `datetime`).
+    """
+    parts = re.split(r"(%.)", pattern)
+    if all(part in _FAST_DIRECTIVES or "%" not in part for part in parts):
+        regex = re.compile(
+            "".join(_FAST_DIRECTIVES.get(part, re.escape(part)) for part in parts if part) + r"\Z"
+        )
+
+        def fast(value: str) -> datetime | None:
+            match = regex.match(value)
+            if match is None:
+                return None
+            fields = {name: int(number) for name, number in match.groupdict().items()}
+            try:
+                return datetime(**fields)
+            except ValueError:
+                return None
+
+        return fast
+
+    def slow(value: str) -> datetime | None:
+        try:
+            return datetime.strptime(value, pattern)
+        except ValueError:
+            return None
+
+    return slow
+
+
 def _enum_word(value: str) -> str:
     return "_".join(value.replace("-", " ").split()).casefold()
 
@@ -42,26 +87,34 @@ class RowConverter:
         self._text_columns = [column for column, target in mapping.columns.items() if target == "text"]
         self._hash_counts: Counter[str] = Counter()
         self._id_rows: dict[str, int] = {}
+        self._parsers = [date_parser(pattern) for pattern in mapping.date_formats]
+        self._last_parser: Callable[[str], datetime | None] | None = None
 
     def _date(self, value: Cell) -> datetime | None:
         if isinstance(value, datetime):
-            moment = value
+            moment: datetime | None = value
         else:
-            moment = None
-            try:
-                moment = datetime.fromisoformat(value) if "T" in value and value[:4].isdigit() else None
-            except ValueError:
-                moment = None
-            for pattern in self.mapping.date_formats if moment is None else ():
-                try:
-                    moment = datetime.strptime(value, pattern)
-                    break
-                except ValueError:
-                    continue
+            moment = self._parse_date(value.strip())
         if moment is None:
             return None
         # A wall-clock time in the export is local (Europe/London by default), GMT or BST by date.
         return moment.replace(tzinfo=self.mapping.timezone) if moment.tzinfo is None else moment
+
+    def _parse_date(self, value: str) -> datetime | None:
+        """Try the format that worked last time first: an export uses one format throughout."""
+        if "T" in value and value[:4].isdigit():
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        for parser in (self._last_parser, *self._parsers):
+            if parser is None:
+                continue
+            moment = parser(value)
+            if moment is not None:
+                self._last_parser = parser
+                return moment
+        return None
 
     def _event_id(self, row_number: int, row: dict[str, Cell], out: list[Rejection]) -> str | None:
         mapping = self.mapping
