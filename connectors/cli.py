@@ -20,6 +20,7 @@ CONNECTOR_MODULES: tuple[str, ...] = (
     "connectors.mail.imap",  # imap
     "connectors.files.cli",  # file
     "connectors.reference.cli",  # reference (load ODS files)
+    "connectors.synthetic",  # synthetic (demo and load)
     "connectors.runner",  # run several from one YAML file
 )
 
