@@ -1,88 +1,39 @@
-"""Test helpers for the source connectors: reference data, an in-memory sink, a topic reader.
-
-`StandInReference` follows the `connectors.reference.ReferenceData` API (get / resolve / mentions)
-over a handful of organisations, so connector tests do not depend on the ODS files.
-"""
+"""Test helpers for the source connectors: reference data, an in-memory sink, local servers,
+a topic reader."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-
-@dataclass(frozen=True)
-class StandInOrganisation:
-    code: str
-    name: str
-    kind: str
-    commissioner: str | None = None
-    parent: str | None = None
-    postcode: str | None = None
-    active: bool = True
-    aliases: tuple[str, ...] = field(default_factory=tuple)
+from connectors.reference import Aliases, Organisation, ReferenceData
 
 
-ORGANISATIONS = (
-    StandInOrganisation(
-        "RX1",
-        "Nottingham University Hospitals NHS Trust",
-        "trust",
-        commissioner="QT1",
-        aliases=("NUH", "Nottingham University Hospitals", "@NUHhospitals"),
-    ),
-    StandInOrganisation(
-        "RX1RA", "Queen's Medical Centre", "site", commissioner="QT1", parent="RX1", aliases=("QMC",)
-    ),
-    StandInOrganisation(
-        "RHA",
-        "Nottinghamshire Healthcare NHS Foundation Trust",
-        "trust",
-        commissioner="QT1",
-        aliases=("Notts Healthcare",),
-    ),
-    StandInOrganisation("C84001", "Elmwood Surgery", "gp_practice", commissioner="QT1"),
-)
-
-
-class StandInReference:
-    def __init__(self, organisations: Iterable[StandInOrganisation] = ORGANISATIONS) -> None:
-        self._by_code = {org.code: org for org in organisations}
-        self._patterns: list[tuple[int, re.Pattern[str], StandInOrganisation]] = []
-        for org in self._by_code.values():
-            for term in (org.name, *org.aliases):
-                if term.startswith("@"):
-                    pattern = re.compile(re.escape(term) + r"\b", re.IGNORECASE)
-                else:
-                    hashtag = "#" + re.sub(r"[^A-Za-z0-9]", "", term)
-                    pattern = re.compile(
-                        rf"(?<![\w#])(?:{re.escape(term)}|{re.escape(hashtag)})(?!\w)", re.IGNORECASE
-                    )
-                specificity = 2 if org.kind == "site" else 1
-                self._patterns.append((specificity, pattern, org))
-
-    @classmethod
-    def empty(cls) -> StandInReference:
-        return cls(())
-
-    def get(self, code: str) -> StandInOrganisation | None:
-        return self._by_code.get(code)
-
-    def resolve(self, name: str) -> StandInOrganisation | None:
-        found = self.mentions(name)
-        return found[0] if found else None
-
-    def mentions(self, text: str) -> list[StandInOrganisation]:
-        hits: dict[str, tuple[int, StandInOrganisation]] = {}
-        for specificity, pattern, org in self._patterns:
-            if pattern.search(text):
-                hits[org.code] = (specificity, org)
-        return [org for _, org in sorted(hits.values(), key=lambda item: -item[0])]
+def nottingham_reference() -> ReferenceData:
+    """A handful of real-shaped organisations and curated aliases, through the real ReferenceData."""
+    organisations = [
+        Organisation("RX1", "Nottingham University Hospitals NHS Trust", "trust", "QT1", "", "NG7 2UH", True),
+        Organisation("RX1RA", "Queen's Medical Centre", "site", "QT1", "RX1", "NG7 2UH", True),
+        Organisation(
+            "RHA", "Nottinghamshire Healthcare NHS Foundation Trust", "trust", "QT1", "", "NG3 6AA", True
+        ),
+        Organisation("C84001", "Elmwood Surgery", "gp_practice", "QT1", "", "NG5 1AA", True),
+    ]
+    aliases = [
+        Aliases(
+            "RX1",
+            names=("NUH", "Nottingham University Hospitals"),
+            hashtags=("NUH",),
+            handles=("@NUHhospitals",),
+        ),
+        Aliases("RX1RA", names=("QMC", "Queen's Medical Centre")),
+        Aliases("RHA", names=("Notts Healthcare",)),
+    ]
+    return ReferenceData.from_records(organisations, aliases=aliases)
 
 
 class MemorySink:

@@ -17,7 +17,7 @@ from connectors.cursor import CursorStore
 from connectors.exceptions import ConnectorConfigError
 from connectors.runtime import RunOptions, run_source
 from connectors.social.mastodon import MastodonSource
-from tests.connector_support import LocalServer, StandInReference, data_file, read_topic
+from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +155,7 @@ def test_stream_then_restart_catches_up_without_gap_or_duplicate(
 
             def source() -> MastodonSource:
                 return MastodonSource(
-                    local.base_url, ["#NHS"], StandInReference(), token=TOKEN, transport=transport
+                    local.base_url, ["#NHS"], nottingham_reference(), token=TOKEN, transport=transport
                 )
 
             await run_until(source(), topic, kafka_bootstrap, tmp_path, LIVE_IDS[-1])
@@ -198,7 +198,7 @@ def test_polling_fallback_resumes_with_min_id(kafka_bootstrap: str, new_topic: A
             options = RunOptions(name="masto-poll", data_dir=tmp_path, once=True, max_retries=0)
             for run in range(3):
                 source = MastodonSource(
-                    local.base_url, ["NHS"], StandInReference(), token=TOKEN, transport="poll"
+                    local.base_url, ["NHS"], nottingham_reference(), token=TOKEN, transport="poll"
                 )
                 await run_source(source, bootstrap=kafka_bootstrap, topic=topic, options=options)
                 if run == 0:
@@ -216,7 +216,7 @@ def test_polling_fallback_resumes_with_min_id(kafka_bootstrap: str, new_topic: A
 
 def test_streaming_without_token_is_refused() -> None:
     with pytest.raises(ConnectorConfigError, match="read:statuses"):
-        MastodonSource("https://mastodon.example", ["NHS"], StandInReference())
+        MastodonSource("https://mastodon.example", ["NHS"], nottingham_reference())
 
 
 def test_rejected_token_stops_with_a_clear_error(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_rejected_token_stops_with_a_clear_error(kafka_bootstrap: str, tmp_path:
     async def scenario() -> None:
         async with LocalServer(server.app) as local:
             source = MastodonSource(
-                local.base_url, ["NHS"], StandInReference(), token="revoked", transport="sse"
+                local.base_url, ["NHS"], nottingham_reference(), token="revoked", transport="sse"
             )
             await run_source(
                 source,

@@ -8,9 +8,9 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.social.bluesky import BlueskySource, map_frame
-from tests.connector_support import StandInReference, data_file
+from tests.connector_support import data_file, nottingham_reference
 
-REF = StandInReference()
+REF = nottingham_reference()
 FRAMES = [json.loads(line) for line in data_file("bluesky", "jetstream-frames.jsonl").splitlines()]
 
 
