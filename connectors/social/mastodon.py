@@ -30,12 +30,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
 from connectors.mapping import ReferenceLike, iso_utc, strip_html
-from connectors.runtime import Batch, Source, check_status
+from connectors.runtime import Batch, Source, aiohttp, check_status
 from connectors.social.common import social_event
 
 log = logging.getLogger(__name__)
