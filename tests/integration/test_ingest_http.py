@@ -200,22 +200,11 @@ def ingest_server_for_schemathesis(kafka_bootstrap: str, tmp_path_factory) -> It
     """One server for every generated case: a topic of its own, deleted afterwards."""
     import uuid
 
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from infra.broker import delete_topics, ensure_topics
+    from schemas.topics import TopicSpec
 
     topic = f"test-ingest-schemathesis-{uuid.uuid4().hex[:12]}"
-
-    async def admin(action: str) -> None:
-        client = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await client.start()
-        try:
-            if action == "create":
-                await client.create_topics([NewTopic(topic, 1, 1)])
-            else:
-                await client.delete_topics([topic])
-        finally:
-            await client.close()
-
-    asyncio.run(admin("create"))
+    ensure_topics(kafka_bootstrap, [TopicSpec(topic, partitions=1)])
     app = create_app(
         IngestConfig(bootstrap=kafka_bootstrap, topic=topic, rate_per_s=10_000, burst=10_000),
         TokenStore.load(write_tokens(tmp_path_factory.mktemp("tokens"))),
@@ -224,4 +213,4 @@ def ingest_server_for_schemathesis(kafka_bootstrap: str, tmp_path_factory) -> It
         with RunningServer(app) as server:
             yield server.url
     finally:
-        asyncio.run(admin("delete"))
+        delete_topics(kafka_bootstrap, [topic])
