@@ -214,3 +214,63 @@ def ingest_server_for_schemathesis(kafka_bootstrap: str, tmp_path_factory) -> It
             yield server.url
     finally:
         delete_topics(kafka_bootstrap, [topic])
+
+
+def test_the_cli_serves_until_stopped(kafka_bootstrap: str, new_topic, tmp_path: Path) -> None:
+    """`pxstream connect http` as an operator runs it: a subprocess, tokens from the environment."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    topic = new_topic(prefix="test-ingest-cli")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "PXSTREAM_INGEST_TOKENS": str(write_tokens(tmp_path)),
+        "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
+    }
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pxstream",
+            "connect",
+            "http",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--topic",
+            topic,
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+                return False
+
+        deadline = time.monotonic() + 30
+        while not healthy():
+            assert time.monotonic() < deadline, "server did not answer /healthz within 30 s"
+            time.sleep(0.1)
+        response = requests.post(
+            f"{url}/v1/events", json=event("cli-1"), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+        assert (response.status_code, response.json()) == (202, {"accepted": 1})
+        assert [e["event_id"] for e in asyncio.run(_consume(kafka_bootstrap, topic, 1))] == ["cli-1"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    assert TOKEN not in output and "receptionist" not in output
