@@ -44,7 +44,8 @@ def build_document(server_url: str | None = None) -> dict[str, Any]:
                 "without `organisation` is stamped with the token's organisation; an event naming "
                 "another is refused with 403. A request is all or nothing: 202 means Kafka has "
                 "acknowledged every event; 400 lists every problem and sends nothing. Re-sending after "
-                "a 503 or a lost response is safe: events are de-duplicated on `event_id`."
+                "a 503 or a lost response is safe: events are de-duplicated on `event_id`. Events dated more "
+                "than a day in the future are refused (400)."
             ),
         },
         "paths": {
