@@ -100,7 +100,8 @@ def test_detached_process_outlives_its_session_and_is_owned_only_with_its_marker
         assert (
             os.getsid(proc.pid) == proc.pid != os.getsid(0)
         )  # its own session: Ctrl-C here does not reach it
-        assert owned_pid(pid_file, str(marker)) == proc.pid
+        # until exec() completes /proc shows the parent's command line, so ownership needs a moment
+        wait_for(lambda: owned_pid(pid_file, str(marker)) == proc.pid, 5, "the child's command line")
         assert owned_pid(pid_file, str(tmp_path / "another.conf")) is None  # a reused pid is not ours
         wait_for(lambda: "\nup\n" in log_file.read_text(), 10, "the child's output in its log")
     finally:
