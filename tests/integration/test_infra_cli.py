@@ -7,6 +7,7 @@ would set), so the shared broker on 9092 and other people's tests are never touc
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.broker import ensure_topics
+from infra.broker import KafkaBroker, ensure_topics
+from infra.config import InfraConfig
 from infra.procs import free_port, pid_alive, port_is_free, read_pid
 from schemas.topics import TOPICS, TopicSpec
 from tests.conftest import wait_for
@@ -56,9 +58,29 @@ def pids(data_dir: Path) -> dict[str, int | None]:
     }
 
 
+@pytest.fixture(scope="module")
+def kafka_jars() -> Path:
+    """The jar cache of the default data dir, fetched once (Maven takes ~10 s even from ~/.m2)."""
+    broker = KafkaBroker(InfraConfig.from_env())
+    broker.check_installed()
+    broker.fetch_jars(lambda message: print(message, file=sys.stderr))
+    return broker.libs_dir
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system: copy
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+
+
 @pytest.fixture
-def private_stack(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def private_stack(tmp_path: Path, kafka_jars: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     data_dir = tmp_path / "pxstream"
+    _link_tree(kafka_jars, data_dir / "kafka" / "libs")
     env = stack_env(data_dir)
     yield data_dir, env
     pxstream(env, "down", timeout=120)  # whatever a failed test left running
@@ -68,7 +90,7 @@ def test_up_status_second_up_down_and_restart_keep_data(private_stack: tuple[Pat
     data_dir, env = private_stack
     bootstrap = env["PXSTREAM_KAFKA_BOOTSTRAP"]
 
-    first = pxstream(env, "up")  # may fetch the jars (from ~/.m2 or Maven Central)
+    first = pxstream(env, "up")  # jars cached (kafka_jars): formats storage, starts, creates topics
     assert first.returncode == 0, first.stdout + first.stderr
     assert "Kafka: healthy" in first.stdout and "started in" in first.stdout
     started = pids(data_dir)
@@ -187,3 +209,31 @@ def test_a_running_service_this_data_dir_did_not_start_is_used_not_stopped(
     from infra.broker import kafka_answers
 
     assert kafka_answers(kafka_bootstrap)
+
+
+def test_a_part_that_dies_at_start_up_fails_up_naming_part_port_and_log(
+    private_stack: tuple[Path, dict[str, str]],
+) -> None:
+    data_dir, env = private_stack
+    env["PXSTREAM_KAFKA_HEAP"] = "1k"  # the JVM refuses to start with a heap this small
+    result = pxstream(env, "up", "kafka")
+    assert result.returncode != 0
+    port = env["PXSTREAM_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1]
+    first_line = result.stderr.splitlines()[0]
+    assert "Kafka exited during start-up" in first_line and f"port {port}" in first_line
+    assert str(data_dir / "logs" / "kafka.log") in first_line
+    assert read_pid(data_dir / "run" / "kafka.pid") is None  # nothing left for `down` to chase
+
+
+def test_another_kind_of_service_on_the_port_is_a_conflict(
+    private_stack: tuple[Path, dict[str, str]],
+) -> None:
+    """A Prometheus answering /-/ready on the Alertmanager port is not mistaken for an Alertmanager."""
+    _, env = private_stack
+    prometheus_port = env["PXSTREAM_PROMETHEUS_PORT"]
+    started = pxstream(env, "up", "prometheus", timeout=60)
+    assert started.returncode == 0, started.stdout + started.stderr
+    env_am = dict(env, PXSTREAM_ALERTMANAGER_URL=f"http://localhost:{prometheus_port}")
+    result = pxstream(env_am, "up", "alertmanager", timeout=30)
+    assert result.returncode != 0
+    assert f"port {prometheus_port}" in result.stderr and "prometheus" in result.stderr
