@@ -133,7 +133,7 @@ def create_app(
         web_in_thread=False,
     )
     health = Health()
-    register_tagging_agent(app, config, pipeline or _default_pipeline(), health)
+    register_tagging_agent(app, settings, config, pipeline or _default_pipeline(), health)
     register_views(app, health)
     if config.hotspots and rules is not None:
         from streams.hotspots.agent import attach
