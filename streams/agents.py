@@ -94,9 +94,17 @@ class TaggingLoop:
                 batches = await self.consumer.getmany(  # type: ignore[union-attr]
                     timeout_ms=int(self.config.batch_within_s * 1000), max_records=self.config.batch_size
                 )
-                if batches:
-                    # Shielded: a stop request lets the batch under way finish and commit.
-                    await asyncio.shield(self._handle(batches))
+                if not batches:
+                    continue
+                handling = asyncio.ensure_future(self._handle(batches))
+                try:
+                    await asyncio.shield(handling)
+                except asyncio.CancelledError:
+                    # Stopping: let the batch under way deliver and commit before the consumer
+                    # closes (if it cannot, nothing was committed and it is re-read on restart).
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(handling, 30)
+                    raise
         finally:
             await self.stop()
 
