@@ -47,12 +47,10 @@ PYTHON_ARGS: tuple[str, ...] = (
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    try:
-        bootstrap = request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:  # infra's session fixture not merged yet
-        bootstrap = os.environ.get("PXSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
-    return Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)})
+def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    )
 
 
 @pytest.fixture
