@@ -238,3 +238,44 @@ def test_bad_rules_file_is_a_config_error_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert str(rules) in result.stderr.decode()
+
+
+def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
+    settings: Settings, config: WorkerConfig, tmp_path: Path
+) -> None:
+    from sinks.client import connect
+
+    clickhouse = tmp_path / "clickhouse"
+    events = synthetic_events(300, seed=14)
+    send(settings, config.raw_topic, events)
+    worker = start_worker(
+        settings,
+        config,
+        tmp_path,
+        extra_args=("--no-hotspots",),
+        env={"PXSTREAM_CLICKHOUSE_URL": f"chdb://{clickhouse}"},
+    )
+    try:
+        worker.wait_assigned()
+        deadline = time.monotonic() + 90
+        stored = 0.0
+        while time.monotonic() < deadline and stored < 300:
+            text = worker.metrics_text()
+            line = next(
+                (
+                    x
+                    for x in text.splitlines()
+                    if x.startswith('pxstream_sink_rows_total{table="feedback_events"}')
+                ),
+                "",
+            )
+            stored = float(line.split()[-1]) if line else 0.0
+            time.sleep(0.5)
+        assert stored >= 300, worker.log_path.read_text()[-3000:]
+    finally:
+        assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
+
+    client = connect(f"chdb://{clickhouse}")
+    rows = client.query("SELECT event_id, text FROM feedback_events FINAL").result_rows
+    assert sorted(r[0] for r in rows) == sorted(e["event_id"] for e in events)
+    assert not any("07700 900" in r[1] or "@example.com" in r[1] for r in rows)
