@@ -279,3 +279,12 @@ def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
     rows = client.query("SELECT event_id, text FROM feedback_events FINAL").result_rows
     assert sorted(r[0] for r in rows) == sorted(e["event_id"] for e in events)
     assert not any("07700 900" in r[1] or "@example.com" in r[1] for r in rows)
+
+
+def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Settings) -> None:
+    pytest.importorskip("streams.hotspots.agent", reason="hotspots helper's agent not merged yet")
+    from streams.bench import bench_alert_latency
+
+    result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)
+    assert result["alert_latency_ms"]["trials"] == 2
+    assert 0 <= result["alert_latency_ms"]["p50"] < 10_000
