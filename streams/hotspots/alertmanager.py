@@ -280,16 +280,13 @@ class AlertmanagerPusher:
         """Re-read the topic up to its end to learn which episodes are still firing."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
+        partitions = await topic_partitions(self.bootstrap, self.alerts_topic)
+        if not partitions:
+            return
+        tps = [TopicPartition(self.alerts_topic, p) for p in partitions]
         reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
         await reader.start()
         try:
-            partitions = reader.partitions_for_topic(self.alerts_topic) or set()
-            if not partitions:
-                await reader.topics()  # refreshes metadata
-                partitions = reader.partitions_for_topic(self.alerts_topic) or set()
-            tps = [TopicPartition(self.alerts_topic, p) for p in sorted(partitions)]
-            if not tps:
-                return
             reader.assign(tps)
             await reader.seek_to_beginning(*tps)
             ends = await reader.end_offsets(tps)
@@ -308,6 +305,21 @@ class AlertmanagerPusher:
                 log.info("%d hotspot alert(s) still firing; re-sending them to Alertmanager", len(registry))
         finally:
             await reader.stop()
+
+
+async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    """Partition numbers of a topic (empty when it does not exist), from the broker's metadata."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description.get("error_code"):
+        return []
+    return sorted(p["partition"] for p in description["partitions"])
 
 
 def _decode(records: Iterable[Any]) -> list[dict[str, Any]]:

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from streams.hotspots.alertmanager import topic_partitions
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
@@ -93,16 +95,12 @@ def read_all(bootstrap: str, topic: str) -> list[Any]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     async def run() -> list[Any]:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        if not tps:
+            return []
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await consumer.topics()  # refreshes metadata
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in partitions]
-            if not tps:
-                return []
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
