@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what is missing, and nothing else: safe to run again (a second run takes a few seconds).
-#   - Debian packages: Java (Kafka), Maven (fetches Kafka's jars), Prometheus and Alertmanager
+#   - Debian packages: Java (Kafka), Maven (fetches Kafka's jars), Prometheus, Alertmanager, Dovecot (IMAP tests)
 #   - .venv with Python 3.11 and pxstream installed editable, pinned by constraints.txt
 #   - the Apache Kafka jars, from Maven Central into $PXSTREAM_DATA_DIR/kafka/libs
 set -euo pipefail
@@ -16,6 +16,8 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 \
     || missing+=(prometheus-alertmanager)
+# The IMAP connector's integration test runs a real Dovecot on loopback (its own config, no service).
+command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 python_bin=""
 for candidate in python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 \
@@ -36,7 +38,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     # loopback, so stop the ones this script just installed (ones already there are left alone).
     services=()
     for pkg in "${missing[@]}"; do
-        case "$pkg" in prometheus | prometheus-alertmanager) services+=("$pkg") ;; esac
+        case "$pkg" in prometheus | prometheus-alertmanager) services+=("$pkg") ;; dovecot-imapd) services+=(dovecot) ;; esac
     done
     if [ "${#services[@]}" -gt 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
         $sudo systemctl disable --now "${services[@]}" || true
