@@ -7,6 +7,9 @@ Secrets are never written: Grafana expands `${VAR}` from its own environment at 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from grafana import style
 
 WALL_PLAYLIST_NAME = "pxstream wall screens"
@@ -14,13 +17,27 @@ WALL_PLAYLIST_DASHBOARDS = ("pxstream-ward", "pxstream-hotspots")
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/pxstream"
 
 
-def datasources() -> dict:
+def _connection(env: Mapping[str, str]) -> tuple[int, bool, str]:
+    """Where Grafana reaches ClickHouse and Prometheus, fixed when the files are exported.
+
+    Grafana expands `${VAR}` only inside strings, and the ClickHouse plugin wants a number for
+    the port and a boolean for TLS, so these are written as values: a site server is usually
+    HTTPS on 8443, the compose stack is plain HTTP on 8123 inside its own network.
+    """
+    port = int(env.get("PXSTREAM_GRAFANA_CLICKHOUSE_PORT", "8443"))
+    secure = env.get("PXSTREAM_GRAFANA_CLICKHOUSE_SECURE", "true").strip().lower() in ("1", "true", "yes")
+    prometheus = env.get("PXSTREAM_GRAFANA_PROMETHEUS_URL", "http://localhost:9090")
+    return port, secure, prometheus
+
+
+def datasources(env: Mapping[str, str] | None = None) -> dict:
     """One ClickHouse and one Prometheus data source.
 
     Tenancy: run one Grafana organisation per commissioner, each with this data source logged in as
     that organisation's ClickHouse dashboard user (sinks/migrations/0005_row_policies.sql), so
     ClickHouse row policies return only its rows whatever a query asks for.
     """
+    port, secure, prometheus_url = _connection(os.environ if env is None else env)
     return {
         "apiVersion": 1,
         "datasources": [
@@ -33,9 +50,9 @@ def datasources() -> dict:
                 "editable": False,
                 "jsonData": {
                     "host": "${PXSTREAM_GRAFANA_CLICKHOUSE_HOST}",
-                    "port": 8443,
+                    "port": port,
                     "protocol": "http",
-                    "secure": True,
+                    "secure": secure,
                     "username": "${PXSTREAM_GRAFANA_CLICKHOUSE_USER}",
                     "defaultDatabase": "default",
                 },
@@ -46,7 +63,7 @@ def datasources() -> dict:
                 "uid": style.PROMETHEUS_UID,
                 "type": style.PROMETHEUS_TYPE,
                 "access": "proxy",
-                "url": "http://localhost:9090",
+                "url": prometheus_url,
                 "editable": False,
                 "jsonData": {"timeInterval": "15s"},
             },

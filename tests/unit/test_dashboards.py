@@ -163,3 +163,19 @@ def test_promql_parses_with_promtool(tmp_path):
     path.write_text(yaml.safe_dump(rules))
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_datasource_connection_comes_from_the_environment_at_export() -> None:
+    site = provisioning.datasources({})
+    compose = provisioning.datasources(
+        {
+            "PXSTREAM_GRAFANA_CLICKHOUSE_PORT": "8123",
+            "PXSTREAM_GRAFANA_CLICKHOUSE_SECURE": "false",
+            "PXSTREAM_GRAFANA_PROMETHEUS_URL": "http://prometheus:9090",
+        }
+    )
+    ch_site, prom_site = site["datasources"]
+    ch_compose, prom_compose = compose["datasources"]
+    assert (ch_site["jsonData"]["port"], ch_site["jsonData"]["secure"]) == (8443, True)
+    assert (ch_compose["jsonData"]["port"], ch_compose["jsonData"]["secure"]) == (8123, False)
+    assert (prom_site["url"], prom_compose["url"]) == ("http://localhost:9090", "http://prometheus:9090")
