@@ -21,10 +21,13 @@ import signal
 import sys
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.errors import PxstreamError, UnreachableError
 from schemas.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.app import WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +83,10 @@ def check_broker(bootstrap: str, timeout_s: float = BROKER_CONNECT_TIMEOUT_S) ->
 class SinkThread(threading.Thread):
     """The ClickHouse sink on its own event loop; asks the worker to stop if the sink fails."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: WorkerConfig) -> None:
         super().__init__(name="pxstream-sink", daemon=True)
         self.settings = settings
+        self.config = config
         self.failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -90,12 +94,21 @@ class SinkThread(threading.Thread):
 
     def run(self) -> None:
         from sinks.runner import run_sink
+        from streams.app import DEFAULT_APP_ID
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop_event = asyncio.Event()
             self._ready.set()
-            await run_sink(self.settings, stop=self._stop_event)
+            config = self.config
+            await run_sink(
+                self.settings,
+                stop=self._stop_event,
+                tagged_topic=config.tagged_topic,
+                alerts_topic=config.alerts_topic,
+                # The production group keeps its historical name; test and tenant workers get their own.
+                group_id="pxstream-sink" if config.app_id == DEFAULT_APP_ID else f"{config.app_id}.sink",
+            )
 
         try:
             asyncio.run(main())
@@ -145,7 +158,7 @@ def run_worker(args: argparse.Namespace) -> int:
         @app.task
         async def start_sink() -> None:
             nonlocal sink
-            sink = SinkThread(settings)
+            sink = SinkThread(settings, config)
             sink.start()
 
     verbose = bool(getattr(args, "verbose", False))

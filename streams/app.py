@@ -133,11 +133,16 @@ def create_app(
         web_in_thread=False,
     )
     health = Health()
-    register_tagging_agent(app, config, pipeline or _default_pipeline(), health)
+    register_tagging_agent(app, settings, config, pipeline or _default_pipeline(), health)
     register_views(app, health)
     if config.hotspots and rules is not None:
-        from streams.hotspots.agent import attach
-
+        try:
+            from streams.hotspots.agent import attach
+        except ModuleNotFoundError as exc:
+            if exc.name != "streams.hotspots.agent":
+                raise
+            log.warning("the hotspot agent is not part of this build; running without hotspot alerts")
+            return app
         attach(app, settings, rules, tagged_topic=config.tagged_topic, alerts_topic=config.alerts_topic)
     return app
 

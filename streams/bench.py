@@ -322,3 +322,109 @@ def bench_pipeline(
         "pipeline_wall_seconds": round(wall, 1),
         "pipeline_dead_letters": out.count(config.dlq_topic),
     }
+
+
+LATENCY_RULES = """\
+rules:
+  - id: bench-latency
+    description: Benchmark rule, three events on one ward within an hour
+    group_by: [provider, ward]
+    window: {size: 1h}
+    threshold: 3
+    severity: info
+"""
+
+
+async def _alert_latencies(bootstrap: str, config: Any, trials: int, timeout_s: float) -> list[float]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(
+        config.alerts_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
+    )
+    await producer.start()
+    await consumer.start()
+    latencies: list[float] = []
+    try:
+        await consumer.seek_to_end()
+        for trial in range(trials + 1):  # the first is a warm-up: agents' first batch, table open
+            ward = f"bench-ward-{trial}-{uuid.uuid4().hex[:6]}"
+            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            sent = []
+            for index in range(3):
+                event = {
+                    "event_id": f"{ward}-{index}",
+                    "source": "incident",
+                    "occurred_at": now,
+                    "provider": "RBENCH",
+                    "ward": ward,
+                    "text": "Patient fell on the ward.",
+                }
+                sent.append(
+                    await producer.send_and_wait(config.raw_topic, orjson.dumps(event), key=b"RBENCH")
+                )
+            crossed_ms = sent[-1].timestamp
+            deadline = time.monotonic() + timeout_s
+            found = None
+            while found is None and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=100)
+                for records in batches.values():
+                    for record in records:
+                        alert = orjson.loads(record.value)
+                        if alert.get("group", {}).get("ward") == ward and alert.get("status") == "firing":
+                            found = record
+            if found is None:
+                raise RuntimeError(f"no alert for {ward} within {timeout_s} s")
+            if trial:
+                latencies.append(found.timestamp - crossed_ms)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return latencies
+
+
+def bench_alert_latency(
+    settings: Settings,
+    *,
+    trials: int = 20,
+    work_dir: Path | None = None,
+    python_args: Sequence[str] = ("-m", "pxstream"),
+) -> dict[str, Any]:
+    """Milliseconds from the event that crosses a threshold (its Kafka timestamp on feedback.raw)
+    to the firing alert on hotspots.alerts, through one worker: validate, redact, tag, count, rule."""
+    import tempfile
+
+    from streams.app import WorkerConfig, ensure_topics
+
+    prefix = unique_prefix("bench-latency")
+    config = WorkerConfig(app_id=f"{prefix}worker", topic_prefix=prefix)
+    with tempfile.TemporaryDirectory(prefix="pxstream-bench-latency-", dir=work_dir) as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(LATENCY_RULES)
+        asyncio.run(ensure_topics(settings, config))
+        worker = WorkerProcess(
+            settings,
+            prefix=prefix,
+            app_id=config.app_id,
+            data_dir=Path(tmp),
+            log_path=Path(tmp) / "worker.log",
+            extra_args=["--no-sink"],
+            python_args=python_args,
+            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
+        )
+        try:
+            with worker:
+                worker.wait_assigned()
+                latencies = asyncio.run(_alert_latencies(settings.kafka_bootstrap, config, trials, 60.0))
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; worker log: {worker.log_path.read_text()[-2000:]}") from None
+        finally:
+            asyncio.run(
+                delete_topics(settings.kafka_bootstrap, [config.topic(s.name) for s in topics.TOPICS])
+            )
+    ordered = sorted(latencies)
+
+    def percentile(q: float) -> float:
+        return float(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))])
+
+    return {"alert_latency_ms": {"p50": percentile(0.5), "p99": percentile(0.99), "trials": len(ordered)}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import re
 import time
 from collections import Counter
@@ -72,12 +71,10 @@ def malformed(index: int) -> tuple[bytes, str]:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    try:
-        bootstrap = request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:  # infra's session fixture not merged yet
-        bootstrap = os.environ.get("PXSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
-    return Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)})
+def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    )
 
 
 @pytest.fixture

@@ -47,12 +47,10 @@ PYTHON_ARGS: tuple[str, ...] = (
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    try:
-        bootstrap = request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:  # infra's session fixture not merged yet
-        bootstrap = os.environ.get("PXSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
-    return Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)})
+def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    )
 
 
 @pytest.fixture
@@ -137,6 +135,10 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     finally:
         worker.kill()
     assert worker.process is not None and worker.process.returncode == -9
+    at_kill = asyncio.run(
+        collect(settings.kafka_bootstrap, [config.tagged_topic], expected=total, timeout_s=5)
+    )
+    assert at_kill.count() < total, "the kill must land before the worker has finished"
 
     restarted = start_worker(settings, config, tmp_path)
     try:
@@ -157,11 +159,11 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     assert out.count(config.dlq_topic) == 0
     duplicates = sum(n - 1 for n in ids.values())
     print(
-        f"\nkill -9 after {partial.count()} of {total}: "
+        f"\nkill -9 with {at_kill.count()} of {total} out: "
         f"{duplicates} re-delivered duplicates on feedback.tagged"
     )
     # Re-deliveries are bounded by what was processed but not committed at the kill.
-    assert duplicates <= partial.count() + 5000
+    assert duplicates <= at_kill.count()
 
 
 def test_metrics_and_health_on_the_web_port(settings: Settings, config: WorkerConfig, tmp_path: Path) -> None:
@@ -236,3 +238,53 @@ def test_bad_rules_file_is_a_config_error_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert str(rules) in result.stderr.decode()
+
+
+def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
+    settings: Settings, config: WorkerConfig, tmp_path: Path
+) -> None:
+    from sinks.client import connect
+
+    clickhouse = tmp_path / "clickhouse"
+    events = synthetic_events(300, seed=14)
+    send(settings, config.raw_topic, events)
+    worker = start_worker(
+        settings,
+        config,
+        tmp_path,
+        extra_args=("--no-hotspots",),
+        env={"PXSTREAM_CLICKHOUSE_URL": f"chdb://{clickhouse}"},
+    )
+    try:
+        worker.wait_assigned()
+        deadline = time.monotonic() + 90
+        stored = 0.0
+        while time.monotonic() < deadline and stored < 300:
+            text = worker.metrics_text()
+            line = next(
+                (
+                    x
+                    for x in text.splitlines()
+                    if x.startswith('pxstream_sink_rows_total{table="feedback_events"}')
+                ),
+                "",
+            )
+            stored = float(line.split()[-1]) if line else 0.0
+            time.sleep(0.5)
+        assert stored >= 300, worker.log_path.read_text()[-3000:]
+    finally:
+        assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
+
+    client = connect(f"chdb://{clickhouse}")
+    rows = client.query("SELECT event_id, text FROM feedback_events FINAL").result_rows
+    assert sorted(r[0] for r in rows) == sorted(e["event_id"] for e in events)
+    assert not any("07700 900" in r[1] or "@example.com" in r[1] for r in rows)
+
+
+def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Settings) -> None:
+    pytest.importorskip("streams.hotspots.agent", reason="hotspots helper's agent not merged yet")
+    from streams.bench import bench_alert_latency
+
+    result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)
+    assert result["alert_latency_ms"]["trials"] == 2
+    assert 0 <= result["alert_latency_ms"]["p50"] < 10_000

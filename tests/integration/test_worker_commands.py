@@ -34,11 +34,8 @@ LINES = [
 
 
 @pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return str(request.getfixturevalue("kafka_bootstrap"))
-    except pytest.FixtureLookupError:  # infra's session fixture not merged yet
-        return os.environ.get("PXSTREAM_KAFKA_BOOTSTRAP", "localhost:9092")
+def bootstrap(kafka_bootstrap: str) -> str:
+    return kafka_bootstrap
 
 
 @pytest.fixture
