@@ -38,10 +38,15 @@ def register(subparsers: Any) -> None:
 
 
 def _sql(args: argparse.Namespace) -> int:
+    import logging
+
     from schemas.settings import Settings
     from sinks.client import connect
     from sinks.sql import check_read_only, format_json, format_table, run_query
 
+    # Their retry warnings would print before our one line (clickhouse-connect resets "urllib3").
+    for noisy in ("urllib3.connectionpool", "clickhouse_connect"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     check_read_only(args.query)  # refuse before opening the engine
     client = connect(Settings.from_env().clickhouse_url)
     try:

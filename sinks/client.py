@@ -168,5 +168,10 @@ def _holder(path: Path) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    """The useful part of a driver error: the OS reason when there is one."""
+    text = str(exc)
+    reason = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if reason:
+        return reason.group(0).strip()
+    lines = text.strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +89,11 @@ def _first_error_line(message: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # The tables store UTC; the driver hands back naive datetimes for it.
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
@@ -100,7 +104,7 @@ def _plain(value: Any) -> Any:
 
 def format_json(columns: list[str], rows: list[Sequence[Any]]) -> str:
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
-    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
     return orjson.dumps(objects, default=_plain, option=options).decode()
 
 

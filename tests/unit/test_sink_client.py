@@ -97,3 +97,15 @@ def test_semicolons_in_strings_comments_or_at_the_end_are_fine(sql):
 def test_several_statements_are_refused(sql):
     with pytest.raises(ReadOnlyQueryError, match="one statement"):
         check_read_only(sql)
+
+
+def test_json_output_gives_utc_timestamps_with_z_and_table_output_counts_rows():
+    from datetime import date, datetime
+
+    from sinks.sql import format_json, format_table
+
+    columns, rows = ["at", "day", "n"], [(datetime(2026, 1, 2, 3, 4, 5), date(2026, 1, 2), 7)]
+    assert '"at": "2026-01-02T03:04:05.000Z"' in format_json(columns, rows)
+    table = format_table(columns, rows)
+    assert table.splitlines()[0].split() == columns
+    assert table.endswith("(1 row)")
