@@ -1,0 +1,219 @@
+"""`pxstream bench` — throughput and latency against the real local broker and engine.
+
+Reports (CONTRACTS.md, "Benchmark output"): the *ceiling* (a raw aiokafka consume + orjson decode
+loop over the same events: what the broker and client can do on this machine), the *pipeline*
+(sustained events/s through validate + redact + tag + window + rules in one worker process),
+*alert latency* (produce of a threshold-crossing event to its alert on `hotspots.alerts`, under
+background load), *sink* rows/s into the embedded ClickHouse engine by batch size, and the file
+import rate. Each part runs on fresh, uniquely named topics so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from schemas.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("bench", help="measure throughput and alert latency on this machine")
+    parser.add_argument("--events", type=int, default=50_000, help="events for the ceiling and pipeline runs")
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
+    )
+    parser.add_argument(
+        "--only",
+        default="ceiling,pipeline,latency,sink,import",
+        help="comma-separated parts to run (default: all)",
+    )
+    parser.set_defaults(func=run_bench)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f"{pages / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        memory = "?"
+    return f"{cpu}, {os.cpu_count()} cores, {memory}, Python {platform.python_version()}, {platform.system()}"
+
+
+def synthetic_payloads(count: int, seed: int = 11) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs of realistic FeedbackEvents, encoded once so producing is not what we time."""
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.producer import event_key
+    from connectors.synthetic import SyntheticFeed
+
+    feed = SyntheticFeed(seed)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    out = []
+    for i in range(count):
+        event = feed.event(start + timedelta(milliseconds=50 * i))
+        out.append((event_key(event), orjson.dumps(event)))
+    return out
+
+
+async def produce_payloads(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1)
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, value, key=key) for key, value in payloads]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def measure_ceiling(bootstrap: str, topic: str, expected: int) -> float:
+    """Events/s of the tightest loop a consumer can run: getmany + orjson.loads, nothing else."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        began = time.perf_counter()
+        deadline = began + 120
+        while seen < expected and time.perf_counter() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += len(records)
+        elapsed = time.perf_counter() - began
+    finally:
+        await consumer.stop()
+    if seen < expected:
+        raise RuntimeError(f"ceiling run read only {seen} of {expected} events within 120 s")
+    return expected / elapsed
+
+
+def _topic(kind: str) -> str:
+    return f"bench.{kind}.{uuid.uuid4().hex[:8]}"
+
+
+def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
+    from infra.broker import delete_topics, ensure_topics
+    from schemas.topics import TopicSpec
+
+    topic = _topic("ceiling")
+    ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, partitions=4)])
+    try:
+        payloads = synthetic_payloads(events)
+        asyncio.run(produce_payloads(settings.kafka_bootstrap, topic, payloads))
+        rate = asyncio.run(measure_ceiling(settings.kafka_bootstrap, topic, events))
+    finally:
+        delete_topics(settings.kafka_bootstrap, [topic])
+    return {"ceiling_events_per_s": round(rate)}
+
+
+def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    def pipeline() -> dict[str, Any]:
+        from streams.bench import bench_pipeline
+
+        return bench_pipeline(settings, events=args.events)
+
+    def latency() -> dict[str, Any]:
+        from streams.bench import bench_alert_latency
+
+        return bench_alert_latency(settings)
+
+    def sink() -> dict[str, Any]:
+        import tempfile
+
+        from sinks.bench import bench_sink
+
+        with tempfile.TemporaryDirectory(prefix="pxstream-bench-ch-") as path:
+            return bench_sink(f"chdb://{path}", rows=100_000, batch_sizes=[500, 5_000, 50_000])
+
+    def file_import() -> dict[str, Any]:
+        from connectors.bench import bench_file_import
+
+        return bench_file_import(settings.kafka_bootstrap, rows=100_000)
+
+    return {
+        "ceiling": lambda: bench_ceiling(settings, args.events),
+        "pipeline": pipeline,
+        "latency": latency,
+        "sink": sink,
+        "import": file_import,
+    }
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    from infra.broker import kafka_answers
+
+    if not kafka_answers(settings.kafka_bootstrap):
+        from schemas.errors import UnreachableError
+
+        raise UnreachableError(
+            f"Kafka is not reachable at {settings.kafka_bootstrap}; start it with `pxstream infra up`"
+        )
+    results: dict[str, Any] = {"events": args.events, "machine": machine()}
+    parts = _parts(settings, args)
+    began = time.perf_counter()
+    for name in [p.strip() for p in args.only.split(",") if p.strip()]:
+        if name not in parts:
+            raise SystemExit(f"pxstream bench: unknown part {name!r}; choose from {', '.join(parts)}")
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results.update(parts[name]())
+        results.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 1)
+    results["total_seconds"] = round(time.perf_counter() - began, 1)
+    print_table(results)
+    if args.json:
+        args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return 0
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows: list[tuple[str, str]] = [("machine", str(results.get("machine")))]
+    ceiling = results.get("ceiling_events_per_s")
+    pipeline = results.get("pipeline_events_per_s")
+    if ceiling:
+        rows.append(("ceiling (aiokafka + orjson)", f"{ceiling:,.0f} events/s"))
+    if pipeline:
+        share = f"  ({pipeline / ceiling:.0%} of ceiling)" if ceiling else ""
+        rows.append(("pipeline (one worker)", f"{pipeline:,.0f} events/s{share}"))
+    latency = results.get("alert_latency_ms")
+    if latency:
+        rows.append(("alert latency", f"p50 {latency['p50']:.0f} ms   p99 {latency['p99']:.0f} ms"))
+    if results.get("sink_rows_per_s"):
+        rows.append(("sink into ClickHouse (best batch)", f"{results['sink_rows_per_s']:,.0f} rows/s"))
+    for size, rate in sorted((results.get("sink_by_batch_size") or {}).items(), key=lambda kv: int(kv[0])):
+        rows.append((f"  batch of {int(size):,}", f"{rate:,.0f} rows/s"))
+    if results.get("import_rows_per_s"):
+        rows.append(("CSV import", f"{results['import_rows_per_s']:,.0f} rows/s"))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")

@@ -1,0 +1,6 @@
+"""Hotspot detection: windowed counts on event time, threshold and SPC rules, alert episodes.
+
+Layers, each testable without the one below it: ``rules`` (the YAML file), ``windows``
+(bucket arithmetic), ``engine`` (pure per-partition state machine), ``alerts`` (Alert v1),
+``alertmanager`` (the pusher) and ``agent`` (Faust wiring: :func:`streams.hotspots.agent.attach`).
+"""

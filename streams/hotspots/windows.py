@@ -1,0 +1,66 @@
+"""Event-time window arithmetic on explicit buckets.
+
+A rule's window of size S and step P is made of buckets of width P (tumbling: P = S). Windows
+start at multiples of P (epoch-aligned, UTC), so the count of window [t, t + S) is the sum of the
+S / P buckets that start at t, t + P, …. Keeping buckets rather than one counter per overlapping
+window makes an event cost one increment however much the windows overlap, and lets a late
+event land in the right place. All times are integer epoch seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+from streams.hotspots.rules import Window
+
+
+def bucket_start(t: int, step_s: int) -> int:
+    """Start of the bucket (of width ``step_s``) holding event time ``t``."""
+    return t - t % step_s
+
+
+def windows_containing(t: int, window: Window) -> Iterator[int]:
+    """Starts of every window that contains time ``t``, oldest first."""
+    first = bucket_start(t, window.step_s) - window.size_s + window.step_s
+    return iter(range(first, bucket_start(t, window.step_s) + 1, window.step_s))
+
+
+def window_end(start: int, window: Window) -> int:
+    return start + window.size_s
+
+
+def is_live(start: int, window: Window, watermark: int | None) -> bool:
+    """A window is live while it contains the partition's watermark (CONTRACTS.md)."""
+    return watermark is not None and start <= watermark < start + window.size_s
+
+
+def window_count(buckets: Mapping[int, int], start: int, window: Window) -> int:
+    """Count of window [start, start + size): the sum of its buckets."""
+    return sum(buckets.get(start + k * window.step_s, 0) for k in range(window.buckets_per_window))
+
+
+def history_starts(start: int, window: Window, baseline: int) -> list[int]:
+    """The SPC baseline of a window: the ``baseline`` non-overlapping windows just before it.
+
+    For hopping windows the "previous windows" are taken a whole window size apart
+    (start − S, start − 2S, …), not one step apart: overlapping windows share events, which
+    would make the points correlated and the c-chart's Poisson limit meaningless.
+    """
+    return [start - k * window.size_s for k in range(1, baseline + 1)]
+
+
+def epoch_seconds(value: str) -> int:
+    """ISO 8601 with an offset (or ``Z``) → integer epoch seconds (floor)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() // 1)
+
+
+def iso_z(t: float) -> str:
+    """Epoch seconds → ISO 8601 UTC with ``Z`` (the output form fixed by CONTRACTS.md)."""
+    moment = datetime.fromtimestamp(t, tz=UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,458 @@
+"""The hotspot engine against a brute-force recount, and its episode semantics.
+
+The brute force is deliberately naive: walk the partition in order, keep the watermark as a
+plain max, decide lateness per rule, then count every window from the list of counted events.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from streams.hotspots.alerts import FIRING, RESOLVED, alert_id
+from streams.hotspots.engine import HotspotEngine, StagedState, matching_groups
+from streams.hotspots.rules import RuleSet, parse_rules
+from streams.hotspots.windows import bucket_start, iso_z, windows_containing
+
+T0 = 1_780_000_200  # a multiple of 600
+SAFE, ACCESS, CLEAN = "safe_high_quality_care", "access_and_waiting", "clean_comfortable_place"
+
+RULES = parse_rules(
+    {
+        "allowed_lateness": "5m",
+        "rules": [
+            {
+                "id": "ward-hopping",
+                "group_by": ["provider", "ward"],
+                "window": {"size": "10m", "step": "1m"},
+                "threshold": 4,
+            },
+            {
+                "id": "incident-tumbling",
+                "when": {"source": ["incident"]},
+                "group_by": ["provider", "site", "ward"],
+                "window": {"size": "5m"},
+                "threshold": 2,
+                "severity": "critical",
+                "allowed_lateness": "2m",
+            },
+            {
+                "id": "domain-hopping",
+                "when": {"domain": [SAFE, ACCESS]},
+                "group_by": ["provider", "domain"],
+                "window": {"size": "4m", "step": "2m"},
+                "threshold": 3,
+            },
+            {
+                "id": "domain-spc",
+                "group_by": ["provider", "domain"],
+                "window": {"size": "2m"},
+                "spc": {"baseline": 6, "sigma": 2, "min_count": 2, "min_history": 3},
+            },
+        ],
+    },
+    source="test-rules",
+)
+
+
+def event(
+    offset: int,
+    t: int,
+    *,
+    ward: str = "Ward 1",
+    provider: str = "RXX",
+    source: str = "complaint",
+    domains: Iterable[str] = (SAFE,),
+    site: str = "RXX01",
+) -> dict[str, Any]:
+    return {
+        "event_id": f"e{offset}",
+        "source": source,
+        "occurred_at": iso_z(t),
+        "provider": provider,
+        "site": site,
+        "ward": ward,
+        "domains": list(domains),
+        "text": "redacted",
+    }
+
+
+Input = tuple[str, int, Any]  # ("e", offset, event) or ("t", after_offset, clock)
+
+
+def run(engine: HotspotEngine, inputs: Iterable[Input], now: float = 0.0) -> list[dict[str, Any]]:
+    """Feed inputs the way the worker does: stage state, deliver alerts, then store."""
+    alerts: list[dict[str, Any]] = []
+    base = engine.state
+    for kind, position, payload in inputs:
+        staged = StagedState(base)
+        engine.state = staged
+        if kind == "e":
+            alerts += engine.on_event(payload, position, now)
+        else:
+            alerts += engine.on_tick(payload, position, now)
+        staged.commit()
+        engine.state = base
+    return alerts
+
+
+def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
+    """Per rule: Counter of (group, window start) → count, from first principles."""
+    g = rules.granularity_s
+    watermark: int | None = None
+    counted: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+    seen: set[tuple[str, int]] = set()
+    for kind, position, payload in inputs:
+        if (kind, position) in seen:
+            continue  # a redelivery: the stream has applied it already
+        seen.add((kind, position))
+        if kind == "t":
+            if watermark is not None and payload // g * g > watermark:
+                watermark = payload // g * g
+            continue
+        from streams.hotspots.windows import epoch_seconds
+
+        t = epoch_seconds(payload["occurred_at"])
+        for rule in rules.rules:
+            if watermark is not None and t < watermark - rule.allowed_lateness_s:
+                continue
+            for group in matching_groups(rule, payload):
+                counted[rule.id].append((group, t))
+        watermark = t // g * g if watermark is None else max(watermark, t // g * g)
+    result: dict[str, Counter] = {}
+    for rule in rules.rules:
+        counts: Counter = Counter()
+        for group, t in counted[rule.id]:
+            for start in windows_containing(t, rule.window):
+                counts[(group, start)] += 1
+        result[rule.id] = counts
+    return result
+
+
+def assert_counts_match(engine: HotspotEngine, expected: dict[str, Counter]) -> int:
+    """Every window that can still change (and its history) holds exactly the brute-force count."""
+    checked = 0
+    watermark = engine.watermark
+    assert watermark is not None
+    for rule in engine.rules.rules:
+        actual = engine.window_counts(rule.id)
+        horizon = engine._horizon(rule, watermark)
+        for (group, start), count in expected[rule.id].items():
+            if start >= horizon:
+                assert actual.get((group, start), 0) == count, (rule.id, group, iso_z(start))
+                checked += 1
+        for (group, start), count in actual.items():
+            if start >= horizon:
+                assert expected[rule.id].get((group, start), 0) == count, (rule.id, group, start)
+    return checked
+
+
+def random_inputs(seed: int, n: int = 600) -> list[Input]:
+    """A partition's history: mostly in order, with out-of-order, late, too-late events and ticks."""
+    rng = random.Random(seed)
+    inputs: list[Input] = []
+    clock = T0
+    offset = 0
+    for _ in range(n):
+        roll = rng.random()
+        if roll < 0.05 and offset:
+            inputs.append(("t", offset - 1, clock + rng.randrange(0, 400)))
+            clock += rng.randrange(0, 200)
+            continue
+        clock += rng.randrange(0, 20)
+        if roll < 0.55:
+            t = clock
+        elif roll < 0.8:
+            t = clock - rng.randrange(0, 120)  # out of order
+        elif roll < 0.92:
+            t = clock - rng.randrange(120, 300)  # late, within 5 m for some rules
+        else:
+            t = clock - rng.randrange(300, 900)  # too late
+        domains = rng.sample([SAFE, ACCESS, CLEAN], k=rng.choice([0, 1, 1, 2, 3]))
+        inputs.append(
+            (
+                "e",
+                offset,
+                event(
+                    offset,
+                    t,
+                    ward=rng.choice(["Ward 1", "Ward 2", "Ward 3"]),
+                    provider=rng.choice(["RXX", "RYY"]),
+                    source=rng.choice(["incident", "complaint", "pals"]),
+                    domains=domains,
+                ),
+            )
+        )
+        offset += 1
+    return inputs
+
+
+def episode_log(alerts: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    log: dict[str, list[str]] = defaultdict(list)
+    for alert in alerts:
+        log[alert["alert_id"]].append(alert["status"])
+    return log
+
+
+def assert_episode_shape(alerts: list[dict[str, Any]]) -> None:
+    for statuses in episode_log(alerts).values():
+        assert statuses in ([FIRING], [FIRING, RESOLVED]), statuses
+
+
+# ------------------------------------------------------------------------------- exactness
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_counts_equal_brute_force(seed: int) -> None:
+    inputs = random_inputs(seed)
+    engine = HotspotEngine(RULES, {})
+    alerts = run(engine, inputs)
+    assert assert_counts_match(engine, brute_force(RULES, inputs)) > 50
+    assert engine.stats.too_late > 0 and engine.stats.late > 0
+    assert_episode_shape(alerts)
+    assert any(a["status"] == FIRING for a in alerts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_redelivered_inputs_are_not_counted_twice(seed: int) -> None:
+    """At-least-once: blocks of inputs arrive again (a restart from an older committed offset)."""
+    rng = random.Random(100 + seed)
+    inputs = random_inputs(seed, n=400)
+    delivered: list[Input] = []
+    i = 0
+    while i < len(inputs):
+        j = min(len(inputs), i + rng.randrange(5, 60))
+        delivered += inputs[i:j]
+        if rng.random() < 0.5:
+            delivered += inputs[rng.randrange(max(0, i - 30), j) : j]  # redelivery
+        i = j
+    state: dict[str, Any] = {}
+    engine = HotspotEngine(RULES, state)
+    clean = HotspotEngine(RULES, {})
+    alerts = run(engine, delivered)
+    clean_alerts = run(clean, inputs)
+    assert assert_counts_match(engine, brute_force(RULES, inputs)) > 30
+    assert engine.stats.replayed > 0
+    # Redelivery never fires an episode twice, and finds exactly the clean run's episodes.
+    assert episode_log(alerts) == episode_log(clean_alerts)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_crash_with_partially_stored_state_recovers_exact(seed: int) -> None:
+    """Model of kill -9 with Faust + RocksDB at-least-once.
+
+    The source offset is committed only after the producer is flushed, so every key is stored at
+    least as of the commit point c; RocksDB may hold newer versions of some keys, and recovery may
+    put others back to an older changelog version. So after the crash each key independently has
+    some version between c and the crash point k. The input from c on is delivered again.
+    """
+    rng = random.Random(seed)
+    inputs = random_inputs(1000 + seed, n=500)
+    crashes = sorted(rng.sample(range(50, len(inputs) - 10), 3))
+    state: dict[str, Any] = {}
+    snapshots: list[dict[str, Any]] = []
+    engine = HotspotEngine(RULES, state)
+    all_alerts: list[dict[str, Any]] = []
+    position = 0
+    for crash in crashes:
+        while position < crash:
+            all_alerts += run(engine, [inputs[position]])
+            snapshots.append(copy.deepcopy(engine.state))
+            position += 1
+        commit = rng.randrange(max(1, crash - 40), crash)
+        # snapshots[j] is the state after input j; "as of the commit" is snapshots[commit - 1].
+        keys = set().union(*(snapshots[j].keys() for j in range(commit - 1, crash)))
+        recovered: dict[str, Any] = {}
+        for key in keys:
+            version = snapshots[rng.randrange(commit - 1, crash)]
+            if key in version:
+                recovered[key] = copy.deepcopy(version[key])
+        engine = HotspotEngine(RULES, recovered)  # a new process: no memory of ticks taken
+        snapshots = snapshots[:commit]
+        position = commit
+    all_alerts += run(engine, inputs[position:])
+
+    clean = HotspotEngine(RULES, {})
+    clean_alerts = run(clean, inputs)
+    assert assert_counts_match(engine, brute_force(RULES, inputs)) > 30
+    # Every episode of the clean run is announced, none twice under a different id, and each id
+    # carries the same window, count and limit as in the clean run.
+    assert set(episode_log(all_alerts)) == set(episode_log(clean_alerts))
+
+    def essence(alerts: list[dict[str, Any]]) -> set[tuple]:
+        return {(a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"]) for a in alerts}
+
+    assert essence(all_alerts) == essence(clean_alerts)
+
+
+# ------------------------------------------------------------------------------- episodes
+
+ONE_RULE = parse_rules(
+    {
+        "rules": [
+            {
+                "id": "burst",
+                "description": "Four on a ward in ten minutes",
+                "group_by": ["provider", "ward"],
+                "window": {"size": "10m", "step": "1m"},
+                "threshold": 4,
+                "allowed_lateness": "30m",
+            }
+        ]
+    }
+)
+
+
+def test_burst_fires_one_episode_and_resolves_when_watermark_passes() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    burst = [("e", i, event(i, T0 + 10 * i)) for i in range(8)]
+    alerts = run(engine, burst, now=T0 + 100)
+    assert [a["status"] for a in alerts] == [FIRING]
+    fired = alerts[0]
+    assert fired["group"] == {"provider": "RXX", "ward": "Ward 1"}
+    assert fired["count"] == 4 and fired["threshold"] == 4
+    assert fired["window_start"] == iso_z(T0 - 540)  # the earliest window holding e0..e3
+    assert fired["window_end"] == iso_z(T0 + 60)
+    assert fired["sample_event_ids"] == ["e0", "e1", "e2", "e3"]
+    assert fired["fired_at"] == iso_z(T0 + 100) and fired["resolved_at"] is None
+    assert fired["alert_id"] == alert_id("burst", fired["group"], T0 - 540)
+
+    # Another ward moves the watermark, but the burst's windows stay live until T0 + 600.
+    assert run(engine, [("e", 8, event(8, T0 + 599, ward="Ward 2"))]) == []
+    closed = run(engine, [("e", 9, event(9, T0 + 600 + 70, ward="Ward 2"))], now=T0 + 700)
+    assert [(a["status"], a["alert_id"]) for a in closed] == [(RESOLVED, fired["alert_id"])]
+    assert closed[0]["count"] == 8 and closed[0]["resolved_at"] == iso_z(T0 + 700)
+    assert closed[0]["fired_at"] == fired["fired_at"]
+
+
+def test_quiet_partition_resolves_by_clock_tick() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    alerts = run(engine, [("e", i, event(i, T0 + i)) for i in range(4)])
+    assert [a["status"] for a in alerts] == [FIRING]
+    assert run(engine, [("t", 3, T0 + 599)]) == []  # still live
+    resolved = run(engine, [("t", 3, T0 + 660)], now=T0 + 661)
+    assert [a["status"] for a in resolved] == [RESOLVED]
+    assert engine.watermark == T0 + 660
+    # A stale tick (taken before offset 3 was applied) moves nothing.
+    assert HotspotEngine(ONE_RULE, {}).on_tick(T0, 0, 0) == []
+
+
+def test_stale_tick_is_ignored() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    run(engine, [("e", i, event(i, T0 + i)) for i in range(4)])
+    assert run(engine, [("t", 2, T0 + 5000)]) == []
+    assert engine.watermark == T0
+
+
+def test_late_event_takes_past_window_over_fires_and_resolves_at_once() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    inputs = [("e", i, event(i, T0 + 5 * i)) for i in range(3)]  # 3 of 4, not over
+    inputs.append(("e", 3, event(3, T0 + 1200, ward="Ward 2")))  # watermark moves 20 min on
+    assert run(engine, inputs) == []
+    late = run(engine, [("e", 4, event(4, T0 + 20))], now=T0 + 1300)  # 19 min late, allowed
+    assert [a["status"] for a in late] == [FIRING, RESOLVED]
+    assert late[0]["alert_id"] == late[1]["alert_id"]
+    assert late[1]["count"] == 4 and late[1]["resolved_at"] == iso_z(T0 + 1300)
+    # A further late event in the same past windows does not announce it again.
+    assert run(engine, [("e", 5, event(5, T0 + 21))]) == []
+
+
+def test_too_late_event_is_not_counted() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    run(engine, [("e", 0, event(0, T0 + 3600, ward="Ward 2"))])
+    run(engine, [("e", i, event(i, T0)) for i in range(1, 6)])  # 60 min behind, limit is 30
+    assert engine.stats.too_late == 5
+    assert not [group for group, _ in engine.window_counts("burst") if group[1] == "Ward 1"]
+
+
+def test_replayed_offset_never_fires_twice() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    burst = [("e", i, event(i, T0 + i)) for i in range(4)]
+    assert len(run(engine, burst)) == 1
+    assert run(engine, burst) == []
+    assert engine.window_counts("burst")[(("RXX", "Ward 1"), T0)] == 4
+
+
+def test_domain_fan_out_and_no_domain() -> None:
+    rules = parse_rules(
+        {"rules": [{"id": "d", "group_by": ["provider", "domain"], "window": {"size": "1h"}, "threshold": 9}]}
+    )
+    engine = HotspotEngine(rules, {})
+    run(engine, [("e", 0, event(0, T0, domains=[SAFE, ACCESS])), ("e", 1, event(1, T0, domains=[]))])
+    counts = engine.window_counts("d")
+    assert counts == {
+        (("RXX", SAFE), bucket_start(T0, 3600)): 1,
+        (("RXX", ACCESS), bucket_start(T0, 3600)): 1,
+    }
+
+
+def test_when_domain_filters_the_domain_groups() -> None:
+    rule = RULES.by_id["domain-hopping"]
+    groups = list(matching_groups(rule, event(0, T0, domains=[SAFE, CLEAN, ACCESS])))
+    assert groups == [("RXX", SAFE), ("RXX", ACCESS)]
+    assert list(matching_groups(rule, event(0, T0, domains=[CLEAN]))) == []
+    tumbling = RULES.by_id["incident-tumbling"]
+    assert list(matching_groups(tumbling, event(0, T0, source="pals"))) == []
+    missing_ward = event(0, T0, source="incident")
+    del missing_ward["ward"]
+    assert list(matching_groups(tumbling, missing_ward)) == []
+
+
+# ------------------------------------------------------------------------------- SPC
+
+SPC = parse_rules(
+    {
+        "rules": [
+            {
+                "id": "spc",
+                "group_by": ["provider"],
+                "window": {"size": "1h"},
+                "spc": {"baseline": 4, "sigma": 3, "min_count": 3, "min_history": 3},
+                "allowed_lateness": "1d",
+            }
+        ]
+    }
+)
+
+
+def feed_hours(engine: HotspotEngine, per_hour: list[int], start_offset: int = 0) -> list[dict[str, Any]]:
+    inputs = []
+    offset = start_offset
+    for hour, n in enumerate(per_hour):
+        for k in range(n):
+            inputs.append(("e", offset, event(offset, T0 + hour * 3600 + k)))
+            offset += 1
+    return run(engine, inputs, now=1.0)
+
+
+def test_spc_needs_minimum_history() -> None:
+    # A big first and second hour: no history yet, so no alert however big.
+    assert feed_hours(HotspotEngine(SPC, {}), [20, 30]) == []
+
+
+def test_spc_fires_above_c_chart_limit() -> None:
+    engine = HotspotEngine(SPC, {})
+    # hours 0..3: 1, 2, 1, 0 → the hour-4 window's baseline mean is 1, limit 1 + 3*1 = 4.
+    alerts = feed_hours(engine, [1, 2, 1, 0, 5])
+    assert [a["status"] for a in alerts] == [FIRING]
+    assert alerts[0]["count"] == 5 and alerts[0]["threshold"] == 4
+    assert alerts[0]["window_start"] == iso_z(bucket_start(T0 + 4 * 3600, 3600))
+
+
+def test_spc_not_above_limit_and_min_count() -> None:
+    assert feed_hours(HotspotEngine(SPC, {}), [1, 2, 1, 0, 4]) == []  # 4 is not > 4
+    # Mean 0.25: limit 1.75, 2 is above it but min_count 3 holds it back.
+    assert feed_hours(HotspotEngine(SPC, {}), [1, 0, 0, 0, 2]) == []
+
+
+def test_spc_zero_history_hours_count_after_origin() -> None:
+    engine = HotspotEngine(SPC, {})
+    # Origin at hour 0 (one event), hours 1-3 empty: 3 observed zero windows + hour 0 → mean 0.25.
+    alerts = feed_hours(engine, [1, 0, 0, 0, 3])
+    assert [a["status"] for a in alerts] == [FIRING]
+    assert alerts[0]["threshold"] == pytest.approx(0.25 + 3 * 0.5)

@@ -1,0 +1,67 @@
+"""Event-time bucket arithmetic, checked against counting events into windows directly."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from streams.hotspots.rules import Window
+from streams.hotspots.windows import (
+    bucket_start,
+    epoch_seconds,
+    history_starts,
+    is_live,
+    iso_z,
+    window_count,
+    windows_containing,
+)
+
+HOPPING = Window(size_s=86400, step_s=3600)
+TUMBLING = Window(size_s=600, step_s=600)
+
+
+def test_bucket_start_floors_to_step() -> None:
+    assert bucket_start(7199, 3600) == 3600
+    assert bucket_start(7200, 3600) == 7200
+    assert bucket_start(0, 60) == 0
+
+
+def test_windows_containing_hopping() -> None:
+    starts = list(windows_containing(86400 + 5, HOPPING))
+    assert len(starts) == 24
+    assert starts[0] == 3600 and starts[-1] == 86400
+    assert all(start <= 86405 < start + HOPPING.size_s for start in starts)
+
+
+def test_windows_containing_tumbling_is_one() -> None:
+    assert list(windows_containing(1234, TUMBLING)) == [1200]
+
+
+def test_is_live() -> None:
+    assert is_live(1200, TUMBLING, 1799)
+    assert not is_live(1200, TUMBLING, 1800)
+    assert not is_live(1200, TUMBLING, None)
+
+
+@pytest.mark.parametrize("window", [HOPPING, TUMBLING, Window(size_s=300, step_s=60)])
+def test_bucket_sums_equal_direct_counts(window: Window) -> None:
+    rng = random.Random(7)
+    times = [rng.randrange(0, 5 * window.size_s) for _ in range(500)]
+    buckets: dict[int, int] = {}
+    for t in times:
+        buckets[bucket_start(t, window.step_s)] = buckets.get(bucket_start(t, window.step_s), 0) + 1
+    for start in range(-window.size_s, 6 * window.size_s, window.step_s):
+        direct = sum(1 for t in times if start <= t < start + window.size_s)
+        assert window_count(buckets, start, window) == direct
+
+
+def test_history_is_non_overlapping_previous_windows() -> None:
+    assert history_starts(10 * 86400, HOPPING, 3) == [9 * 86400, 8 * 86400, 7 * 86400]
+
+
+def test_iso_round_trip() -> None:
+    assert epoch_seconds("2026-03-01T10:00:00Z") == 1772359200
+    assert epoch_seconds("2026-03-01T11:00:00+01:00") == 1772359200
+    assert iso_z(1772359200) == "2026-03-01T10:00:00Z"
+    assert iso_z(1772359200.25) == "2026-03-01T10:00:00.250000Z"

@@ -1,0 +1,51 @@
+"""The demo's live view folds output records into what the screen shows."""
+
+from __future__ import annotations
+
+import orjson
+
+from pxstream.live_view import LiveState, render
+
+
+def _alert(status: str, **extra: object) -> bytes:
+    return orjson.dumps(
+        {
+            "alert_id": "a1",
+            "rule_id": "demo-ward-harm-incidents",
+            "status": status,
+            "group": {"provider": "R1A", "ward": "Ward 7 Acute Medicine"},
+            "count": 6,
+            "threshold": 5,
+            "fired_at": "2025-06-01T09:00:15.000Z",
+            "resolved_at": None,
+            **extra,
+        }
+    )
+
+
+def test_counts_by_unit_and_domain_and_alert_transitions() -> None:
+    state = LiveState()
+    state.apply("raw", b"anything")
+    state.apply("raw", b"{")
+    tagged = {
+        "provider": "R1A",
+        "ward": "Ward 7",
+        "domains": ["safe_high_quality_care"],
+        "redactions": {"name": 2},
+    }
+    state.apply("tagged", orjson.dumps(tagged))
+    state.apply("dlq", orjson.dumps({"reason_code": "not_json"}))
+    firing = state.apply("alerts", _alert("firing"))
+    assert firing is not None and firing.status == "firing"
+    state.apply("alerts", _alert("resolved", resolved_at="2025-06-01T09:03:00.000Z"))
+    assert (state.raw, state.tagged, state.dead["not_json"], state.redactions["name"]) == (2, 1, 1, 2)
+    assert state.by_unit[("R1A", "Ward 7")]["safe_high_quality_care"] == 1
+    assert (state.fired, state.resolved, len(state.alerts)) == (1, 1, 1)  # one episode, latest state
+    screen = render(state, title="t", width=120)
+    assert "resolved" in screen and "R1A · Ward 7 Acute Medicine" in screen and "FIRING" not in screen
+
+
+def test_a_firing_alert_is_shown_prominently() -> None:
+    state = LiveState()
+    state.apply("alerts", _alert("firing"))
+    assert "FIRING" in render(state, title="t", width=120)
