@@ -221,3 +221,31 @@ def test_bench_reports_rates_for_every_stage() -> None:
     for key in ("redact_per_s", "tag_per_s", "redact_tag_per_s", "redact_tag_cached_per_s"):
         assert figures[key] > 0
     assert figures["model_bytes"] == MODEL_PATH.stat().st_size
+
+
+def test_score_micro_and_macro() -> None:
+    gold = [{SAFE}, {SAFE, ACCESS}, set(), {ENVIRONMENT}]
+    predicted = [[SAFE], [ACCESS], [RELATIONSHIPS], []]
+    result = score(gold, predicted)
+    # SAFE tp1 fn1, ACCESS tp1, RELATIONSHIPS fp1, ENVIRONMENT fn1: micro = 2*2 / (2*2 + 1 + 2)
+    assert result.micro_f1 == round(4 / 7, 3)
+    assert result.per_domain[SAFE] == {"precision": 1.0, "recall": 0.5, "f1": round(2 / 3, 3), "support": 2}
+    assert result.per_domain[ACCESS]["f1"] == 1.0
+    assert result.per_domain[INFORMATION]["f1"] == 0.0
+    assert result.macro_f1 == round((2 / 3 + 0 + 0 + 1 + 0) / 5, 3)
+
+
+def test_long_letters_stay_fast(tagger: Tagger) -> None:
+    import time
+
+    from streams.redaction import redact
+
+    letter = (
+        "Dear Sir, my mother waited 9 hours in A&E, the nurses were rude, nobody told us about the "
+        "wrong dose and the toilets were dirty. Call 07700 900123. " * 800
+    )
+    assert len(letter) > 100_000
+    started = time.process_time()
+    tags = tagger.tag(redact(letter).text, "complaint")
+    assert time.process_time() - started < 2.0
+    assert {SAFE, RELATIONSHIPS, INFORMATION, ACCESS, ENVIRONMENT} <= set(tags.domains)
