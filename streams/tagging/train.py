@@ -188,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = train(load_fft("train"), c_grid=args.c_grid, folds=args.folds)
     payload = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
-    with gzip.GzipFile(args.out, "wb", mtime=0) as handle:  # mtime=0: byte-identical rebuilds
+    # No file name and mtime 0 in the gzip header, so rebuilding gives byte-identical files.
+    with args.out.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
         handle.write(payload)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return 0
