@@ -9,9 +9,9 @@ machinery; the hotspot agents, which do, stay ordinary Faust agents on the same 
 
 At-least-once, and simpler to see than with Faust acks: a batch's offsets become committable only
 after Kafka has acknowledged every output record of the batch (and are committed within a second,
-on revocation and at stop). If output cannot be delivered, the
-consumer seeks back and the batch is retried; a crash at any point re-reads from the last commit,
-so the worst case is a re-delivered event (same `event_id`), never a lost one.
+on revocation and at stop). Output that cannot be delivered is re-sent with back-off; if Kafka
+stays away the worker stops (non-zero) without committing. A crash at any point re-reads from
+the last commit, so the worst case is a re-delivered event (same `event_id`), never a lost one.
 """
 
 from __future__ import annotations
