@@ -34,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-import aiohttp
 from prometheus_client import Counter
 
 from connectors.cursor import CursorStore
@@ -42,6 +41,30 @@ from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, Conne
 from schemas.feedback_event import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
+
+
+def lazy_import(name: str) -> Any:
+    """A module that is loaded on first attribute use.
+
+    `pxstream --help` imports every connector module to register its subcommand; with this the
+    network libraries (aiohttp) are only loaded when a connector actually runs.
+    """
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+aiohttp = lazy_import("aiohttp")
 
 EVENTS_TOTAL = Counter(
     "pxstream_connector_events", "Events a connector put on Kafka (acknowledged)", ["connector"]
@@ -213,15 +236,9 @@ class Progress:
         )
 
 
-# Failures worth retrying: the source or the network misbehaved. Configuration errors are not.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    SourceUnavailable,
-    BrokerUnavailable,
-    aiohttp.ClientError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Failures worth retrying: the source or the network misbehaved. Configuration errors are not."""
+    return (SourceUnavailable, BrokerUnavailable, aiohttp.ClientError, ConnectionError, TimeoutError, OSError)
 
 
 @dataclass
@@ -272,7 +289,7 @@ class ConnectorRun:
                     failures = 0
                 except ConnectorConfigError:
                     raise
-                except TRANSIENT as exc:
+                except transient_errors() as exc:
                     failures += 1
                     self.progress.errors += 1
                     ERRORS_TOTAL.labels(self._label).inc()

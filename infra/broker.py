@@ -211,7 +211,9 @@ def min_heap(heap: str) -> str:
     match = re.fullmatch(r"(\d+)([kmgKMG]?)", heap)
     if not match:
         return heap
-    size, unit = int(match.group(1)), match.group(2)
+    size, unit = int(match.group(1)), match.group(2).lower()
+    if unit == "g":
+        size, unit = size * 1024, "m"
     return f"{max(1, size // 2)}{unit}"
 
 

@@ -121,7 +121,9 @@ class AlertmanagerPart(LocalPart):
         return alertmanager_command(binary, self.config_file, self.storage_dir, self.port)
 
     def answers(self, timeout: float = 3.0) -> bool:
-        return http_ok(f"http://{LOOPBACK}:{self.port}/-/ready", timeout)
+        # /-/ready alone would also accept a Prometheus on this port; only Alertmanager has /api/v2/status.
+        base = f"http://{LOOPBACK}:{self.port}"
+        return http_ok(f"{base}/-/ready", timeout) and http_ok(f"{base}/api/v2/status", timeout)
 
 
 def render_prometheus_config(config: InfraConfig) -> dict[str, Any]:
@@ -190,4 +192,5 @@ class PrometheusPart(LocalPart):
         ]
 
     def answers(self, timeout: float = 3.0) -> bool:
-        return http_ok(f"http://{LOOPBACK}:{self.port}/-/ready", timeout)
+        base = f"http://{LOOPBACK}:{self.port}"  # buildinfo: Prometheus's own API, not Alertmanager's
+        return http_ok(f"{base}/-/ready", timeout) and http_ok(f"{base}/api/v1/status/buildinfo", timeout)

@@ -74,7 +74,8 @@ def _run_once(writer: ClickHouseWriter, records: list[bytes], batch_size: int) -
 
 
 def bench_sink(path_or_url: str, rows: int, batch_sizes: list[int]) -> dict[str, Any]:
-    """Rows/s into ClickHouse per batch size; `sink_rows_per_s` is the best of them.
+    """Rows/s into ClickHouse per batch size (`sink_by_batch_size`: size → rows/s);
+    `sink_rows_per_s` is the best of them. Keys are prefixed to merge into `pxstream bench`.
 
     `path_or_url` is a `chdb://PATH` / `http(s)://` URL or a bare directory for the embedded
     engine. The tables there are truncated: point it at a scratch location.
@@ -85,19 +86,25 @@ def bench_sink(path_or_url: str, rows: int, batch_sizes: list[int]) -> dict[str,
     try:
         ensure_schema(client)
         writer = ClickHouseWriter(client, "pxstream-bench")
-        results: dict[str, Any] = {}
+        rates: dict[str, int] = {}
+        seconds_by_size: dict[str, float] = {}
         for size in batch_sizes:
             _clear(writer)
             seconds = _run_once(writer, records, size)
             stored = client.query("SELECT count() FROM feedback_events").result_rows[0][0]
             if stored != rows:
                 raise AssertionError(f"bench stored {stored} rows of {rows} at batch size {size}")
-            results[str(size)] = {"seconds": round(seconds, 3), "rows_per_s": round(rows / seconds)}
+            rates[str(size)] = round(rows / seconds)
+            seconds_by_size[str(size)] = round(seconds, 3)
         _clear(writer)
     finally:
         client.close()
-    best = max((r["rows_per_s"] for r in results.values()), default=0)
-    return {"rows": rows, "by_batch_size": results, "sink_rows_per_s": best}
+    return {
+        "sink_rows": rows,
+        "sink_rows_per_s": max(rates.values(), default=0),
+        "sink_by_batch_size": rates,
+        "sink_batch_seconds": seconds_by_size,
+    }
 
 
 if __name__ == "__main__":  # python -m sinks.bench DIR [ROWS] [SIZES...]

@@ -26,9 +26,14 @@ def register(subparsers: Any) -> None:
     sink.add_argument("--tagged-topic", default="feedback.tagged")
     sink.add_argument("--alerts-topic", default="hotspots.alerts")
     sink.add_argument("--group-id", default="pxstream-sink")
-    sink.add_argument("--batch-size", type=int, default=5000, help="rows per flush (default 5000)")
-    sink.add_argument("--linger", type=float, default=1.0, help="seconds before a partial flush (default 1)")
+    sink.add_argument(
+        "--batch-size", type=int, help="records per flush (default 5000, or PXSTREAM_SINK_BATCH_SIZE)"
+    )
+    sink.add_argument(
+        "--linger", type=float, help="seconds before a partial flush (default 1, or PXSTREAM_SINK_LINGER_S)"
+    )
     sink.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port")
+    sink.add_argument("--metrics-addr", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
     sink.set_defaults(func=_sink)
 
 
@@ -54,10 +59,12 @@ def _sink(args: argparse.Namespace) -> int:
     from schemas.settings import Settings
     from sinks.runner import KafkaClickHouseSink, SinkConfig
 
+    overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
+    config = SinkConfig.from_env(**{k: v for k, v in overrides.items() if v is not None})
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port, addr="127.0.0.1")
+        start_http_server(args.metrics_port, addr=args.metrics_addr)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -69,7 +76,7 @@ def _sink(args: argparse.Namespace) -> int:
             tagged_topic=args.tagged_topic,
             alerts_topic=args.alerts_topic,
             group_id=args.group_id,
-            config=SinkConfig.from_env(batch_size=args.batch_size, linger_s=args.linger),
+            config=config,
         )
         await sink.run(stop)
 

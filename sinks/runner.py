@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from schemas.settings import Settings
 from sinks import metrics
 from sinks.client import connect
+from sinks.exceptions import ConfigError
 from sinks.rows import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
@@ -50,6 +51,31 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETENTION_ENV = "PXSTREAM_CLICKHOUSE_RETENTION_DAYS"
+BATCH_SIZE_ENV = "PXSTREAM_SINK_BATCH_SIZE"
+LINGER_ENV = "PXSTREAM_SINK_LINGER_S"
+HOLD_ENV = "PXSTREAM_SINK_TEST_HOLD"
+
+
+def hold_from_env() -> Callable[[str], None] | None:
+    """Crash-test hook, `PXSTREAM_SINK_TEST_HOLD=STAGE:MARKER_FILE` (never set in production).
+
+    The first time a flush reaches STAGE ("journaled": batch ranges recorded, nothing inserted;
+    "inserted": rows stored, offsets not committed) the sink writes MARKER_FILE and stops there,
+    so the test can `kill -9` it at exactly that point.
+    """
+    spec = os.environ.get(HOLD_ENV, "")
+    if ":" not in spec:
+        return None
+    stage, marker = spec.split(":", 1)
+
+    def hold(reached: str) -> None:
+        if reached == stage:
+            with open(marker, "w") as file:
+                file.write(str(os.getpid()))
+            while True:
+                time.sleep(3600)
+
+    return hold
 
 
 @dataclass(frozen=True)
@@ -63,10 +89,28 @@ class SinkConfig:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> SinkConfig:
+        """Retention and batching from the environment; keyword arguments win (CLI options)."""
         env = dict(os.environ) if env is None else env
-        raw = env.get(RETENTION_ENV, "").strip()
-        retention = int(raw) if raw.isdigit() and int(raw) > 0 else None
-        return cls(retention_days=retention, **overrides)
+        values: dict[str, Any] = {}
+        for name, key, kind in (
+            (RETENTION_ENV, "retention_days", int),
+            (BATCH_SIZE_ENV, "batch_size", int),
+            (LINGER_ENV, "linger_s", float),
+        ):
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r}: expected a {kind.__name__}") from None
+            if value <= 0:
+                if key == "retention_days":  # 0 = keep forever
+                    continue
+                raise ConfigError(f"{name}={raw!r}: must be positive")
+            values[key] = value
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -177,6 +221,7 @@ class KafkaClickHouseSink:
                 client.close()
                 raise
             self._writer = ClickHouseWriter(client, self.group_id)
+            self._writer.on_stage = hold_from_env()
         return self._writer
 
     def _drop_writer(self) -> None:
@@ -197,8 +242,13 @@ class KafkaClickHouseSink:
         if consumer is not None and consumer.assignment() and not self._stop.is_set():
             consumer.pause(*consumer.assignment())
             metrics.PAUSED.set(1)
-            # Polling a paused consumer returns nothing but keeps it a live group member.
-            await consumer.getmany(timeout_ms=int(self._backoff * 1000))
+            # Polling a paused consumer keeps it a live group member. It returns nothing unless a
+            # rebalance handed over a partition that is not paused yet: rewind that one, so a
+            # record is never dropped here.
+            fetched = await consumer.getmany(timeout_ms=int(self._backoff * 1000))
+            for tp, messages in fetched.items():
+                if messages:
+                    consumer.seek(tp, messages[0].offset)
         else:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self._backoff)

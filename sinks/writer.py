@@ -72,6 +72,9 @@ class ClickHouseWriter:
         self.consumer_group = consumer_group
         self._clock = clock
         self._contexts: dict[str, InsertContext] = {}
+        # Test hook: called with "journaled" and "inserted" so a crash test can kill -9 the
+        # process at a known point of a batch (see sinks.runner.hold_from_env).
+        self.on_stage: Callable[[str], None] | None = None
 
     def _context(self, table: str) -> InsertContext:
         context = self._contexts.get(table)
@@ -162,11 +165,15 @@ class ClickHouseWriter:
     def write_all(self, batches: list[ColumnBatch]) -> dict[str, int]:
         """Journal then insert every batch of one flush; return rows written per table."""
         self.plan(batches)
+        if self.on_stage:
+            self.on_stage("journaled")
         written: dict[str, int] = {}
         for batch in batches:
             count = self.write(batch)
             written[batch.table] = written.get(batch.table, 0) + count
             metrics.ROWS.labels(batch.table).inc(count)
+        if self.on_stage:
+            self.on_stage("inserted")
         return written
 
     def close(self) -> None:

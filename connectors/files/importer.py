@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.files.convert import RowConverter
+from connectors.files.convert import Rejection, RowConverter
 from connectors.files.ledger import ImportLedger, file_digest
 from connectors.files.mapping import Mapping
-from connectors.files.readers import Position, read_rows
+from connectors.files.readers import Cell, Position, read_rows
 from connectors.producer import FeedbackProducer
 from schemas import topics
 from schemas.feedback_event import FeedbackEvent
@@ -45,6 +46,15 @@ class ImportResult:
     @property
     def rows_per_s(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+_CHUNK_ROWS = 500
+
+
+def _convert_chunk(
+    rows: Iterator[tuple[int, dict[str, Cell]]], converter: RowConverter, size: int
+) -> list[tuple[FeedbackEvent | None, list[Rejection]]]:
+    return [converter.convert(number, row) for number, row in itertools.islice(rows, size)]
 
 
 def default_report_path(path: Path) -> Path:
@@ -115,21 +125,24 @@ async def import_file(
                 report = csv.writer(report_file)
                 report.writerow(REPORT_HEADER)
                 try:
-                    for row_number, row in rows_iter:
-                        rows += 1
-                        event, problems = converter.convert(row_number, row)
-                        if problems:
-                            rejected_rows += 1
-                            rejections += len(problems)
-                            report.writerows((p.row, p.column, p.field, p.reason) for p in problems)
-                        else:
-                            batch.append(event)  # type: ignore[arg-type]
-                        if len(batch) >= batch_size:
-                            await flush(producer)
-                        if rows % 500 == 0:
-                            if progress is not None:
-                                progress(rows, position.done, position.total)
-                            await asyncio.sleep(0)  # let the producer push the batch in flight
+                    while True:
+                        # Reading and converting run in a worker thread so the event loop stays free
+                        # to push the batch in flight to Kafka and take its acknowledgements meanwhile.
+                        chunk = await asyncio.to_thread(_convert_chunk, rows_iter, converter, _CHUNK_ROWS)
+                        if not chunk:
+                            break
+                        for event, problems in chunk:
+                            rows += 1
+                            if problems:
+                                rejected_rows += 1
+                                rejections += len(problems)
+                                report.writerows((p.row, p.column, p.field, p.reason) for p in problems)
+                            else:
+                                batch.append(event)  # type: ignore[arg-type]
+                            if len(batch) >= batch_size:
+                                await flush(producer)
+                        if progress is not None:
+                            progress(rows, position.done, position.total)
                     await flush(producer)
                     await settle()
                 except BaseException:

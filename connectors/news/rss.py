@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, source_id, strip_html
-from connectors.runtime import Batch, Source, check_status
+from connectors.runtime import Batch, Source, aiohttp, check_status
 
 log = logging.getLogger(__name__)
 

@@ -95,7 +95,7 @@ class ReferenceData:
                     problems.append(
                         LoadProblem(
                             path.name,
-                            0,
+                            ward.line,
                             f"ward {ward.name!r}: site code {ward.site_code} is not in the ODS files",
                         )
                     )
@@ -106,7 +106,9 @@ class ReferenceData:
             for entry in files.read_aliases(path, problems):
                 if entry.code not in organisations:
                     problems.append(
-                        LoadProblem(path.name, 0, f"aliases for {entry.code}: no such code in the ODS files")
+                        LoadProblem(
+                            path.name, entry.line, f"aliases for {entry.code}: no such code in the ODS files"
+                        )
                     )
                     continue
                 aliases.append(entry)

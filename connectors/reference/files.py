@@ -94,6 +94,33 @@ def _read_yaml(path: Path) -> Any:
         raise ConnectorConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
 
 
+def _key_lines(path: Path, under: str | None = None) -> dict[str, int]:
+    """Line of each top-level key (or of each key under `under`), for problems in YAML files."""
+    try:
+        node = yaml.compose(_open_text(path))
+    except yaml.YAMLError:
+        return {}
+    if under is not None and isinstance(node, yaml.MappingNode):
+        node = next((value for key, value in node.value if key.value == under), None)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+
+
+def _item_lines(path: Path) -> list[int]:
+    """Lines of the ward entries of a wards.yaml, in document order (either layout)."""
+    try:
+        node = yaml.compose(_open_text(path))
+    except yaml.YAMLError:
+        return []
+    lines: list[int] = []
+    if isinstance(node, yaml.MappingNode):
+        for _, value in node.value:
+            items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            lines.extend(item.start_mark.line + 1 for item in items)
+    return lines
+
+
 def _split_aliases(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -121,7 +148,7 @@ def read_wards_csv(path: Path, problems: list[LoadProblem]) -> list[Ward]:
         if not site or not ward:
             problems.append(LoadProblem(path.name, line, "site_code and ward must both be filled in"))
             continue
-        wards.append(Ward(site, ward, _split_aliases(row.get("aliases"))))
+        wards.append(Ward(site, ward, _split_aliases(row.get("aliases")), line))
     return wards
 
 
@@ -142,36 +169,41 @@ def read_wards_yaml(path: Path, problems: list[LoadProblem]) -> list[Ward]:
             f"{path}: expected a mapping of site code to wards, got {type(document).__name__}"
         )
     wards: list[Ward] = []
-    for site, item in entries:
+    lines = _item_lines(path)
+    for position, (site, item) in enumerate(entries):
+        line = lines[position] if len(lines) == len(entries) else 0
         name = item.get("ward") if isinstance(item, dict) else item
         aliases = _split_aliases(item.get("aliases")) if isinstance(item, dict) else ()
         if not site.strip() or not isinstance(name, str) or not name.strip():
             problems.append(
                 LoadProblem(
-                    path.name, 0, f"ward entry {item!r} under {site!r} needs a site code and a ward name"
+                    path.name, line, f"ward entry {item!r} under {site!r} needs a site code and a ward name"
                 )
             )
             continue
-        wards.append(Ward(site.strip().upper(), name.strip(), aliases))
+        wards.append(Ward(site.strip().upper(), name.strip(), aliases, line))
     return wards
 
 
 def read_aliases(path: Path, problems: list[LoadProblem]) -> list[Aliases]:
     """`CODE: {names: [...], hashtags: [...], handles: [...]}`; a bare list means names."""
     document = _read_yaml(path) or {}
+    lines = _key_lines(path)
     if isinstance(document, dict) and set(document) == {"aliases"} and isinstance(document["aliases"], dict):
         document = document["aliases"]
+        lines = _key_lines(path, under="aliases")
     if not isinstance(document, dict):
         raise ConnectorConfigError(
             f"{path}: expected a mapping of ODS code to aliases, got {type(document).__name__}"
         )
     result: list[Aliases] = []
     for code, spec in document.items():
+        line = lines.get(str(code), 0)
         if isinstance(spec, list | str):
             spec = {"names": spec}
         if not isinstance(spec, dict):
             problems.append(
-                LoadProblem(path.name, 0, f"{code}: expected names/hashtags/handles, got {spec!r}")
+                LoadProblem(path.name, line, f"{code}: expected names/hashtags/handles, got {spec!r}")
             )
             continue
         unknown = set(spec) - {"names", "hashtags", "handles"}
@@ -179,7 +211,7 @@ def read_aliases(path: Path, problems: list[LoadProblem]) -> list[Aliases]:
             problems.append(
                 LoadProblem(
                     path.name,
-                    0,
+                    line,
                     f"{code}: unknown key(s) {', '.join(sorted(map(str, unknown)))} "
                     "(allowed: names, hashtags, handles)",
                 )
@@ -190,6 +222,7 @@ def read_aliases(path: Path, problems: list[LoadProblem]) -> list[Aliases]:
                 names=_split_aliases(spec.get("names")),
                 hashtags=tuple(tag.lstrip("#") for tag in _split_aliases(spec.get("hashtags"))),
                 handles=tuple(handle.lstrip("@") for handle in _split_aliases(spec.get("handles"))),
+                line=line,
             )
         )
     return result

@@ -26,6 +26,7 @@ class Ward:
     site_code: str
     name: str  # canonical spelling
     aliases: tuple[str, ...] = ()
+    line: int = 0  # where it was read, for problems found later
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,4 @@ class Aliases:
     names: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
     handles: tuple[str, ...] = ()
+    line: int = 0

@@ -11,10 +11,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from connectors.exceptions import SourceUnavailable
-from connectors.runtime import RateLimited, RateLimiter, check_status
+from connectors.runtime import RateLimited, RateLimiter, aiohttp, check_status
 
 log = logging.getLogger(__name__)
 

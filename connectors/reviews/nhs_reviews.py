@@ -25,12 +25,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from connectors.exceptions import ConnectorConfigError
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, text_fingerprint
 from connectors.reviews._http import get_json
-from connectors.runtime import Batch, RateLimiter, Source
+from connectors.runtime import Batch, RateLimiter, Source, aiohttp
 
 BASE_URL = "https://api.nhs.uk/comments"
 API_VERSION = "1.0"

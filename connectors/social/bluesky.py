@@ -21,12 +21,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
 from connectors.mapping import ReferenceLike, iso_utc
-from connectors.runtime import Batch, Source
+from connectors.runtime import Batch, Source, aiohttp
 from connectors.social.common import social_event
 
 log = logging.getLogger(__name__)

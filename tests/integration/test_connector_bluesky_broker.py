@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from connectors.cursor import CursorStore
 from connectors.runtime import RunOptions, run_source
 from connectors.social.bluesky import BlueskySource
-from tests.connector_support import LocalServer, StandInReference, data_file, read_topic
+from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ class Jetstream:
 
 async def run_until_cursor(base: str, topic: str, bootstrap: str, data_dir: Path, time_us: int) -> None:
     stop = asyncio.Event()
-    source = BlueskySource(StandInReference(), endpoint=f"{base}/subscribe", flush_interval_s=0.2)
+    source = BlueskySource(nottingham_reference(), endpoint=f"{base}/subscribe", flush_interval_s=0.2)
     task = asyncio.create_task(
         run_source(
             source,

@@ -22,7 +22,7 @@ from connectors.exceptions import ConnectorConfigError
 from connectors.reviews.careopinion import CareOpinionSource
 from connectors.reviews.nhs_reviews import NhsReviewsSource
 from connectors.runtime import RunOptions, run_source
-from tests.connector_support import LocalServer, StandInReference, data_file, read_topic
+from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +110,7 @@ def test_care_opinion_pages_honours_429_and_resumes_without_gap_or_duplicate(
 ) -> None:
     topic = new_topic(partitions=1)
     server = ReviewsServer()
-    reference = StandInReference()
+    reference = nottingham_reference()
 
     async def one_pass(base: str) -> None:
         source = CareOpinionSource(
@@ -172,7 +172,7 @@ def test_syndicated_nhs_review_becomes_the_same_event_as_the_care_opinion_story(
     topic = new_topic(partitions=1)
     server = ReviewsServer()
     server.rate_limit_once_at_skip = None
-    reference = StandInReference()
+    reference = nottingham_reference()
 
     async def scenario() -> list[dict[str, Any]]:
         async with LocalServer(server.app) as local:
@@ -218,7 +218,7 @@ def test_wrong_key_is_refused_with_a_clear_error(kafka_bootstrap: str, tmp_path:
     async def scenario() -> None:
         async with LocalServer(server.app) as local:
             await run_source(
-                CareOpinionSource("wrong", StandInReference(), base_url=f"{local.base_url}/api/v2"),
+                CareOpinionSource("wrong", nottingham_reference(), base_url=f"{local.base_url}/api/v2"),
                 bootstrap=kafka_bootstrap,
                 topic="unused-topic",
                 options=RunOptions(name="co-bad", data_dir=tmp_path, once=True, max_retries=3),

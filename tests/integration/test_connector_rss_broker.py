@@ -16,7 +16,7 @@ from aiohttp import web
 
 from connectors.news.rss import FeedConfig, RssSource
 from connectors.runtime import RunOptions, run_source
-from tests.connector_support import LocalServer, StandInReference, data_file, read_topic
+from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_feeds_conditional_get_and_resume_without_gap_or_duplicate(
 ) -> None:
     topic = new_topic(partitions=1)
     server = FeedServer()
-    reference = StandInReference()
+    reference = nottingham_reference()
 
     async def one_pass(base: str) -> None:
         feeds = [FeedConfig(f"{base}/health.rss"), FeedConfig(f"{base}/feed.atom")]

@@ -7,9 +7,9 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.news.rss import FeedConfig, RssSource, entry_id, map_entry
-from tests.connector_support import StandInReference, data_file
+from tests.connector_support import data_file, nottingham_reference
 
-REF = StandInReference()
+REF = nottingham_reference()
 
 
 def entries(name: str) -> list:

@@ -255,3 +255,27 @@ def test_http_status_maps_to_the_right_error(status: int, error: type[Exception]
         check_status(status, {"X-RateLimit-Reset": "1"}, "test https://example")
     check_status(200, {}, "ok")
     check_status(304, {}, "ok")
+
+
+def test_metrics_are_served_by_connector_name_and_progress_goes_to_stderr(tmp_path: Path) -> None:
+    import io
+    import urllib.request
+
+    from connectors.runtime import start_metrics_server
+    from tests.connector_support import free_port
+
+    port = free_port()
+    start_metrics_server(port)
+    progress = io.StringIO()
+    source = ListSource([[candidate(1), candidate(2, severity="bad")]])
+    connector = ConnectorRun(
+        source,
+        MemorySink(),
+        RunOptions(name="metrics-unit", data_dir=tmp_path, once=True),
+        progress_stream=progress,
+    )
+    run(connector.run())
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'pxstream_connector_events_total{connector="metrics-unit"} 2.0' in body
+    assert 'pxstream_connector_errors_total{connector="metrics-unit"} 1.0' in body
+    assert "metrics-unit: 2 sent (1 invalid → DLQ)" in progress.getvalue()

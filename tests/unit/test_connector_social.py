@@ -8,9 +8,9 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.social.bluesky import BlueskySource, map_frame
-from tests.connector_support import StandInReference, data_file
+from tests.connector_support import data_file, nottingham_reference
 
-REF = StandInReference()
+REF = nottingham_reference()
 FRAMES = [json.loads(line) for line in data_file("bluesky", "jetstream-frames.jsonl").splitlines()]
 
 
@@ -57,3 +57,76 @@ def test_reply_is_marked() -> None:
 def test_endpoint_must_be_a_websocket_url() -> None:
     with pytest.raises(ConnectorConfigError, match="ws://"):
         BlueskySource(REF, endpoint="https://jetstream.example/subscribe")
+
+
+# ---- Mastodon --------------------------------------------------------------------------------
+
+MASTODON = json.loads(data_file("mastodon", "statuses.json"))
+
+
+def test_status_html_is_text_and_private_posts_are_skipped() -> None:
+    from connectors.social.mastodon import map_status
+
+    qmc = map_status(MASTODON["timeline"][0], REF, "mastodon.example")
+    assert qmc is not None
+    assert qmc["text"] == "Six hour wait for a bed at QMC again tonight. #NHS"
+    assert qmc["occurred_at"] == "2026-11-24T08:00:05.000Z"
+    assert qmc["attributes"]["hashtags"] == "nhs"
+    assert map_status(MASTODON["timeline"][3], REF, "mastodon.example") is None  # followers-only
+    assert map_status(MASTODON["timeline"][1], REF, "mastodon.example") is None  # names no provider
+
+
+def test_boost_maps_to_the_boosted_post_with_its_id() -> None:
+    from connectors.social.mastodon import map_status
+
+    original = MASTODON["timeline"][0]
+    boost = {**original, "id": "113500000000009999", "content": "", "reblog": original}
+    assert map_status(boost, REF, "m")["event_id"] == map_status(original, REF, "m")["event_id"]  # type: ignore[index]
+
+
+def test_sse_parser_handles_heartbeats_multiline_data_and_split_chunks() -> None:
+    import asyncio
+
+    from connectors.social.mastodon import sse_messages
+
+    class FakeResponse:
+        def __init__(self, lines: list[bytes]) -> None:
+            self.content = self._iterate(lines)
+
+        @staticmethod
+        async def _iterate(lines: list[bytes]):  # type: ignore[no-untyped-def]
+            for line in lines:
+                yield line
+
+    lines = [
+        b":)\n",
+        b"event: update\n",
+        b'data: {"a":\n',
+        b"data: 1}\n",
+        b"\n",
+        b":thump\n",
+        b"event: delete\r\n",
+        b"data: 42\r\n",
+        b"\r\n",
+    ]
+
+    async def collect() -> list[tuple[str, str]]:
+        return [item async for item in sse_messages(FakeResponse(lines))]  # type: ignore[arg-type]
+
+    assert asyncio.run(collect()) == [("update", '{"a":\n1}'), ("delete", "42")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"instance_url": "mastodon.social"}, "https://"),
+        ({"tags": []}, "--tag"),
+        ({"transport": "grpc"}, "transport"),
+    ],
+)
+def test_mastodon_configuration_is_checked(kwargs: dict, match: str) -> None:  # type: ignore[type-arg]
+    from connectors.social.mastodon import MastodonSource
+
+    arguments = {"instance_url": "https://mastodon.social", "tags": ["NHS"], "token": "t", **kwargs}
+    with pytest.raises(ConnectorConfigError, match=match):
+        MastodonSource(reference=REF, **arguments)

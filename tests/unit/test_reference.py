@@ -200,6 +200,7 @@ def test_ward_names_shared_by_two_sites_of_a_trust_are_ambiguous_at_trust_level(
         "RR801: [Ward 1, {ward: Ward 1A, aliases: [1a]}]\nRR813: [Ward 1]\n", encoding="utf-8"
     )
     ref = ReferenceData.load(tmp_path)
+    assert ref.problems == []
     assert ref.resolve_ward("RR8", "ward 1") == "Ward 1"  # the same canonical name either way
     assert ref.resolve_ward("RR8", "1A") == "Ward 1A"
     assert ref.resolve_ward("RR813", "ward 1") == "Ward 1"
@@ -220,12 +221,22 @@ def test_row_problems_are_reported_with_file_and_line(tmp_path: Path) -> None:
     assert "etr.csv:3: organisation code (col 1) or name (col 2) is empty" in shown
     assert "etr.csv:4: duplicate code RR8 (first on line 1)" in shown
     assert "wards.csv:3: site_code and ward must both be filled in" in shown
-    assert any(p.startswith("wards.csv") and "RR801 is not in the ODS files" in p for p in shown)
-    assert any(p.startswith("aliases.yaml") and "NOPE" in p for p in shown)
-    assert any(p.startswith("aliases.yaml") and "unknown key(s) tags" in p for p in shown)
+    assert "wards.csv:2: ward 'Ward 1': site code RR801 is not in the ODS files" in shown
+    assert "aliases.yaml:1: aliases for NOPE: no such code in the ODS files" in shown
+    assert any(p.startswith("aliases.yaml:2: RR8: unknown key(s) tags") for p in shown)
     assert ref.get("RAA") is not None  # a short row still loads what it has
     with pytest.raises(ConnectorConfigError, match=r"etr\.csv:2"):
         ReferenceData.load(tmp_path, strict=True)
+
+
+def test_wards_yaml_problems_carry_lines(tmp_path: Path) -> None:
+    write_csv(tmp_path / "ets.csv", [ods_row("RR801", "LGI")])
+    (tmp_path / "wards.yaml").write_text(
+        "RR801:\n  - Ward 1\n  - {aliases: [x]}\nRR999: [Ward 9]\n", encoding="utf-8"
+    )
+    shown = [str(p) for p in ReferenceData.load(tmp_path).problems]
+    assert shown[0].startswith("wards.yaml:3: ward entry")
+    assert shown[1] == "wards.yaml:4: ward 'Ward 9': site code RR999 is not in the ODS files"
 
 
 def test_unusable_files_are_refused_with_their_path(tmp_path: Path) -> None:

@@ -177,3 +177,26 @@ def test_bench_records_are_valid_tagged_events():
 
     (record,) = synthetic_tagged_events(1)
     event_row(orjson.loads(record), POS, 0)
+
+
+def test_sink_config_reads_the_environment_and_options_win():
+    from sinks.exceptions import ConfigError
+    from sinks.runner import SinkConfig
+
+    env = {"PXSTREAM_SINK_BATCH_SIZE": "2000", "PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "3650"}
+    assert SinkConfig.from_env(env).batch_size == 2000
+    assert SinkConfig.from_env(env).retention_days == 3650
+    assert SinkConfig.from_env(env, batch_size=10).batch_size == 10
+    assert SinkConfig.from_env({"PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "0"}).retention_days is None
+    with pytest.raises(ConfigError, match="PXSTREAM_SINK_LINGER_S"):
+        SinkConfig.from_env({"PXSTREAM_SINK_LINGER_S": "soon"})
+
+
+def test_failure_descriptions_never_quote_what_the_server_said_about_rows():
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+    from sinks.runner import _describe
+
+    leaked = DatabaseError("Code: 27. Cannot parse input: 'Jane Smith 07700 900123'", code=27)
+    assert _describe(leaked) == "DatabaseError code 27"
+    assert "127.0.0.1:8123" in _describe(OperationalError("Error connecting to 127.0.0.1:8123"))

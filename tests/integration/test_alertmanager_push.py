@@ -1,0 +1,155 @@
+"""Pushing to a real Alertmanager: labels, resolution, outage and restart without loss."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.hotspots.alertmanager import (
+    AlertmanagerClient,
+    AlertmanagerPusher,
+    PusherConfig,
+    to_alertmanager,
+)
+from streams.hotspots.alerts import build_alert
+from tests.integration._hotspots_support import Alertmanager, create_topics, free_port, unique, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    try:
+        return request.getfixturevalue("kafka_bootstrap")
+    except pytest.FixtureLookupError:
+        from schemas.settings import Settings
+
+        return Settings.from_env().kafka_bootstrap
+
+
+def make_alert(rule: str, status: str = "firing", ward: str = "Ward 7") -> dict:
+    now = time.time()
+    return build_alert(
+        rule_id=rule,
+        status=status,
+        group={"provider": "RXX", "ward": ward},
+        window_start=int(now) - 60,
+        window_end=int(now) + 60,
+        count=6,
+        threshold=5,
+        severity="warning",
+        description="test alert",
+        fired_at=now - 5,
+        resolved_at=now if status == "resolved" else None,
+        sample_event_ids=["e1"],
+    )
+
+
+def test_firing_then_resolved_against_real_alertmanager(tmp_path: Path) -> None:
+    am = Alertmanager(tmp_path / "am").start()
+    try:
+        rule = unique("rule")
+        config = PusherConfig(am.url)
+        client = AlertmanagerClient(config)
+
+        async def send(record: dict) -> bool:
+            try:
+                return await client.deliver([to_alertmanager(record, config, time.time())])
+            finally:
+                await client.close()
+
+        assert asyncio.run(send(make_alert(rule)))
+        (listed,) = wait_until(lambda: am.alerts(rule), 10, "alert listed by Alertmanager")
+        assert listed["labels"]["provider"] == "RXX" and listed["labels"]["ward"] == "Ward 7"
+        assert listed["labels"]["alertname"] == "PatientExperienceHotspot"
+        assert set(listed["annotations"]) == {"summary", "description", "dashboard"}
+        assert asyncio.run(send(make_alert(rule, "resolved")))
+        wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
+    finally:
+        am.stop()
+
+
+def test_unreachable_alertmanager_is_retried_until_it_answers(tmp_path: Path) -> None:
+    am = Alertmanager(tmp_path / "am", port=free_port())  # not started yet
+    rule = unique("rule")
+    config = PusherConfig(am.url, backoff_initial_s=0.2, backoff_max_s=1.0, request_timeout_s=2)
+    client = AlertmanagerClient(config)
+    starter = threading.Timer(3.0, am.start)
+    starter.start()
+    try:
+
+        async def send() -> bool:
+            try:
+                return await client.deliver([to_alertmanager(make_alert(rule), config, time.time())])
+            finally:
+                await client.close()
+
+        assert asyncio.run(send())
+        assert client.failures >= 2
+        wait_until(lambda: am.alerts(rule), 10, "alert delivered once Alertmanager is up")
+    finally:
+        starter.join()
+        am.stop()
+
+
+def test_pusher_outbox_survives_outage_and_restart(tmp_path: Path, bootstrap: str) -> None:
+    """Alerts on the topic reach Alertmanager after an outage, also across a pusher restart."""
+    topic = unique("alerts")
+    create_topics(bootstrap, {topic: 1})
+    am = Alertmanager(tmp_path / "am", port=free_port())  # down at first
+    group = unique("pusher")
+    config = PusherConfig(am.url, backoff_initial_s=0.2, backoff_max_s=1.0, request_timeout_s=2)
+    rule = unique("rule")
+    first, second = make_alert(rule, ward="Ward 1"), make_alert(rule, ward="Ward 2")
+
+    async def produce(*records: dict) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for record in records:
+                await producer.send_and_wait(topic, orjson.dumps(record), key=record["alert_id"].encode())
+        finally:
+            await producer.stop()
+
+    async def run_pusher_until_it_failed_twice() -> AlertmanagerPusher:
+        pusher = AlertmanagerPusher(config, bootstrap=bootstrap, alerts_topic=topic, group_id=group)
+        task = asyncio.create_task(pusher.run())
+        deadline = time.monotonic() + 30
+        while pusher.client.failures < 2:
+            assert time.monotonic() < deadline, "pusher never tried the (down) Alertmanager"
+            assert not task.done(), task
+            await asyncio.sleep(0.1)
+        await pusher.stop()
+        await asyncio.wait_for(task, 15)
+        return pusher
+
+    async def scenario() -> None:
+        await produce(first)
+        stopped = await run_pusher_until_it_failed_twice()  # Alertmanager down: nothing committed
+        assert stopped.client.failures >= 1 and stopped.client.delivered == 0
+        await produce(second)
+        await asyncio.to_thread(am.start)
+        pusher = AlertmanagerPusher(config, bootstrap=bootstrap, alerts_topic=topic, group_id=group)
+        task = asyncio.create_task(pusher.run())
+        try:
+            await asyncio.to_thread(
+                wait_until, lambda: len(am.alerts(rule)) == 2, 30, "both alerts in Alertmanager"
+            )
+            wards = sorted(a["labels"]["ward"] for a in am.alerts(rule))
+            assert wards == ["Ward 1", "Ward 2"]
+            assert len(pusher.registry) == 2  # tracked for re-sending
+        finally:
+            await pusher.stop()
+            await asyncio.wait_for(task, 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        am.stop()
