@@ -235,10 +235,14 @@ def register_tagging_agent(
         faust_consumer = app.consumer
         committed = getattr(faust_consumer, "_committed_offset", {})
         for tp in faust_consumer.assignment():
-            if tp.topic.endswith("__assignor-__leader"):
+            # Changelogs are written, not read, once recovered: their "lag" would look like a stall.
+            if tp.topic.endswith(("__assignor-__leader", "-changelog")):
                 continue
             high = faust_consumer.highwater(tp)
             position = committed.get(tp)
+            if position is None:  # nothing committed yet: where the fetcher is
+                with contextlib.suppress(Exception):
+                    position = await faust_consumer.position(tp)
             if high is not None and position is not None:
                 positions[(tp.topic, tp.partition)] = (position, high)
         for (topic, partition), (position, high) in positions.items():
