@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Final
 
@@ -56,7 +56,7 @@ class PipelineMetrics:
             self.events_in.labels(source=source).inc(count)
         out_by_source: dict[str, int] = {}
         latency = self.end_to_end_latency
-        now = result.processed_at
+        now = datetime.now(UTC)  # called once Kafka has acknowledged the output: that is "out"
         for output in result.tagged:
             source = output.event["source"]
             out_by_source[source] = out_by_source.get(source, 0) + 1

@@ -10,8 +10,9 @@ engine.py stays free of Faust. What this module adds is the delivery discipline 
   applies it in order with the events.
 * per input: run the engine on a :class:`StagedState`, send its alerts with ``force=True``
   (immediately, not attached to the commit) and wait for Kafka's acknowledgement, then write the
-  staged state. A crash in between re-sends the same alert ids; it can never store "fired" for an
-  alert Kafka does not have.
+  staged state. It can never store "fired" for an alert Kafka does not have. A crash in between
+  replays the input and rebuilds the same alert: :class:`PublishedAlerts` (the tail of the alerts
+  topic, read at start-up) recognises it and it is not sent twice.
 * Faust commits a source offset only after flushing the producer (changelog included), so every
   key is stored at least as of the committed offset; RocksDB may hold newer versions of some keys.
   The engine's per-key position markers and watermark history make that mix replay exactly
@@ -70,6 +71,73 @@ class TableState(MutableMapping[str, Any]):
         return len(self.table)
 
 
+class PublishedAlerts:
+    """(alert_id, status) pairs already on the alerts topic, so a replay does not send them again.
+
+    Each episode has exactly one ``firing`` and one ``resolved``, so a pair that is already on
+    the topic never needs sending twice. After a crash, the inputs since the last commit are
+    replayed; any alert they produced before the crash is on the topic (Kafka acknowledged it
+    before the state recorded it) and is found here: the tail of the topic (``lookback_s``) is read
+    once at start-up. Bounded: the oldest pairs are forgotten first.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, lookback_s: float, limit: int = 200_000) -> None:
+        self.bootstrap, self.topic, self.lookback_s, self.limit = bootstrap, topic, lookback_s, limit
+        self._seen: dict[tuple[str, str], None] = {}
+        self.suppressed = 0
+
+    def __contains__(self, alert: Any) -> bool:
+        return (alert["alert_id"], alert["status"]) in self._seen
+
+    def add(self, alert: Any) -> None:
+        self._seen[(alert["alert_id"], alert["status"])] = None
+        if len(self._seen) > self.limit:
+            del self._seen[next(iter(self._seen))]
+
+    async def load(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        from streams.hotspots.alertmanager import topic_partitions
+
+        tps = [TopicPartition(self.topic, p) for p in await topic_partitions(self.bootstrap, self.topic)]
+        if not tps:
+            return
+        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        await reader.start()
+        try:
+            reader.assign(tps)
+            since_ms = int((time.time() - self.lookback_s) * 1000)
+            starts = await reader.offsets_for_times(dict.fromkeys(tps, since_ms))
+            ends = await reader.end_offsets(tps)
+            pending = set()
+            for tp in tps:
+                start = starts.get(tp)
+                if start is None or start.offset >= ends[tp]:
+                    continue
+                reader.seek(tp, start.offset)
+                pending.add(tp)
+            while pending:
+                batch = await reader.getmany(*pending, timeout_ms=1000, max_records=2000)
+                for records in batch.values():
+                    for record in records:
+                        try:
+                            alert = orjson.loads(record.value)
+                            self.add(alert)
+                        except (orjson.JSONDecodeError, KeyError, TypeError):
+                            continue
+                for tp in list(pending):
+                    if await reader.position(tp) >= ends[tp]:
+                        pending.discard(tp)
+        finally:
+            await reader.stop()
+        log.info(
+            "%d alert transition(s) already on %s in the last %.0f s",
+            len(self._seen),
+            self.topic,
+            self.lookback_s,
+        )
+
+
 @dataclass
 class HotspotRuntime:
     """What :func:`attach` registered, for metrics and tests."""
@@ -82,6 +150,7 @@ class HotspotRuntime:
     engines: dict[int, HotspotEngine] = field(default_factory=dict)
     last_input_at: dict[int, float] = field(default_factory=dict)
     pusher: AlertmanagerPusher | None = None
+    published: PublishedAlerts | None = None
     ticks_sent: int = 0
     started_at: float = field(default_factory=time.time)
 
@@ -106,6 +175,7 @@ def attach(
     tick_interval_s: float = 2.0,
     quiet_after_s: float = 5.0,
     clock_lag_s: float = 0.0,
+    dedupe_lookback_s: float = 3600.0,
     pusher_config: PusherConfig | None = None,
 ) -> HotspotRuntime:
     """Register the hotspot table, agent, clock timer and Alertmanager pusher on ``app``.
@@ -139,7 +209,10 @@ def attach(
             engine = runtime.engines[partition] = HotspotEngine(rules, state, partition=partition)
         return engine
 
+    published = runtime.published = PublishedAlerts(settings.kafka_bootstrap, alerts_topic, dedupe_lookback_s)
+
     async def hotspot_counter(stream: Any) -> None:
+        await published.load()
         async for event in stream.events():
             message = event.message
             engine = engine_for(message.partition)
@@ -160,7 +233,32 @@ def attach(
                 alerts = engine.on_event(document, message.offset, now)
             else:
                 alerts = engine.on_tick(document["w"], document["after"], now)
+            fresh = [alert for alert in alerts if alert not in published]
+            if len(fresh) < len(alerts):
+                published.suppressed += len(alerts) - len(fresh)
+                log.info(
+                    "replay of %s[%s]@%s: %d alert transition(s) already on %s, not sent again",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    len(alerts) - len(fresh),
+                    alerts_topic,
+                )
+            alerts = fresh
             if alerts:
+                for alert in alerts:
+                    log.info(
+                        "hotspot %s %s rule=%s group=%s window_start=%s count=%s (from %s[%s]@%s)",
+                        alert["status"],
+                        alert["alert_id"],
+                        alert["rule_id"],
+                        alert["group"],
+                        alert["window_start"],
+                        alert["count"],
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                    )
                 pending = [
                     await alerts_out.send(
                         key=alert["alert_id"].encode(), value=orjson.dumps(alert), force=True
@@ -168,6 +266,8 @@ def attach(
                     for alert in alerts
                 ]
                 await asyncio.gather(*pending)  # acknowledged by Kafka before state says "fired"
+                for alert in alerts:
+                    published.add(alert)
                 staged.commit()
                 # Make the new episode state durable in the changelog now rather than at the next
                 # commit: shrinks the window in which a crash makes a replay re-send this alert.

@@ -304,6 +304,7 @@ class HotspotEngine:
         value = self.state.get(key)
         if value is not None and position <= value["m"]:
             self.stats.replayed += 1
+            self._rewrite_on_replay(key, value, meta)
             self._sync_open(meta, key, rule, value)
             return []
         if value is None:
@@ -335,6 +336,17 @@ class HotspotEngine:
         self.state[key] = value
         self._sync_open(meta, key, rule, value)
         return alerts
+
+    def _rewrite_on_replay(self, key: str, value: Any, meta: _Meta) -> None:
+        """Store an already-applied key again, unchanged.
+
+        A replay means the process died after some writes reached local RocksDB but maybe not the
+        changelog. Skipping the input would leave the changelog behind for good (the input is
+        committed after the replay), and a restore elsewhere would lose it; writing the current
+        value again sends it to the changelog. Only happens on replays, so it costs nothing normally.
+        """
+        self.state[key] = value
+        meta.dirty = True
 
     def _horizon(self, rule: Rule, watermark: int) -> int:
         """Oldest bucket still needed: windows a late event can reach, plus their SPC history."""
@@ -450,6 +462,7 @@ class HotspotEngine:
                 meta.dirty = True
                 continue
             if position <= value["m"]:
+                self._rewrite_on_replay(key, value, meta)
                 self._sync_open(meta, key, rule, value)
                 continue
             episode = value["ep"]

@@ -36,6 +36,7 @@ def build_app(
     tick_interval_s: float = 1.0,
     quiet_after_s: float = 2.0,
     resend_interval_s: float = 60.0,
+    session_timeout_s: float = 60.0,
 ) -> Any:
     import faust
 
@@ -51,6 +52,8 @@ def build_app(
         web_port=web_port,
         web_host="127.0.0.1",
         table_standby_replicas=0,
+        # How long the group waits for a member that died without leaving (kill -9).
+        broker_session_timeout=session_timeout_s,
         autodiscover=False,
     )
     attach(
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tick-interval", type=float, default=1.0)
     parser.add_argument("--quiet-after", type=float, default=2.0)
     parser.add_argument("--resend-interval", type=float, default=60.0)
+    parser.add_argument("--session-timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("PXSTREAM_LOG_LEVEL", "INFO"))
     app = build_app(
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         tick_interval_s=args.tick_interval,
         quiet_after_s=args.quiet_after,
         resend_interval_s=args.resend_interval,
+        session_timeout_s=args.session_timeout,
     )
     sys.argv = [sys.argv[0], "worker", "--loglevel", "info", "--without-web"]
     app.main()

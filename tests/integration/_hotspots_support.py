@@ -211,6 +211,7 @@ class HotspotWorker:
         tick_interval: float = 0.5,
         quiet_after: float = 1.0,
         resend_interval: float = 60.0,
+        session_timeout: float = 10.0,
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +238,8 @@ class HotspotWorker:
             str(quiet_after),
             "--resend-interval",
             str(resend_interval),
+            "--session-timeout",
+            str(session_timeout),
         ]
         self.env = {
             **os.environ,

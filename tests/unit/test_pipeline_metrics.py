@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from prometheus_client import REGISTRY
 
+from schemas.feedback_event import format_timestamp
 from streams.metrics import Health, pipeline_metrics
 from streams.pipeline import Pipeline, RawRecord
 from tests.unit.test_pipeline import VALID, StandInTagger, standin_redact
@@ -21,9 +22,10 @@ def sample(name: str, **labels: str) -> float:
 def test_observe_counts_in_out_dead_letters_redactions_and_latency() -> None:
     metrics = pipeline_metrics()
     assert pipeline_metrics() is metrics, "one set per process"
-    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t", clock=lambda: NOW)
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    two_seconds_ago = format_timestamp(datetime.now(UTC) - timedelta(seconds=2))
     records = [
-        RawRecord(orjson.dumps({**VALID, "received_at": "2025-03-05T11:59:58Z"})),
+        RawRecord(orjson.dumps({**VALID, "received_at": two_seconds_ago})),
         RawRecord(orjson.dumps({**VALID, "source": "Mrs Jones's phone 07700 900123"})),
         RawRecord(b"\xff"),
     ]
@@ -35,6 +37,7 @@ def test_observe_counts_in_out_dead_letters_redactions_and_latency() -> None:
         "utf8": sample("pxstream_dead_letters_total", reason="not_utf8"),
         "phone": sample("pxstream_redactions_total", kind="phone"),
         "latency": sample("pxstream_end_to_end_latency_seconds_bucket", le="2.5"),
+        "latency_1": sample("pxstream_end_to_end_latency_seconds_bucket", le="1.0"),
         "tagging": sample("pxstream_tagging_seconds_count"),
     }
     metrics.observe(pipeline.process(records))
@@ -46,6 +49,7 @@ def test_observe_counts_in_out_dead_letters_redactions_and_latency() -> None:
     assert sample("pxstream_dead_letters_total", reason="not_utf8") - before["utf8"] == 1
     assert sample("pxstream_redactions_total", kind="phone") - before["phone"] == 1
     assert sample("pxstream_end_to_end_latency_seconds_bucket", le="2.5") - before["latency"] == 1
+    assert sample("pxstream_end_to_end_latency_seconds_bucket", le="1.0") - before["latency_1"] == 0
     assert sample("pxstream_tagging_seconds_count") - before["tagging"] == 1
 
 

@@ -1,0 +1,203 @@
+"""kill -9 of the hotspot worker mid-stream: counts stay exact and no episode fires twice.
+
+The feed has out-of-order, late and too-late events. The expectation is computed from the
+records as the broker holds them (partition, offset order): a brute-force recount and an
+uninterrupted in-process engine. The worker's state is read back from its table's changelog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.hotspots.engine import HotspotEngine
+from streams.hotspots.rules import load_rules
+from tests.integration._hotspots_support import (
+    HotspotWorker,
+    create_topics,
+    iso,
+    produce,
+    read_alerts,
+    read_all,
+    read_table,
+    unique,
+    wait_until,
+)
+from tests.unit.test_hotspot_engine import brute_force, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RULES = """
+rules:
+  - id: ward-hopping
+    group_by: [provider, ward]
+    window: {size: 20s, step: 5s}
+    threshold: 7
+    allowed_lateness: 30s
+  - id: domain-tumbling
+    when: {domain: [safe_high_quality_care, access_and_waiting]}
+    group_by: [provider, domain]
+    window: {size: 10s}
+    threshold: 5
+    allowed_lateness: 15s
+"""
+SAFE, ACCESS, CLEAN = "safe_high_quality_care", "access_and_waiting", "clean_comfortable_place"
+PARTITIONS = 2
+EVENTS = 3000
+
+
+@pytest.fixture
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    try:
+        return request.getfixturevalue("kafka_bootstrap")
+    except pytest.FixtureLookupError:
+        from schemas.settings import Settings
+
+        return Settings.from_env().kafka_bootstrap
+
+
+def feed(seed: int, n: int) -> list[dict[str, Any]]:
+    """Event times a day in the past (no clock ticks interfere), with disorder and lateness."""
+    rng = random.Random(seed)
+    clock = time.time() - 86400
+    events = []
+    for i in range(n):
+        clock += rng.uniform(0, 0.6)
+        roll = rng.random()
+        t = clock
+        if roll < 0.25:
+            t -= rng.uniform(0, 10)  # out of order
+        elif roll < 0.35:
+            t -= rng.uniform(10, 30)  # late, within some rules' lateness
+        elif roll < 0.4:
+            t -= rng.uniform(30, 120)  # too late
+        events.append(
+            {
+                "event_id": f"k{i}",
+                "source": rng.choice(["incident", "complaint", "fft"]),
+                "occurred_at": iso(t),
+                "provider": rng.choice(["RXX", "RYY", "RZZ"]),
+                "ward": rng.choice(["Ward 1", "Ward 2", "Ward 3"]),
+                "text": "[redacted]",
+                "domains": rng.sample([SAFE, ACCESS, CLEAN], k=rng.choice([0, 1, 1, 2])),
+            }
+        )
+    return events
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run_admin() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+    return asyncio.run(run_admin())
+
+
+def test_kill_9_mid_stream_keeps_counts_exact_and_fires_each_episode_once(
+    tmp_path: Path, bootstrap: str
+) -> None:
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(RULES)
+    rules = load_rules(rules_path)
+    tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
+    create_topics(bootstrap, {tagged_topic: PARTITIONS, alerts_topic: 1})
+    worker = HotspotWorker(
+        tmp_path / "worker",
+        bootstrap=bootstrap,
+        rules=rules_path,
+        tagged=tagged_topic,
+        alerts=alerts_topic,
+        partitions=PARTITIONS,
+        quiet_after=1e9,  # event times are a day old: keep the wall clock out of this test
+    )
+    events = feed(42, EVENTS)
+    produced = threading.Event()
+
+    def produce_steadily() -> None:
+        for start in range(0, EVENTS, 50):
+            produce(bootstrap, tagged_topic, events[start : start + 50])
+        produced.set()
+
+    producer = threading.Thread(target=produce_steadily, daemon=True)
+    try:
+        worker.start()
+        producer.start()
+        for fraction in (0.25, 0.6):
+            wait_until(
+                lambda f=fraction: committed(bootstrap, worker.app_id, tagged_topic) >= f * EVENTS,
+                120,
+                f"worker to commit {fraction:.0%} of the feed",
+                interval=0.05,
+            )
+            worker.kill9()
+            worker.start()
+        wait_until(produced.is_set, 120, "the whole feed produced")
+        wait_until(
+            lambda: committed(bootstrap, worker.app_id, tagged_topic) >= EVENTS,
+            120,
+            "worker to commit the whole feed",
+        )
+
+        # The expectation, from the records in the broker's order.
+        inputs: dict[int, list[tuple[str, int, Any]]] = defaultdict(list)
+        for partition, offset, _, value in sorted(read_all(bootstrap, tagged_topic), key=lambda r: r[:2]):
+            inputs[partition].append(("e", offset, value))
+        assert sum(len(v) for v in inputs.values()) == EVENTS
+        clean_alerts: list[dict[str, Any]] = []
+        expected_counts: dict[tuple[int, str], Counter] = {}
+        clean_engines: dict[int, HotspotEngine] = {}
+        for partition, partition_inputs in inputs.items():
+            clean = clean_engines[partition] = HotspotEngine(rules, {}, partition=partition)
+            clean_alerts += run(clean, partition_inputs)
+            for rule_id, counts in brute_force(rules, partition_inputs).items():
+                expected_counts[(partition, rule_id)] = counts
+
+        def counts_exact() -> bool:
+            state = read_table(bootstrap, worker.changelog_topic)
+            for partition, clean in clean_engines.items():
+                engine = HotspotEngine(rules, state, partition=partition)
+                if engine.watermark != clean.watermark:
+                    return False
+                for rule in rules.rules:
+                    horizon = clean._horizon(rule, clean.watermark)
+                    actual = {k: v for k, v in engine.window_counts(rule.id).items() if k[1] >= horizon}
+                    expected = {
+                        k: v for k, v in expected_counts[(partition, rule.id)].items() if k[1] >= horizon
+                    }
+                    if actual != expected:
+                        return False
+            return True
+
+        wait_until(counts_exact, 60, "worker's table to equal the brute-force recount")
+        assert sum(e.stats.too_late for e in clean_engines.values()) > 50  # the feed did exercise lateness
+
+        def essence(alerts: list[dict[str, Any]]) -> Counter:
+            return Counter((a["alert_id"], a["status"], a["window_start"], a["count"]) for a in alerts)
+
+        wait_until(
+            lambda: set(essence(read_alerts(bootstrap, alerts_topic))) == set(essence(clean_alerts)),
+            60,
+            "the worker's alerts to match an uninterrupted run",
+        )
+        alerts = read_alerts(bootstrap, alerts_topic)
+        firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")
+        assert len(firing) >= 5, "the feed should make several episodes"
+        assert max(firing.values()) == 1, [k for k, v in firing.items() if v > 1]
+        assert worker.starts == 3
+    finally:
+        worker.stop()
+        producer.join(timeout=60)
