@@ -190,9 +190,8 @@ class SyntheticFeed:
             "attributes": {"feed": "synthetic"},
         }
         if source == "incident":
-            event["severity"] = r.choices(("no_harm", "low", "moderate", "severe"), weights=(40, 40, 15, 5))[
-                0
-            ]
+            drawn = r.choices(("no_harm", "low", "moderate", "severe"), weights=(40, 40, 15, 5))[0]
+            event["severity"] = severity or drawn
             event["category_codes"] = [r.choice(INCIDENT_CODES[domains[0]])]
         if source == "fft":
             positive = any(
@@ -227,6 +226,7 @@ class SyntheticFeed:
                         unit=hotspot.unit,
                         source=hotspot.source,
                         domain=hotspot.domain,
+                        severity=hotspot.severity,
                     ),
                 )
             if t < horizon:

@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--keep-infra", action="store_true", help="leave the broker and Alertmanager running on exit"
     )
+    parser.add_argument(
+        "--web-port", type=int, default=None, help="the worker's /metrics port (default 6066)"
+    )
     parser.set_defaults(func=run_demo)
 
 
@@ -47,18 +50,46 @@ def _pxstream(*args: str) -> list[str]:
     return [sys.executable, "-m", "pxstream", *args]
 
 
-def _kafka_running(bootstrap: str) -> bool:
-    from infra.broker import kafka_answers
+def _parts_running() -> set[str]:
+    """Local parts already up before the demo: the demo must leave those as it found them."""
+    from infra.config import InfraConfig
+    from infra.stack import status
 
-    return kafka_answers(bootstrap, timeout=2.0)
+    return {state.name for state in status(InfraConfig.from_env()) if state.ok}
 
 
-def _start_worker(settings: Settings, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+def _topic_names(prefix: str) -> dict[str, str]:
+    """The live view's topics, under the same PXSTREAM_TOPIC_PREFIX the worker uses."""
+    from schemas import topics
+
+    return {
+        "raw": prefix + topics.RAW,
+        "tagged": prefix + topics.TAGGED,
+        "dlq": prefix + topics.DLQ,
+        "alerts": prefix + topics.ALERTS,
+    }
+
+
+def _ensure_topics(bootstrap: str, prefix: str) -> None:
+    """Create the pipeline's topics before the feed starts: auto-create is off, and the worker may
+    still be starting when the first events are produced."""
+    from dataclasses import replace
+
+    from infra.broker import ensure_topics
+    from schemas.topics import TOPICS
+
+    ensure_topics(bootstrap, [replace(spec, name=prefix + spec.name) for spec in TOPICS])
+
+
+def _start_worker(
+    settings: Settings, env: dict[str, str], web_port: int | None
+) -> tuple[subprocess.Popen[bytes], Path]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "demo-worker.log"
     log = log_path.open("ab")
-    process = subprocess.Popen(_pxstream("worker"), env=env, stdout=log, stderr=subprocess.STDOUT)
+    command = _pxstream("worker") + ([f"--web-port={web_port}"] if web_port else [])
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     return process, log_path
 
 
@@ -79,10 +110,23 @@ async def _play_and_watch(
     from connectors.synthetic import play
     from pxstream.live_view import run_view
 
-    stop = asyncio.Event()
-    view = asyncio.create_task(run_view(settings.kafka_bootstrap, title=TITLE, stop=stop))
+    names = _topic_names(os.environ.get("PXSTREAM_TOPIC_PREFIX", ""))
+    stop, view_ready = asyncio.Event(), asyncio.Event()
+    view = asyncio.create_task(
+        run_view(settings.kafka_bootstrap, title=TITLE, stop=stop, topic_names=names, ready=view_ready)
+    )
+    await asyncio.wait({view, asyncio.create_task(view_ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    if view.done():
+        view.result()  # the view failed before it was ready: raise its error
     feed = asyncio.create_task(
-        play(settings.kafka_bootstrap, rate=args.rate, duration_s=args.duration, seed=args.seed, quiet=True)
+        play(
+            settings.kafka_bootstrap,
+            rate=args.rate,
+            duration_s=args.duration,
+            seed=args.seed,
+            topic=names["raw"],
+            quiet=True,
+        )
     )
     try:
         while not feed.done():
@@ -116,10 +160,11 @@ def run_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if "PXSTREAM_RULES" not in env:
         env["PXSTREAM_RULES"] = str(resources.files("infra").joinpath(DEMO_RULES))
-    infra_was_running = _kafka_running(settings.kafka_bootstrap)
+    running_before = _parts_running()
     if subprocess.run(_pxstream("infra", "up"), check=False).returncode != 0:
         raise PxstreamError("`pxstream infra up` failed (see above); the demo needs the local broker")
-    worker, log_path = _start_worker(settings, env)
+    _ensure_topics(settings.kafka_bootstrap, env.get("PXSTREAM_TOPIC_PREFIX", ""))
+    worker, log_path = _start_worker(settings, env, args.web_port)
     print(
         f"worker started (pid {worker.pid}, log {log_path}); rules {env['PXSTREAM_RULES']}", file=sys.stderr
     )
@@ -136,7 +181,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print("\ndemo: stopping", file=sys.stderr)
     finally:
         _stop(worker)
-        if not infra_was_running and not args.keep_infra:
+        started = sorted({"kafka", "alertmanager", "prometheus"} - running_before)
+        if started and not args.keep_infra:
             with contextlib.suppress(Exception):
-                subprocess.run(_pxstream("infra", "down"), check=False, timeout=60)
+                subprocess.run(_pxstream("infra", "down", *started), check=False, timeout=60)
     return 0

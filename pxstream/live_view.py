@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from schemas import topics
 from schemas.domains import DOMAIN_IDS
@@ -142,23 +142,33 @@ async def run_view(
     out: TextIO = sys.stdout,
     interactive: bool | None = None,
     topic_names: dict[str, str] | None = None,
+    ready: asyncio.Event | None = None,
 ) -> LiveState:
     """Follow the output topics until `stop` is set: full screen on a terminal, else a line per alert."""
     names = {"raw": topics.RAW, "tagged": topics.TAGGED, "dlq": topics.DLQ, "alerts": topics.ALERTS}
     names.update(topic_names or {})
     kind_of = {name: kind for kind, name in names.items()}
     interactive = out.isatty() if interactive is None else interactive
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    # No group: every partition of each topic, from the end as it stands when the view starts.
+    consumer = AIOKafkaConsumer(
+        *names.values(),
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="latest",
+    )
     await consumer.start()
     state = LiveState()
     try:
-        partitions = [
-            TopicPartition(name, p)
-            for name in names.values()
-            for p in (consumer.partitions_for_topic(name) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+        # Resolve "latest" to an offset on every partition before the caller starts producing,
+        # so the counts include the very first event.
+        deadline = time.monotonic() + 30
+        while len({tp.topic for tp in consumer.assignment()}) < len(names) and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=100)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        if ready is not None:
+            ready.set()
         last_draw = 0.0
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=250, max_records=5000)

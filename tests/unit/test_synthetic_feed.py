@@ -42,3 +42,12 @@ def test_same_seed_gives_the_same_texts() -> None:
     a = [e["text"] for _, e in SyntheticFeed(seed=9).stream(START, rate_per_s=10, duration_s=20)]
     b = [e["text"] for _, e in SyntheticFeed(seed=9).stream(START, rate_per_s=10, duration_s=20)]
     assert a == b
+
+
+def test_planted_incident_burst_is_harmful_so_the_demo_rule_counts_it() -> None:
+    incidents = [
+        e for _, e in SyntheticFeed(seed=7).stream(START, rate_per_s=0.1, duration_s=40)
+        if e["source"] == "incident" and e["ward"] == HOTSPOTS[0].unit.ward
+    ]  # fmt: skip
+    harmful = [e for e in incidents if e["severity"] in ("moderate", "severe", "death")]
+    assert len(harmful) >= HOTSPOTS[0].count >= 5
