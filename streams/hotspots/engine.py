@@ -52,6 +52,7 @@ from streams.hotspots.alerts import FIRING, RESOLVED, build_alert
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.windows import (
     bucket_start,
+    counts_containing,
     epoch_seconds,
     history_starts,
     is_live,
@@ -403,8 +404,10 @@ class HotspotEngine:
         crossed_past: list[tuple[int, int, float]] = []
         peak = 0
         announced = set(value.setdefault("f", []))
-        for start in windows_containing(bucket, window):
-            count = window_count(buckets, start, window)
+        floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        for start, count in counts_containing(buckets, bucket, window):
+            if count < floor:
+                continue  # cheap test first: most windows are nowhere near their limit
             limit = self._limit(rule, buckets, start, meta)
             if not self._over(rule, count, limit):
                 continue
@@ -444,9 +447,9 @@ class HotspotEngine:
         return [fired, self._alert(rule, group, episode, RESOLVED, now)]
 
     def _any_live_over(self, rule: Rule, buckets: Mapping[int, int], watermark: int, meta: _Meta) -> bool:
-        for start in windows_containing(watermark, rule.window):
-            count = window_count(buckets, start, rule.window)
-            if count and self._over(rule, count, self._limit(rule, buckets, start, meta)):
+        floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        for start, count in counts_containing(buckets, watermark, rule.window):
+            if count >= floor and self._over(rule, count, self._limit(rule, buckets, start, meta)):
                 return True
         return False
 
