@@ -123,7 +123,6 @@ def _topic(kind: str) -> str:
 
 def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
     from infra.broker import delete_topics, ensure_topics
-
     from schemas.topics import TopicSpec
 
     topic = _topic("ceiling")

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "infra.cli",
     "pxstream.demo",
     "streams.cli",
+    "pxstream.worker",
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",

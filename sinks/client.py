@@ -80,8 +80,16 @@ def parse_clickhouse_url(url: str) -> ClickHouseTarget:
     )
 
 
-def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] | None = None) -> Client:
-    """Open a client, turning the engine's failures into operator-readable errors."""
+def connect(
+    url_or_target: str | ClickHouseTarget,
+    *,
+    settings: dict[str, Any] | None = None,
+    database: str | None = None,
+) -> Client:
+    """Open a client, turning the engine's failures into operator-readable errors.
+
+    `database` overrides the URL's (tests use one scratch database per test).
+    """
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
@@ -91,10 +99,10 @@ def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] |
         target.path.mkdir(parents=True, exist_ok=True)
         try:
             return clickhouse_connect.get_client(
-                interface="chdb", path=str(target.path), settings=settings or {}
+                interface="chdb", path=str(target.path), settings=settings or {}, database=database
             )
         except ClickHouseError as exc:
-            if any(marker in str(exc) for marker in _LOCKED_MARKERS):
+            if any(marker in str(exc) for marker in _LOCKED_MARKERS) or _locked_elsewhere(target.path):
                 raise EngineBusyError(
                     f"{target.describe()} is in use by another process{_holder(target.path)}: the embedded "
                     "engine allows one process per data directory - stop it (e.g. a running "
@@ -107,7 +115,7 @@ def connect(url_or_target: str | ClickHouseTarget, *, settings: dict[str, Any] |
             port=target.port,
             username=target.username,
             password=target.password,
-            database=target.database,
+            database=database or target.database,
             secure=target.secure,
             interface="https" if target.secure else "http",
             settings=settings or {},
@@ -130,6 +138,26 @@ def _looks_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | ConnectionError | TimeoutError)
 
 
+def _locked_elsewhere(path: Path) -> bool:
+    """Whether another process holds the engine's lock on `path` (ClickHouse flocks `status`).
+
+    Asked only after chDB failed to open the directory: had this process held the engine, the
+    open would have succeeded, so a held lock means someone else.
+    """
+    import fcntl
+
+    try:
+        with (path / "status").open("rb") as status:
+            try:
+                fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 def _holder(path: Path) -> str:
     """Best effort: the pid the engine wrote into its status file."""
     try:
@@ -140,5 +168,10 @@ def _holder(path: Path) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    """The useful part of a driver error: the OS reason when there is one."""
+    text = str(exc)
+    reason = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if reason:
+        return reason.group(0).strip()
+    lines = text.strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -83,7 +83,9 @@ ADDRESS_NOT_AFTER: Final = re.compile(
 
 # --- personal names -------------------------------------------------------------------------
 # A name word: capitalised (O'Brien, Smith-Jones), all-caps (SMITH) or an initial (J.).
-_NAME_WORD = r"(?:[A-Z][a-z]?[’'][A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]{2,}|[A-Z]\.?)"
+_NAME_WORD = (
+    r"(?:[A-Z][a-z]?[’'][A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]{2,}|[A-Z]\.?)"
+)
 _NAME_RUN = r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){0,2})(?!\w)"
 
 # Titles that are followed by a name (capitalised after any title).
@@ -148,3 +150,32 @@ _NOT_NAME_WORDS = """
     english british welsh scottish irish
 """
 NOT_NAMES: Final = frozenset(_NOT_NAME_WORDS.split())
+
+# Common UK first names, for staff and family named without a title ("Rachel took the time",
+# "especially the OT Lisa"). Words that are also ordinary English or ward names (Will, May,
+# Grace, Hope, Faith, Rose, Joy, Ivy, Holly, Dawn) are left out on purpose.
+_FIRST_NAMES = """
+    Sarah John David Michael James Paul Mark Peter Susan Karen Emma Claire Laura Rachel Helen Julie
+    Lisa Amanda Nicola Joanne Michelle Angela Tracey Tracy Jennifer Jessica Sophie Chloe Olivia
+    Amelia Emily Hannah Lucy Katie Rebecca Charlotte Gemma Stephen Andrew Richard Robert Thomas
+    Daniel Matthew Christopher Anthony Kevin Gary Steven Simon Ian Neil Graham Colin Alan Keith
+    Brian Barry Craig Darren Wayne Jason Carl Scott Adam Ryan Luke Jack Harry Oliver George
+    Samuel Joseph Benjamin Jacob William Alex Alexander Mohammed Muhammad Mohammad Ahmed Ali Priya
+    Fatima Aisha Mary Margaret Patricia Elizabeth Linda Barbara Jean Pauline Janet Christine Carol
+    Sandra Deborah Debbie Denise Diane Gillian Louise Kelly Donna Natalie Stacey Leanne Megan
+    Bethany Abigail Ellie Kirsty Zoe Jane Anne Ann Sue Kate Jo Beth Tom Dave Mike Jim Bob Steve
+    Andy Rob Chris Dan Ben Sam Nick Tony Pete Phil Jon Jonathan Martin Kathryn Catherine Caroline
+    Joanna Victoria Amy Sophia Isla Ava Mia Noah Leo Arthur Oscar Charlie Freddie Alfie Archie
+    Lily Poppy Evie Ruby Ella Freya Maria Anna Julia Sean Liam Connor Callum Kieran Declan Siobhan
+    Aoife Niamh Ciara Fiona Morag Hamish Rhys Dylan Gareth Sian Bethan Cerys Rhian Owen Huw Dafydd
+"""
+FIRST_NAME: Final = re.compile(
+    r"(?<![\w\[’'-])(?P<name>(?:" + "|".join(sorted(set(_FIRST_NAMES.split()), key=len, reverse=True)) + r")"
+    r"(?:[ \t]+(?:[A-Z][a-z]?[’'][A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z][a-z]+)?))?)(?![\w’'])"
+)
+# After these a "name" is a place: James Cook University Hospital, Mary Seacole Ward.
+_PLACE_WORDS = """
+    hospital hospitals university infirmary centre center ward wards unit house suite wing lodge
+    building clinic practice surgery court road street avenue lane hall college school
+"""
+PLACE_WORDS: Final = frozenset(_PLACE_WORDS.split())

@@ -112,6 +112,19 @@ def _sign_off(match: re.Match[str], counter: _Counter) -> str:
     return _replace_name(match, counter, weak_cue=weak)
 
 
+def _first_name(match: re.Match[str], counter: _Counter) -> str:
+    following = match.string[match.end() : match.end() + 40].split(None, 1)
+    if following and following[0].strip(".,;:!?").lower() in p.PLACE_WORDS:
+        return match.group(0)
+    words = match.group("name").split()
+    if len(words) == 2 and (words[1].lower() in p.NOT_NAMES or words[1].lower() in p.PLACE_WORDS):
+        # "Sarah Ward", "Rachel The ..." — keep the second word, redact the first name only.
+        if words[1].lower() in p.PLACE_WORDS:
+            return match.group(0)
+        return counter.add("name") + match.group(0)[len(words[0]) :]
+    return counter.add("name")
+
+
 def _hospital_number(match: re.Match[str], counter: _Counter) -> str:
     if sum(ch.isdigit() for ch in match.group("id")) < 4:
         return match.group(0)
@@ -180,6 +193,7 @@ _STEPS: Final[tuple[_Step, ...]] = (
     (p.I_AM, _replace_name, None),
     (p.RELATIVE, _replace_name, None),
     (p.SIGN_OFF, _sign_off, None),
+    (p.FIRST_NAME, _first_name, None),
 )
 
 _HAS_DIGIT: Final = re.compile(r"\d")

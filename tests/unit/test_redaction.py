@@ -277,6 +277,9 @@ def test_hospital_number_negatives(text: str) -> None:
         ("Kind regards, Jane", "Kind regards, [NAME]", 1),
         ("Thank you, Sarah, for everything", "Thank you, [NAME], for everything", 1),
         ("my husband John was ignored", "my husband [NAME] was ignored", 1),
+        ("Rachel took the time with my daughter", "[NAME] took the time with my daughter", 1),
+        ("especially the OT Lisa, who helped", "especially the OT [NAME], who helped", 1),
+        ("Thanks to Sarah Jones and Tom on reception", "Thanks to [NAME] and [NAME] on reception", 2),
     ],
 )
 def test_names(text: str, expected: str | None, count: int) -> None:
@@ -303,6 +306,9 @@ def test_names(text: str, expected: str | None, count: int) -> None:
         "a call off a dr. However the crew were great",
         "talking to the nurse. Palpitations eased",
         "Kind regards to all the staff",
+        "Referred to James Cook Hospital",
+        "Mary Seacole Ward was clean",
+        "Will you call me back? May is a busy month, Grace and Hope ward",
     ],
 )
 def test_name_negatives(text: str) -> None:

@@ -1,0 +1,1 @@
+"""HTTP ingest API: GP practices, Healthwatch and web forms submit FeedbackEvents over HTTPS."""

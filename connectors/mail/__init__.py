@@ -1,0 +1,1 @@
+"""Email connectors: complaint letters and PALS emails from an IMAP mailbox."""

@@ -1,0 +1,1 @@
+"""Social media connectors (Bluesky Jetstream, Mastodon): public posts that name a provider."""

@@ -1,0 +1,118 @@
+"""Where the local parts listen and keep their state, read once from the environment.
+
+Ports follow the contract variables where one exists (the Kafka port is the one in
+`PXSTREAM_KAFKA_BOOTSTRAP`, the Alertmanager port the one in `PXSTREAM_ALERTMANAGER_URL`), so a
+test can run a second, private stack next to the shared one just by setting those variables.
+
+The Kafka controller listens on 9095, not on Kafka's customary 9093: that is Alertmanager's port,
+and 9094 is Alertmanager's default cluster (gossip) port.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from schemas.errors import ConfigError
+from schemas.settings import Settings
+
+LOOPBACK = "127.0.0.1"
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+ENV_DEFAULTS: dict[str, str] = {
+    "PXSTREAM_KAFKA_CONTROLLER_PORT": "9095",
+    "PXSTREAM_PROMETHEUS_PORT": "9090",
+    "PXSTREAM_KAFKA_HEAP": "512m",
+    "PXSTREAM_METRICS_TARGET": "localhost:6066",
+}
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INFRA_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class InfraConfig:
+    data_dir: Path  # absolute
+    kafka_host: str  # as the bootstrap names it: clients connect here
+    kafka_port: int
+    controller_port: int
+    alertmanager_port: int
+    prometheus_port: int
+    kafka_heap: str
+    metrics_target: str  # host:port of the worker's /metrics, scraped by Prometheus
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.alertmanager_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.prometheus_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InfraConfig:
+        env = os.environ if env is None else env
+        settings = Settings.from_env(env)
+
+        def get(name: str) -> str:
+            return env.get(name, ENV_DEFAULTS[name])
+
+        host, kafka_port = _first_bootstrap(settings.kafka_bootstrap)
+        return cls(
+            data_dir=settings.data_dir.expanduser().resolve(),
+            kafka_host=host,
+            kafka_port=kafka_port,
+            controller_port=_port("PXSTREAM_KAFKA_CONTROLLER_PORT", get("PXSTREAM_KAFKA_CONTROLLER_PORT")),
+            alertmanager_port=_url_port(settings.alertmanager_url, default=9093),
+            prometheus_port=_port("PXSTREAM_PROMETHEUS_PORT", get("PXSTREAM_PROMETHEUS_PORT")),
+            kafka_heap=get("PXSTREAM_KAFKA_HEAP"),
+            metrics_target=get("PXSTREAM_METRICS_TARGET"),
+        )
+
+    @property
+    def kafka_is_local(self) -> bool:
+        """`infra up` runs a broker on this machine only; a remote cluster is not ours to start."""
+        return self.kafka_host in LOCAL_NAMES
+
+
+def _first_bootstrap(bootstrap: str) -> tuple[str, int]:
+    first = bootstrap.split(",")[0].strip()
+    host, sep, port = first.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"PXSTREAM_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port")
+    return host, _port("PXSTREAM_KAFKA_BOOTSTRAP", port)
+
+
+def _url_port(url: str, default: int) -> int:
+    if not url:
+        return default
+    try:
+        port = urlsplit(url).port
+    except ValueError as exc:
+        raise ConfigError(f"PXSTREAM_ALERTMANAGER_URL={url!r}: {exc}") from exc
+    return port or default
+
+
+def _port(name: str, value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise ConfigError(f"{name}: {value!r} is not a TCP port")
+    return port

@@ -1,0 +1,89 @@
+"""`pxstream sql` and `pxstream sink`. Registration stays cheap: chDB loads in the handlers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    sql = subparsers.add_parser(
+        "sql",
+        help="query ClickHouse (read-only)",
+        description="Run one read-only query (SELECT, WITH, SHOW, DESCRIBE) against "
+        "PXSTREAM_CLICKHOUSE_URL; the engine enforces readonly=1 as well.",
+    )
+    sql.add_argument("query", help='e.g. "SELECT count() FROM feedback_events FINAL"')
+    sql.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    sql.set_defaults(func=_sql)
+
+    sink = subparsers.add_parser(
+        "sink",
+        help="run the Kafka→ClickHouse sink on its own (to scale it apart from the worker)",
+        description="Consume feedback.tagged and hotspots.alerts and write them to ClickHouse, "
+        "committing offsets only after each insert succeeded.",
+    )
+    sink.add_argument("--tagged-topic", default="feedback.tagged")
+    sink.add_argument("--alerts-topic", default="hotspots.alerts")
+    sink.add_argument("--group-id", default="pxstream-sink")
+    sink.add_argument(
+        "--batch-size", type=int, help="records per flush (default 5000, or PXSTREAM_SINK_BATCH_SIZE)"
+    )
+    sink.add_argument(
+        "--linger", type=float, help="seconds before a partial flush (default 1, or PXSTREAM_SINK_LINGER_S)"
+    )
+    sink.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port")
+    sink.add_argument("--metrics-addr", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
+    sink.set_defaults(func=_sink)
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import logging
+
+    from schemas.settings import Settings
+    from sinks.client import connect
+    from sinks.sql import check_read_only, format_json, format_table, run_query
+
+    # Their retry warnings would print before our one line (clickhouse-connect resets "urllib3").
+    for noisy in ("urllib3.connectionpool", "clickhouse_connect"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    check_read_only(args.query)  # refuse before opening the engine
+    client = connect(Settings.from_env().clickhouse_url)
+    try:
+        columns, rows = run_query(client, args.query)
+    finally:
+        client.close()
+    print(format_json(columns, rows) if args.format == "json" else format_table(columns, rows))
+    return 0
+
+
+def _sink(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from schemas.settings import Settings
+    from sinks.runner import KafkaClickHouseSink, SinkConfig
+
+    overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
+    config = SinkConfig.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_addr)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        sink = KafkaClickHouseSink(
+            Settings.from_env(),
+            tagged_topic=args.tagged_topic,
+            alerts_topic=args.alerts_topic,
+            group_id=args.group_id,
+            config=config,
+        )
+        await sink.run(stop)
+
+    asyncio.run(main())
+    return 0

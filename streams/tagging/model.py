@@ -1,0 +1,155 @@
+"""The shipped linear domain model, read and applied with plain Python.
+
+Scoring is a sparse dot product: for each known term, ``(1 + log tf) * idf`` times its five
+weights, divided by the block's L2 norm at the end. Per-domain thresholds (tuned on the train
+split) are folded in, so a score of 0.5 is exactly the decision boundary.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Final
+
+from schemas.domains import DOMAIN_IDS
+from schemas.errors import ConfigError
+from streams.tagging import features
+
+MODEL_FORMAT: Final = 1
+MODEL_PATH: Final = Path(__file__).with_name("model.json.gz")
+_CHAR_CACHE_MAX: Final = 200_000
+
+# term → (idf, weights per domain or None when every weight is negligible)
+_Vocab = dict[str, tuple[float, tuple[float, ...] | None]]
+
+
+def _vocab(raw: dict[str, list[float]]) -> _Vocab:
+    return {term: (entry[0], tuple(entry[1:]) if len(entry) > 1 else None) for term, entry in raw.items()}
+
+
+class LinearDomainModel:
+    """Word + character TF-IDF logistic regression per domain, plus lexicon-count features."""
+
+    def __init__(self, raw: dict) -> None:
+        if raw.get("format") != MODEL_FORMAT or raw.get("domains") != list(DOMAIN_IDS):
+            raise ConfigError(
+                f"domain model has format {raw.get('format')!r} and domains {raw.get('domains')!r}; "
+                f"expected format {MODEL_FORMAT} over {list(DOMAIN_IDS)}"
+            )
+        self.word: Final = _vocab(raw["word"])
+        self.char: Final = _vocab(raw["char"])
+        # Threshold folded into the bias: margin > 0 exactly when the tuned rule says yes.
+        self.offset: Final = tuple(b - t for b, t in zip(raw["bias"], raw["threshold"], strict=True))
+        self.lexicon_weights: Final = tuple(tuple(row) for row in raw["lexicon_weights"])
+        # word → (five partial dot products, squared norm) of its character n-grams
+        self._char_cache: dict[str, tuple[float, float, float, float, float, float]] = {}
+
+    def _char_word(self, word: str) -> tuple[float, float, float, float, float, float]:
+        cached = self._char_cache.get(word)
+        if cached is not None:
+            return cached
+        sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        norm_sq = 0.0
+        for term, count in features.word_char_terms(word).items():
+            entry = self.char.get(term)
+            if entry is None:
+                continue
+            value = count * entry[0]
+            norm_sq += value * value
+            weights = entry[1]
+            if weights is not None:
+                for j in range(5):
+                    sums[j] += value * weights[j]
+        result = (sums[0], sums[1], sums[2], sums[3], sums[4], norm_sq)
+        if len(self._char_cache) >= _CHAR_CACHE_MAX:
+            self._char_cache.clear()  # crude but bounded; the working set refills in seconds
+        self._char_cache[word] = result
+        return result
+
+    def _char_block(self, norm: str, totals: list[float]) -> None:
+        sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        norm_sq = 0.0
+        char_word = self._char_word
+        for word in norm.split():
+            a, b, c, d, e, n = char_word(word)
+            sums[0] += a
+            sums[1] += b
+            sums[2] += c
+            sums[3] += d
+            sums[4] += e
+            norm_sq += n
+        if norm_sq:
+            inv = 1.0 / math.sqrt(norm_sq)
+            for j in range(5):
+                totals[j] += sums[j] * inv
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> LinearDomainModel:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as handle:
+                raw = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read domain model {path}: {exc}") from exc
+        return cls(raw)
+
+    def _word_block(self, counts: Counter[str], totals: list[float]) -> None:
+        """Add the L2-normalised word TF-IDF block's contribution to ``totals`` in place."""
+        s0 = s1 = s2 = s3 = s4 = 0.0
+        norm_sq = 0.0
+        vocab_get = self.word.get
+        log = math.log
+        for term, tf in counts.items():
+            entry = vocab_get(term)
+            if entry is None:
+                continue
+            value = (1.0 + log(tf)) * entry[0] if tf > 1 else entry[0]
+            norm_sq += value * value
+            weights = entry[1]
+            if weights is not None:
+                w0, w1, w2, w3, w4 = weights
+                s0 += value * w0
+                s1 += value * w1
+                s2 += value * w2
+                s3 += value * w3
+                s4 += value * w4
+        if norm_sq:
+            inv = 1.0 / math.sqrt(norm_sq)
+            totals[0] += s0 * inv
+            totals[1] += s1 * inv
+            totals[2] += s2 * inv
+            totals[3] += s3 * inv
+            totals[4] += s4 * inv
+
+    def margins(self, norm: str, lexicon_counts: list[float]) -> list[float]:
+        """Per-domain margins: positive exactly when the tuned decision rule says the domain applies."""
+        totals = list(self.offset)
+        self._word_block(features.word_terms(norm), totals)
+        self._char_block(norm, totals)
+        for i, count in enumerate(lexicon_counts):
+            if count:
+                row = self.lexicon_weights[i]
+                for j in range(5):
+                    totals[j] += count * row[j]
+        return totals
+
+    def top_terms(self, norm: str, domain_index: int, limit: int = 3) -> list[str]:
+        """Word n-grams of ``norm`` that pushed hardest towards one domain (evidence, on demand)."""
+        scored = []
+        for term, tf in features.word_terms(norm).items():
+            entry = self.word.get(term)
+            if entry is not None and entry[1] is not None:
+                push = (1.0 + math.log(tf)) * entry[0] * entry[1][domain_index]
+                if push > 0.0:
+                    scored.append((push, term))
+        scored.sort(reverse=True)
+        return [term for _, term in scored[:limit]]
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)

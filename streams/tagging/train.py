@@ -1,0 +1,199 @@
+"""Train the domain model on the FFT ``train`` split and write ``model.json.gz``.
+
+    python -m streams.tagging.train [--out PATH] [--C 1 2 4 8] [--folds 5]
+
+Needs the optional ``train`` extra (scikit-learn); the shipped model is then read with plain
+Python, so workers never import scikit-learn. Reproducible: fixed fold seed, deterministic
+solver, sorted vocabularies. Thresholds are tuned per domain on out-of-fold decisions of the
+train split only — the test split is never seen here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from schemas.domains import DOMAIN_IDS
+from streams.tagging import features, phrases
+from streams.tagging.data import Example, load_fft
+from streams.tagging.model import MODEL_FORMAT, MODEL_PATH
+
+SEED = 20240601
+MIN_DF = 2
+PRUNE_BELOW = 5e-4
+C_GRID = (1.0, 2.0, 4.0, 8.0)
+
+
+def _require_sklearn() -> Any:
+    try:
+        import numpy as np
+        from scipy import sparse
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import f1_score
+        from sklearn.model_selection import KFold
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        sys.exit(f"training needs the 'train' extra (pip install -e '.[train]'): {exc}")
+    return np, sparse, LogisticRegression, KFold, f1_score
+
+
+def build_idf(docs: Sequence[Counter[str]]) -> dict[str, float]:
+    """Smoothed idf (as scikit-learn computes it) for terms in at least ``MIN_DF`` documents."""
+    df: Counter[str] = Counter()
+    for counts in docs:
+        df.update(counts.keys())
+    n = len(docs)
+    return {
+        term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in sorted(df.items()) if count >= MIN_DF
+    }
+
+
+def lexicon_vector(norm: str) -> list[float]:
+    """One value per domain: how strongly the curated phrases speak for it."""
+    found = phrases.domain_phrases(norm)
+    return [math.log1p(len(found.get(domain, ()))) for domain in DOMAIN_IDS]
+
+
+def design_matrix(
+    norms: Sequence[str],
+    word_idf: dict[str, float],
+    char_idf: dict[str, float],
+    sparse: Any,
+) -> tuple[Any, list[str]]:
+    """Rows of [word TF-IDF | char TF-IDF | lexicon] features, columns named for export."""
+    columns = [f"w:{t}" for t in word_idf] + [f"c:{t}" for t in char_idf] + [f"lex:{d}" for d in DOMAIN_IDS]
+    index = {name: i for i, name in enumerate(columns)}
+    rows, cols, vals = [], [], []
+    for row, norm in enumerate(norms):
+        blocks = (
+            ("w:", features.tfidf(features.word_terms(norm), word_idf)),
+            ("c:", features.char_vector(norm, char_idf)),
+            ("lex:", dict(zip(DOMAIN_IDS, lexicon_vector(norm), strict=True))),
+        )
+        for prefix, values in blocks:
+            for term, value in values.items():
+                if value:
+                    rows.append(row)
+                    cols.append(index[prefix + term])
+                    vals.append(value)
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(norms), len(columns)))
+    return matrix, columns
+
+
+def tune_threshold(labels: Any, decisions: Any, f1_score: Callable[..., float], np: Any) -> float:
+    """Decision threshold with the best F1 on out-of-fold decisions."""
+    candidates = np.quantile(decisions, np.linspace(0.2, 0.995, 160))
+    return float(max(candidates, key=lambda t: f1_score(labels, decisions >= t)))
+
+
+def train(examples: Sequence[Example], c_grid: Sequence[float] = C_GRID, folds: int = 5) -> dict[str, Any]:
+    """Fit one logistic regression per domain and return the exportable model.
+
+    Each domain's regularisation strength and threshold are chosen by out-of-fold F1 on the
+    examples given (the train split), never on test.
+    """
+    np, sparse, logistic_regression, kfold, f1_score = _require_sklearn()
+    norms = [features.normalise(e.text) for e in examples]
+    word_idf = build_idf([features.word_terms(n) for n in norms])
+    char_idf = build_idf([features.char_terms(n) for n in norms])
+    matrix, columns = design_matrix(norms, word_idf, char_idf, sparse)
+    labels = np.array([[d in e.domains for d in DOMAIN_IDS] for e in examples], dtype=int)
+
+    def make(c_value: float) -> Any:
+        return logistic_regression(
+            C=c_value, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED
+        )
+
+    weights = np.zeros((len(columns), len(DOMAIN_IDS)))
+    biases, thresholds, chosen_c = [], [], []
+    splitter = kfold(n_splits=folds, shuffle=True, random_state=SEED)
+    fold_indices = list(splitter.split(matrix))
+    for j, domain in enumerate(DOMAIN_IDS):
+        y = labels[:, j]
+        best: tuple[float, float, float] | None = None  # (out-of-fold F1, C, threshold)
+        for c_value in c_grid:
+            out_of_fold = np.zeros(len(examples))
+            for fit_idx, held_idx in fold_indices:
+                model = make(c_value).fit(matrix[fit_idx], y[fit_idx])
+                out_of_fold[held_idx] = model.decision_function(matrix[held_idx])
+            threshold = tune_threshold(y, out_of_fold, f1_score, np)
+            oof_f1 = float(f1_score(y, out_of_fold >= threshold))
+            if best is None or oof_f1 > best[0]:
+                best = (oof_f1, c_value, threshold)
+        assert best is not None
+        oof_f1, c_value, threshold = best
+        model = make(c_value).fit(matrix, y)
+        weights[:, j] = model.coef_[0]
+        biases.append(float(model.intercept_[0]))
+        thresholds.append(threshold)
+        chosen_c.append(c_value)
+        print(
+            f"{domain:32s} C={c_value:<5g} out-of-fold F1 {oof_f1:.3f} threshold {threshold:+.3f}",
+            file=sys.stderr,
+        )
+
+    return export(columns, word_idf, char_idf, weights, biases, thresholds, chosen_c)
+
+
+def export(
+    columns: list[str],
+    word_idf: dict[str, float],
+    char_idf: dict[str, float],
+    weights: Any,
+    biases: list[float],
+    thresholds: list[float],
+    c_per_domain: list[float],
+) -> dict[str, Any]:
+    """Compact JSON form: per term its idf and (unless negligible) five rounded weights."""
+    by_column = {name: weights[i] for i, name in enumerate(columns)}
+
+    def block(prefix: str, idf: dict[str, float]) -> dict[str, list[float]]:
+        out = {}
+        for term, value in idf.items():
+            w = by_column[prefix + term]
+            entry = [round(value, 4)]
+            if max(abs(x) for x in w) >= PRUNE_BELOW:
+                entry.extend(round(float(x), 4) for x in w)
+            out[term] = entry
+        return out
+
+    return {
+        "format": MODEL_FORMAT,
+        "domains": list(DOMAIN_IDS),
+        "trained_on": "fft_domains.csv split=train (pxtextmining v6, NHS England, MIT)",
+        "params": {
+            "C": c_per_domain,
+            "min_df": MIN_DF,
+            "char_ngrams": [features.CHAR_MIN, features.CHAR_MAX],
+        },
+        "bias": [round(b, 5) for b in biases],
+        "threshold": [round(t, 5) for t in thresholds],
+        "lexicon_weights": [[round(float(x), 5) for x in by_column[f"lex:{d}"]] for d in DOMAIN_IDS],
+        "word": block("w:", word_idf),
+        "char": block("c:", char_idf),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--C", dest="c_grid", type=float, nargs="+", default=list(C_GRID))
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args(argv)
+    model = train(load_fft("train"), c_grid=args.c_grid, folds=args.folds)
+    payload = json.dumps(model, separators=(",", ":"), sort_keys=True).encode()
+    # No file name and mtime 0 in the gzip header, so rebuilding gives byte-identical files.
+    with args.out.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+        handle.write(payload)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

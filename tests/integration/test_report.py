@@ -1,0 +1,141 @@
+# ruff: noqa: E501 — the seed data reads best as one row per line
+"""`pxstream report` end to end on the real ClickHouse engine: seven months of synthetic feedback with
+a surge of safe-care concerns in the reporting month, seeded through the sink's migrations."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from grafana.report.build import write_report
+from grafana.report.data import Month, load_month
+from pxstream.cli import main
+from sinks.client import connect
+from sinks.schema import ensure_schema
+
+pytestmark = pytest.mark.integration
+
+DOMAINS = {
+    "safe_high_quality_care": ["medication", "falls"],
+    "building_better_relationships": ["staff_attitude"],
+    "better_information_more_choice": ["communication"],
+    "access_and_waiting": ["waiting", "appointments"],
+    "clean_comfortable_place": ["cleanliness", "food"],
+}
+SOURCES = ["complaint", "pals", "incident", "fft", "gp_comment_card"]
+PLACES = [("RX1", "Ward 7"), ("RX1", "Ward 9"), ("RX2", "Outpatients")]
+MONTH = Month.parse("2026-03")
+COLUMNS = ["event_id", "source", "organisation", "provider", "ward", "occurred_at", "received_at", "text",
+           "domains", "themes", "sentiment", "version"]  # fmt: skip
+
+
+def seed_events() -> list[list]:
+    rng = random.Random(7)
+    rows = []
+    day = date(2025, 9, 1)
+    while day < MONTH.end:
+        surge = day >= date(2026, 3, 1)
+        for n in range(rng.randint(3, 7) + (6 if surge else 0)):
+            domain = "safe_high_quality_care" if surge and n < 6 else rng.choice(list(DOMAINS))
+            provider, ward = ("RX1", "Ward 7") if surge and n < 6 else rng.choice(PLACES)
+            negative = (surge and n < 6) or rng.random() < 0.45
+            when = datetime(day.year, day.month, day.day, 8 + n % 10, tzinfo=UTC)
+            rows.append(
+                [f"{day}-{n}", rng.choice(SOURCES), "QWE", provider, ward, when, when, "[redacted]", [domain],
+                 [rng.choice(DOMAINS[domain])], -0.6 if negative else 0.6, 1]
+            )  # fmt: skip
+        day += timedelta(days=1)
+    rows.append(["other-org", "complaint", "ZZZ", "RY9", "W", datetime(2026, 3, 3, tzinfo=UTC),
+                 datetime(2026, 3, 3, tzinfo=UTC), "x", ["safe_high_quality_care"], ["falls"], -0.9, 1])  # fmt: skip
+    return rows
+
+
+ALERT_COLUMNS = ["alert_id", "rule_id", "status", "organisation", "provider", "ward", "domain", "window_start",
+                 "window_end", "count", "threshold", "severity", "description", "fired_at", "resolved_at", "version"]  # fmt: skip
+ALERTS = [
+    ["m1", "ward-incidents-24h", "firing", "QWE", "RX1", "Ward 7", "", datetime(2026, 3, 9, tzinfo=UTC),
+     datetime(2026, 3, 10, tzinfo=UTC), 7, 5, "warning", "Five or more incidents on one ward within 24 hours",
+     datetime(2026, 3, 9, 14, tzinfo=UTC), None, 1],
+    ["m2", "provider-domain-spc", "resolved", "QWE", "RX2", "", "access_and_waiting", datetime(2026, 3, 20, tzinfo=UTC),
+     datetime(2026, 3, 21, tzinfo=UTC), 9, 4.2, "info", "Unusual day for a provider and domain",
+     datetime(2026, 3, 20, 18, tzinfo=UTC), datetime(2026, 3, 21, 2, tzinfo=UTC), 2],
+    ["f1", "ward-incidents-24h", "resolved", "QWE", "RX1", "Ward 9", "", datetime(2026, 2, 9, tzinfo=UTC),
+     datetime(2026, 2, 10, tzinfo=UTC), 5, 5, "warning", "February episode", datetime(2026, 2, 9, 14, tzinfo=UTC),
+     datetime(2026, 2, 10, tzinfo=UTC), 2],
+]  # fmt: skip
+EVENTS = seed_events()
+
+
+@pytest.fixture(scope="module")
+def ch_url(tmp_path_factory):
+    url = f"chdb://{tmp_path_factory.mktemp('report-ch')}"
+    client = connect(url)
+    ensure_schema(client)
+    client.insert("feedback_events", EVENTS, column_names=COLUMNS)
+    client.insert("hotspot_alerts", ALERTS, column_names=ALERT_COLUMNS)
+    return url, client
+
+
+def in_month(row, month: Month) -> bool:
+    return row[2] == "QWE" and month.start <= row[5].date() < month.end
+
+
+def test_month_figures_match_the_seed(ch_url):
+    _url, client = ch_url
+    data = load_month(client, "QWE", MONTH)
+    march = [r for r in EVENTS if in_month(r, MONTH)]
+    feb = [r for r in EVENTS if in_month(r, MONTH.previous)]
+    assert (data.events, data.events_previous) == (len(march), len(feb))
+    assert data.negative == sum(1 for r in march if r[10] < 0)
+    by_domain = Counter(r[8][0] for r in march)
+    assert {d: v[0] for d, v in data.by_domain.items()} == {d: by_domain[d] for d in DOMAINS}
+    assert data.by_source == {
+        s: (sum(1 for r in march if r[1] == s), sum(1 for r in feb if r[1] == s)) for s in data.by_source
+    }
+    assert sum(v[0] for v in data.by_source.values()) == len(march)
+    themes = Counter(r[9][0] for r in march)
+    assert data.themes[0][:2] == max(themes.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0]]))
+    assert [e["alert_id"] for e in data.episodes] == ["m1", "m2"]
+    assert data.providers_changed[0][0] == "RX1"  # the surge
+    assert data.wards_changed[0][:2] == ("RX1", "Ward 7")
+
+
+def test_weekly_series_end_on_the_last_day_of_the_month(ch_url):
+    _url, client = ch_url
+    data = load_month(client, "QWE", MONTH)
+    assert data.period_ends[-1] == date(2026, 3, 31)
+    assert len(data.period_ends) == 26
+    last_week = [r for r in EVENTS if r[2] == "QWE" and date(2026, 3, 25) <= r[5].date() <= date(2026, 3, 31)]
+    expected = sum(1 for r in last_week if r[10] < 0 and r[8] == ["safe_high_quality_care"])
+    assert data.weekly_negative["safe_high_quality_care"][-1] == expected
+
+
+def test_report_pack(ch_url, tmp_path):
+    _url, client = ch_url
+    out = tmp_path / "pack"
+    path = write_report(load_month(client, "QWE", MONTH), out)
+    html = path.read_text()
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == sorted(["domains.png", "sources.png", "themes.png", *(f"spc-{d}.png" for d in DOMAINS)])
+    assert all((out / p).read_bytes().startswith(b"\x89PNG") for p in pngs)
+    assert html.count("data:image/png;base64,") == len(pngs)  # works without the PNG files
+    assert "Patient experience — March 2026" in html
+    assert "special cause — concern" in html  # the safe-care surge
+    assert "Five or more incidents on one ward within 24 hours" in html
+    assert "February episode" not in html
+    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+    assert "RY9" not in text  # another organisation's provider
+
+
+def test_cli_report(ch_url, tmp_path, monkeypatch, capsys):
+    url, _client = ch_url
+    monkeypatch.setenv("PXSTREAM_CLICKHOUSE_URL", url)
+    assert main(["report", "--organisation", "QWE", "--month", "2026-03", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "index.html").exists()
+    assert main(["report", "--organisation", "NOPE", "--month", "2026-03", "--out", str(tmp_path / "x")]) == 1
+    assert "no feedback for organisation 'NOPE'" in capsys.readouterr().err
+    assert main(["report", "--organisation", "QWE", "--month", "2026-13", "--out", str(tmp_path)]) == 2

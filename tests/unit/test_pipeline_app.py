@@ -1,0 +1,52 @@
+"""The app factory: configuration from FAUST-NOTES, unique ids and topics, nothing at import time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from schemas.settings import Settings
+from streams.app import WorkerConfig, create_app
+from streams.pipeline import Pipeline
+from tests.unit.test_pipeline import StandInTagger, standin_redact
+
+
+def test_importing_the_stream_modules_creates_no_app_and_loads_no_faust() -> None:
+    code = (
+        "import sys, streams.app, streams.pipeline, streams.cli, pxstream.worker; "
+        "print('faust' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_config_from_env_with_cli_overrides_on_top() -> None:
+    env = {"PXSTREAM_APP_ID": "tenant-a", "PXSTREAM_TOPIC_PREFIX": "a."}
+    config = WorkerConfig.from_env(env, web_port=7000, app_id=None)
+    assert (config.app_id, config.topic_prefix, config.web_port) == ("tenant-a", "a.", 7000)
+    assert config.raw_topic == "a.feedback.raw"
+    assert config.tagged_topic == "a.feedback.tagged"
+    assert config.dlq_topic == "a.feedback.dlq"
+    assert config.alerts_topic == "a.hotspots.alerts"
+    assert WorkerConfig.from_env({}).raw_topic == "feedback.raw"
+
+
+def test_app_is_configured_for_at_least_once_on_local_disk(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"PXSTREAM_KAFKA_BOOTSTRAP": "h1:9092,h2:9093", "PXSTREAM_DATA_DIR": str(tmp_path)}
+    )
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    app = create_app(
+        settings, WorkerConfig(app_id="unit-app", web_port=7123, hotspots=False), pipeline=pipeline
+    )
+    conf = app.conf
+    assert conf.id == "unit-app"
+    assert conf.processing_guarantee.value == "at_least_once"
+    assert conf.topic_partitions == 4 and conf.topic_replication_factor == 1
+    assert [str(url) for url in conf.broker] == ["kafka://h1:9092", "kafka://h2:9093"]
+    assert str(conf.store) == "rocksdb:"
+    assert Path(conf.datadir) == tmp_path / "worker" / "unit-app"
+    assert (conf.web_host, conf.web_port) == ("127.0.0.1", 7123)
+    assert conf.broker_max_poll_records == 1000
+    assert {"/metrics", "/healthz"} <= set(app.web.views)

@@ -1,0 +1,251 @@
+"""Tagger: public shape, codes, evidence, themes, sentiment, sources, and quality floors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from schemas.domains import ACCESS, DOMAIN_IDS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
+from streams.tagging import TAGGER_VERSION, Tagger, Tags
+from streams.tagging import phrases as phrase_matcher
+from streams.tagging.data import load_other_sources
+from streams.tagging.evaluate import predict, score
+from streams.tagging.model import MODEL_PATH
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.default()
+
+
+# --- public shape -----------------------------------------------------------------------------
+
+
+def test_default_is_loaded_once() -> None:
+    assert Tagger.default() is Tagger.default()
+    assert isinstance(TAGGER_VERSION, str) and TAGGER_VERSION
+
+
+def test_tags_shape_and_as_dict(tagger: Tagger) -> None:
+    tags = tagger.tag("The nurses were lovely but I waited 6 hours in A&E", "fft")
+    assert isinstance(tags, Tags)
+    assert dataclasses.is_dataclass(tags)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tags.sentiment = 0.0  # type: ignore[misc]
+    as_dict = tags.as_dict()
+    assert set(as_dict) == {"domains", "domain_scores", "themes", "sentiment", "evidence"}
+    assert set(tags.domain_scores) == set(DOMAIN_IDS)
+    assert all(0.0 <= s <= 1.0 for s in tags.domain_scores.values())
+    assert -1.0 <= tags.sentiment <= 1.0
+    assert tags.domains == [d for d in DOMAIN_IDS if d in tags.domains], "domains in DOMAIN_IDS order"
+    for item in tags.evidence:
+        assert set(item) == {"domain", "phrase"} and item["domain"] in tags.domains
+
+
+def test_domains_agree_with_scores(tagger: Tagger) -> None:
+    tags = tagger.tag("Rude receptionist and a dirty waiting room", "gp_comment_card")
+    assert tags.domains == [d for d in DOMAIN_IDS if tags.domain_scores[d] >= 0.5]
+
+
+def test_tag_many_matches_tag(tagger: Tagger) -> None:
+    items = [
+        ("Waited 5 hours for an ambulance", "social_media", ()),
+        ("Wrong dose of insulin given", "incident", ("nrls:medication",)),
+        ("", "fft", ()),
+    ]
+    assert tagger.tag_many(items) == [tagger.tag(*item) for item in items]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "Nothing.", "N/A", "Thank you", "[NAME]"])
+def test_texts_that_say_nothing_get_no_domain(tagger: Tagger, text: str) -> None:
+    tags = tagger.tag(text, "fft")
+    assert tags.domains == []
+    assert tags.evidence == []
+
+
+def test_markers_are_not_features(tagger: Tagger) -> None:
+    plain = tagger.tag("The doctor was kind", "fft")
+    marked = tagger.tag("The doctor [NAME] [PHONE] was kind", "fft")
+    assert marked.domains == plain.domains
+    assert marked.domain_scores == pytest.approx(plain.domain_scores, abs=1e-3)
+
+
+# --- national codes ---------------------------------------------------------------------------
+
+
+def test_codes_map_deterministically_with_evidence(tagger: Tagger) -> None:
+    tags = tagger.tag("See attached.", "complaint", ["ko41a:privacy_dignity_wellbeing"])
+    assert tags.domains == [RELATIONSHIPS, ENVIRONMENT]
+    assert tags.domain_scores[RELATIONSHIPS] == 1.0
+    assert tags.domain_scores[ENVIRONMENT] == 1.0
+    assert {"domain": RELATIONSHIPS, "phrase": "code ko41a:privacy_dignity_wellbeing"} in tags.evidence
+    assert {"domain": ENVIRONMENT, "phrase": "code ko41a:privacy_dignity_wellbeing"} in tags.evidence
+
+
+def test_text_adds_to_codes(tagger: Tagger) -> None:
+    tags = tagger.tag(
+        "Patient waited 9 hours on a trolley in the corridor and was given the wrong dose of insulin.",
+        "incident",
+        ["NRLS:Medication"],
+    )
+    assert SAFE in tags.domains and ACCESS in tags.domains
+    assert {"domain": SAFE, "phrase": "code nrls:medication"} in tags.evidence
+    assert "medication" in tags.themes
+
+
+def test_other_and_unknown_codes_leave_it_to_the_text(tagger: Tagger) -> None:
+    assert tagger.tag("Fine.", "complaint", ["ko41a:other", "made:up"]).domains == []
+
+
+def test_duplicate_codes_give_one_evidence_item(tagger: Tagger) -> None:
+    tags = tagger.tag("x", "incident", ["lfpse:incident", "LFPSE:incident"])
+    assert tags.evidence.count({"domain": SAFE, "phrase": "code lfpse:incident"}) == 1
+
+
+# --- every source -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "expected"),
+    [
+        (
+            "incident",
+            "Unwitnessed fall from bed, head injury, CT requested. Falls risk assessment not done.",
+            {SAFE},
+        ),
+        (
+            "gp_clinical_concern",
+            "Discharge letter omitted the warfarin dose change and nobody told the patient; INR 8.2.",
+            {SAFE, INFORMATION},
+        ),
+        ("mp_letter", "My constituent has waited 14 months for cataract surgery.", {ACCESS}),
+        ("social_media", "The state of the toilets in outpatients today, filthy, no soap", {ENVIRONMENT}),
+        (
+            "pals",
+            "Caller wished to thank the team who were so kind and patient with her mother",
+            {RELATIONSHIPS},
+        ),
+        (
+            "complaint",
+            "Nobody explained the side effects of the new tablets or what to expect",
+            {INFORMATION},
+        ),
+    ],
+)
+def test_sources_beyond_fft(tagger: Tagger, source: str, text: str, expected: set[str]) -> None:
+    assert expected <= set(tagger.tag(text, source).domains)
+
+
+def test_boundary_rule_harmful_delay_is_both(tagger: Tagger) -> None:
+    tags = tagger.tag(
+        "Mum waited 6 hours on the floor for an ambulance after a fall and now has a fractured hip and "
+        "pneumonia.",
+        "social_media",
+    )
+    assert {SAFE, ACCESS} <= set(tags.domains)
+
+
+def test_evidence_names_a_phrase_for_each_domain(tagger: Tagger) -> None:
+    tags = tagger.tag("The nurses were rude and the food was cold", "complaint")
+    assert {RELATIONSHIPS, ENVIRONMENT} <= set(tags.domains)
+    phrases_by_domain = {(e["domain"], e["phrase"]) for e in tags.evidence}
+    assert (RELATIONSHIPS, "rude") in phrases_by_domain
+    assert (ENVIRONMENT, "food") in phrases_by_domain
+    assert {e["domain"] for e in tags.evidence} == set(tags.domains)
+
+
+# --- themes and sentiment ---------------------------------------------------------------------
+
+
+def test_themes(tagger: Tagger) -> None:
+    tags = tagger.tag(
+        "Waited hours, then the wrong medication, toilets were dirty and the receptionist was rude",
+        "complaint",
+    )
+    assert {"waiting_time", "medication", "cleanliness", "staff_attitude"} <= set(tags.themes)
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("The staff were very kind and helpful", 1),
+        ("Appalling care, rude staff and a filthy ward", -1),
+        ("Staff were not helpful at all", -1),
+        ("Nobody was rude, nothing was wrong", 1),
+        ("Fine.", 0),
+    ],
+)
+def test_negation_aware_sentiment(tagger: Tagger, text: str, sign: int) -> None:
+    sentiment = tagger.tag(text, "fft").sentiment
+    assert (sentiment > 0) - (sentiment < 0) == sign
+
+
+def test_lexicon_matcher_finds_multi_word_and_hyphenated_phrases() -> None:
+    domains, themes = phrase_matcher.analyse(
+        "nobody told us; self-harm; c diff outbreak; x-ray; waited for 9 hours in a&e"
+    )
+    assert "nobody told" in domains[INFORMATION]
+    assert {"self-harm", "c diff", "x-ray"} <= set(domains[SAFE])
+    assert {"for 9 hours", "a&e"} <= set(domains[ACCESS])
+    assert {"self_harm", "infection", "emergency_department"} <= set(themes)
+
+
+# --- model file and quality floors ------------------------------------------------------------
+
+
+def test_model_file_is_compact() -> None:
+    assert MODEL_PATH.stat().st_size < 5_000_000
+
+
+def test_other_source_set_is_big_enough_and_labelled_with_known_ids() -> None:
+    examples = load_other_sources()
+    assert len(examples) >= 150
+    assert len({e.source for e in examples}) >= 8
+    assert any(not e.domains for e in examples), "includes texts with no domain"
+
+
+def test_other_source_quality_floor(tagger: Tagger) -> None:
+    """Guards against regressions; the figures themselves are reported by ``evaluate``."""
+    examples = load_other_sources()
+    scores = score([e.domains for e in examples], predict(tagger, examples))
+    assert scores.macro_f1 >= 0.75
+    assert scores.micro_f1 >= 0.72
+
+
+def test_bench_reports_rates_for_every_stage() -> None:
+    from streams.tagging.bench import bench_tagging
+
+    figures = bench_tagging(["Waited 4 hours, staff were kind", "Nothing.", "Call 07700 900123"] * 20)
+    assert figures["texts"] == 60
+    for key in ("redact_per_s", "tag_per_s", "redact_tag_per_s", "redact_tag_cached_per_s"):
+        assert figures[key] > 0
+    assert figures["model_bytes"] == MODEL_PATH.stat().st_size
+
+
+def test_score_micro_and_macro() -> None:
+    gold = [{SAFE}, {SAFE, ACCESS}, set(), {ENVIRONMENT}]
+    predicted = [[SAFE], [ACCESS], [RELATIONSHIPS], []]
+    result = score(gold, predicted)
+    # SAFE tp1 fn1, ACCESS tp1, RELATIONSHIPS fp1, ENVIRONMENT fn1: micro = 2*2 / (2*2 + 1 + 2)
+    assert result.micro_f1 == round(4 / 7, 3)
+    assert result.per_domain[SAFE] == {"precision": 1.0, "recall": 0.5, "f1": round(2 / 3, 3), "support": 2}
+    assert result.per_domain[ACCESS]["f1"] == 1.0
+    assert result.per_domain[INFORMATION]["f1"] == 0.0
+    assert result.macro_f1 == round((2 / 3 + 0 + 0 + 1 + 0) / 5, 3)
+
+
+def test_long_letters_stay_fast(tagger: Tagger) -> None:
+    import time
+
+    from streams.redaction import redact
+
+    letter = (
+        "Dear Sir, my mother waited 9 hours in A&E, the nurses were rude, nobody told us about the "
+        "wrong dose and the toilets were dirty. Call 07700 900123. " * 800
+    )
+    assert len(letter) > 100_000
+    started = time.process_time()
+    tags = tagger.tag(redact(letter).text, "complaint")
+    assert time.process_time() - started < 2.0
+    assert {SAFE, RELATIONSHIPS, INFORMATION, ACCESS, ENVIRONMENT} <= set(tags.domains)
