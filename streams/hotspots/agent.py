@@ -206,6 +206,17 @@ def attach(
     only when ``settings.alertmanager_url`` is not empty.
     """
     partitions = app.conf.topic_partitions
+    for rule in rules.rules:
+        if partitions > 1 and "provider" not in rule.group_by:
+            # feedback.tagged is keyed by provider: a group spanning providers is split across
+            # partitions, and each partition counts only its share. Say so loudly.
+            log.warning(
+                "rule %r groups by %s without provider: with %d partitions each counts only the "
+                "providers it holds (add provider to group_by, or run feedback.tagged with 1 partition)",
+                rule.id,
+                ", ".join(rule.group_by),
+                partitions,
+            )
     ticks_name = ticks_topic or f"{app.conf.id}-{tagged_topic}-hotspot-ticks"
     runtime = HotspotRuntime(
         rules=rules,
