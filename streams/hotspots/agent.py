@@ -356,6 +356,16 @@ def attach(
 
     app.timer(tick_interval_s, name=f"{table_name}-clock")(hotspot_clock)
 
+    async def forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        # A partition that moves away may come back after another worker advanced it: the
+        # engine's in-memory progress (what a tick refers to) would then be stale.
+        for tp in revoked:
+            if tp.topic == tagged_topic:
+                runtime.engines.pop(tp.partition, None)
+                runtime.last_input_at.pop(tp.partition, None)
+
+    app.on_partitions_revoked.connect(forget_revoked)
+
     if settings.alertmanager_url:
         config = pusher_config or PusherConfig.from_env(settings.alertmanager_url)
         pusher = AlertmanagerPusher(
