@@ -96,12 +96,13 @@ class PublishedAlerts:
     Each episode has exactly one ``firing`` and one ``resolved``, so a pair that is already on
     the topic never needs sending twice. After a crash, the inputs since the last commit are
     replayed; any alert they produced before the crash is on the topic (Kafka acknowledged it
-    before the state recorded it) and is found here: the tail of the topic (``lookback_s``) is read
-    once at start-up. Bounded: the oldest pairs are forgotten first.
+    before the state recorded it) and is found here: the last ``tail_records`` of each partition
+    are read once at start-up (by count, not time, so a long outage does not matter). Bounded: the
+    oldest pairs are forgotten first.
     """
 
-    def __init__(self, bootstrap: str, topic: str, lookback_s: float, limit: int = 200_000) -> None:
-        self.bootstrap, self.topic, self.lookback_s, self.limit = bootstrap, topic, lookback_s, limit
+    def __init__(self, bootstrap: str, topic: str, tail_records: int = 20_000, limit: int = 200_000) -> None:
+        self.bootstrap, self.topic, self.tail_records, self.limit = bootstrap, topic, tail_records, limit
         self._seen: dict[tuple[str, str], None] = {}
         self.suppressed = 0
 
@@ -125,23 +126,20 @@ class PublishedAlerts:
         await reader.start()
         try:
             reader.assign(tps)
-            since_ms = int((time.time() - self.lookback_s) * 1000)
-            starts = await reader.offsets_for_times(dict.fromkeys(tps, since_ms))
+            firsts = await reader.beginning_offsets(tps)
             ends = await reader.end_offsets(tps)
             pending = set()
             for tp in tps:
-                start = starts.get(tp)
-                if start is None or start.offset >= ends[tp]:
-                    continue
-                reader.seek(tp, start.offset)
-                pending.add(tp)
+                start = max(firsts[tp], ends[tp] - self.tail_records)
+                if start < ends[tp]:
+                    reader.seek(tp, start)
+                    pending.add(tp)
             while pending:
                 batch = await reader.getmany(*pending, timeout_ms=1000, max_records=2000)
                 for records in batch.values():
                     for record in records:
                         try:
-                            alert = orjson.loads(record.value)
-                            self.add(alert)
+                            self.add(orjson.loads(record.value))
                         except (orjson.JSONDecodeError, KeyError, TypeError):
                             continue
                 for tp in list(pending):
@@ -149,12 +147,7 @@ class PublishedAlerts:
                         pending.discard(tp)
         finally:
             await reader.stop()
-        log.info(
-            "%d alert transition(s) already on %s in the last %.0f s",
-            len(self._seen),
-            self.topic,
-            self.lookback_s,
-        )
+        log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
 
 
 @dataclass
@@ -194,7 +187,7 @@ def attach(
     tick_interval_s: float = 2.0,
     quiet_after_s: float = 5.0,
     clock_lag_s: float = 0.0,
-    dedupe_lookback_s: float = 3600.0,
+    dedupe_tail_records: int = 20_000,
     batch_size: int = 500,
     batch_within_s: float = 0.05,
     pusher_config: PusherConfig | None = None,
@@ -241,7 +234,9 @@ def attach(
             engine = runtime.engines[partition] = HotspotEngine(rules, state, partition=partition)
         return engine
 
-    published = runtime.published = PublishedAlerts(settings.kafka_bootstrap, alerts_topic, dedupe_lookback_s)
+    published = runtime.published = PublishedAlerts(
+        settings.kafka_bootstrap, alerts_topic, dedupe_tail_records
+    )
 
     def apply(engine: HotspotEngine, message: Any, now: float) -> list[dict[str, Any]]:
         try:
