@@ -19,9 +19,11 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   The watermark is floored to the rules' granularity (gcd of all steps and sizes); window bounds
   are multiples of it, so liveness is decided exactly as with the raw value, and it changes
   rarely enough for the list to cover any replay (a warning is logged when it cannot).
+* **Replays rewrite.** A key skipped on replay is written again unchanged: RocksDB may hold a
+  write the changelog never got, and without this the changelog would stay behind for good.
 * **Effects after state.** The caller sends returned alerts and only then stores the new state
-  (see :class:`StagedState`), so a crash in between re-fires the same ``alert_id`` rather than
-  losing the alert.
+  (see :class:`StagedState`), so a crash in between rebuilds the same ``alert_id`` rather than
+  losing the alert (the worker then finds it already on the topic and does not send it twice).
 
 Episodes (CONTRACTS.md): with no episode open, no live window of the group is over its limit
 (counts only grow and the watermark only moves forward, so the only windows that can newly
