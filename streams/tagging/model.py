@@ -18,12 +18,13 @@ from schemas.domains import DOMAIN_IDS
 from schemas.errors import ConfigError
 from streams.tagging import features
 
-MODEL_FORMAT: Final = 1
+MODEL_FORMAT: Final = 2
 MODEL_PATH: Final = Path(__file__).with_name("model.json.gz")
 _CHAR_CACHE_MAX: Final = 200_000
 
 # term → (idf, weights per domain or None when every weight is negligible)
 _Vocab = dict[str, tuple[float, tuple[float, ...] | None]]
+_WordVocab = dict[str, tuple[float, tuple[float, ...] | None, float]]
 
 
 def _vocab(raw: dict[str, list[float]]) -> _Vocab:
@@ -39,7 +40,14 @@ class LinearDomainModel:
                 f"domain model has format {raw.get('format')!r} and domains {raw.get('domains')!r}; "
                 f"expected format {MODEL_FORMAT} over {list(DOMAIN_IDS)}"
             )
-        self.word: Final = _vocab(raw["word"])
+        # Learned polarity of word n-grams (positive vs negative analyst labels) rides along with
+        # each word's domain weights, so one pass over the words gives both.
+        self.sentiment_bias: Final[float] = raw["sentiment"]["bias"]
+        polarity = raw["sentiment"]["word"]
+        self.word: Final[_WordVocab] = {
+            term: (idf, weights, polarity.get(term, 0.0))
+            for term, (idf, weights) in _vocab(raw["word"]).items()
+        }
         self.char: Final = _vocab(raw["char"])
         # Threshold folded into the bias: margin > 0 exactly when the tuned rule says yes.
         self.offset: Final = tuple(b - t for b, t in zip(raw["bias"], raw["threshold"], strict=True))
@@ -95,9 +103,12 @@ class LinearDomainModel:
             raise ConfigError(f"cannot read domain model {path}: {exc}") from exc
         return cls(raw)
 
-    def _word_block(self, counts: Counter[str], totals: list[float]) -> None:
-        """Add the L2-normalised word TF-IDF block's contribution to ``totals`` in place."""
-        s0 = s1 = s2 = s3 = s4 = 0.0
+    def _word_block(self, counts: Counter[str], totals: list[float]) -> float:
+        """Add the L2-normalised word TF-IDF block's contribution to ``totals`` in place.
+
+        Returns the learned sentiment margin of the same block.
+        """
+        s0 = s1 = s2 = s3 = s4 = s5 = 0.0
         norm_sq = 0.0
         vocab_get = self.word.get
         log = math.log
@@ -107,6 +118,7 @@ class LinearDomainModel:
                 continue
             value = (1.0 + log(tf)) * entry[0] if tf > 1 else entry[0]
             norm_sq += value * value
+            s5 += value * entry[2]
             weights = entry[1]
             if weights is not None:
                 w0, w1, w2, w3, w4 = weights
@@ -122,18 +134,21 @@ class LinearDomainModel:
             totals[2] += s2 * inv
             totals[3] += s3 * inv
             totals[4] += s4 * inv
+            return self.sentiment_bias + s5 * inv
+        return self.sentiment_bias
 
-    def margins(self, norm: str, lexicon_counts: list[float]) -> list[float]:
-        """Per-domain margins: positive exactly when the tuned decision rule says the domain applies."""
+    def margins(self, norm: str, lexicon_counts: list[float]) -> tuple[list[float], float]:
+        """Per-domain margins (positive exactly when the tuned rule says the domain applies) and
+        the learned sentiment margin (positive = the analysts would call it positive)."""
         totals = list(self.offset)
-        self._word_block(features.word_terms(norm), totals)
+        sentiment = self._word_block(features.word_terms(norm), totals)
         self._char_block(norm, totals)
         for i, count in enumerate(lexicon_counts):
             if count:
                 row = self.lexicon_weights[i]
                 for j in range(5):
                     totals[j] += count * row[j]
-        return totals
+        return totals, sentiment
 
     def top_terms(self, norm: str, domain_index: int, limit: int = 3) -> list[str]:
         """Word n-grams of ``norm`` that pushed hardest towards one domain (evidence, on demand)."""

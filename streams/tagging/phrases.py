@@ -205,15 +205,14 @@ def themes(norm: str) -> list[str]:
     return analyse(norm)[1]
 
 
-def sentiment(norm: str) -> float:
-    """Negation-aware lexicon sentiment in -1..1.
+def sentiment_evidence(norm: str) -> float:
+    """Negation-aware word-list polarity: the sum of +1 / -1 per polar word.
 
-    A polar word flips when a negator appears in the three tokens before it ("not rude",
-    "never listened"); an intensifier just before it counts it one and a half times.
+    A polar word flips (at 0.8 strength) when a negator appears in the three tokens before it
+    ("not rude", "never listened"); an intensifier just before it counts one and a half times.
     """
     tokens = _SENTIMENT_TOKEN.findall(norm)
     score = 0.0
-    magnitude = 0.0
     for index, token in enumerate(tokens):
         if token in lexicon.POSITIVE_WORDS:
             polarity = 1.0
@@ -221,14 +220,9 @@ def sentiment(norm: str) -> float:
             polarity = -1.0
         else:
             continue
-        window = tokens[max(0, index - 3) : index]
-        if any(word in lexicon.NEGATORS for word in window):
+        if any(word in lexicon.NEGATORS for word in tokens[max(0, index - 3) : index]):
             polarity = -polarity * 0.8
         if index and tokens[index - 1] in lexicon.INTENSIFIERS:
             polarity *= 1.5
         score += polarity
-        magnitude += abs(polarity)
-    if magnitude == 0.0:
-        return 0.0
-    # Damped so one word gives a moderate score and agreement across many words approaches ±1.
-    return round(score / (magnitude + 1.0), 3)
+    return score

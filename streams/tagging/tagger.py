@@ -32,6 +32,7 @@ _EVIDENCE_PER_DOMAIN: Final = 3
 _LEXICON_SCORE: Final = 0.6  # score given to a domain decided by the lexicon alone
 # Outside FFT, a model score with no lexicon phrase behind it counts only above 0.8 (0.8 × 0.625 = 0.5).
 _UNSUPPORTED_DISCOUNT: Final = 0.625
+_WORD_LIST_LOGIT: Final = 3.0  # one polar word can overturn a typical learned margin (about 2 logits)
 _CACHE_TEXT_MAX: Final = 400  # only short texts are cached (FFT repeats "Nothing." a lot)
 
 
@@ -85,7 +86,8 @@ class Tagger:
             return _TextAnalysis((0.0,) * len(DOMAIN_IDS), {}, ((),) * len(DOMAIN_IDS), (), 0.0)
         hits, themes = phrases.analyse(norm)
         counts = [math.log1p(len(hits.get(domain, ()))) for domain in DOMAIN_IDS]
-        scores = tuple(sigmoid(m) for m in self._model.margins(norm, counts))
+        margins, sentiment_margin = self._model.margins(norm, counts)
+        scores = tuple(sigmoid(m) for m in margins)
         # Evidence from the model only where the lexicon gives none and the model decides.
         terms = tuple(
             tuple(self._model.top_terms(norm, i, _EVIDENCE_PER_DOMAIN))
@@ -98,7 +100,7 @@ class Tagger:
             lexicon_hits=hits,
             model_terms=terms,
             themes=tuple(themes),
-            sentiment=phrases.sentiment(norm),
+            sentiment=_blend_sentiment(phrases.sentiment_evidence(norm), sentiment_margin),
         )
 
     def tag(self, text: str, source: str, category_codes: Sequence[str] = ()) -> Tags:
@@ -151,6 +153,18 @@ class Tagger:
         """Tag a batch of ``(text, source, category_codes)``; same results as ``tag`` one by one."""
         tag = self.tag
         return [tag(text, source, codes) for text, source, codes in items]
+
+
+def _blend_sentiment(word_list_score: float, learned_margin: float) -> float:
+    """Learned polarity plus the word list's evidence, squashed to -1..1.
+
+    The learned part knows that a bare suggestion ("More staff.") is a complaint; the word list
+    handles negation ("not helpful") and texts unlike FFT. Each polar word adds
+    ``_WORD_LIST_LOGIT`` to the learned margin.
+    """
+    if not word_list_score and learned_margin == 0.0:
+        return 0.0
+    return round(2.0 * sigmoid(learned_margin + _WORD_LIST_LOGIT * word_list_score) - 1.0, 3)
 
 
 @lru_cache(maxsize=1)

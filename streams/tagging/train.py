@@ -29,6 +29,7 @@ SEED = 20240601
 MIN_DF = 2
 PRUNE_BELOW = 5e-4
 C_GRID = (1.0, 2.0, 4.0, 8.0)
+DEFAULT_SENTIMENT_C = 4.0
 
 
 def _require_sklearn() -> Any:
@@ -138,7 +139,51 @@ def train(examples: Sequence[Example], c_grid: Sequence[float] = C_GRID, folds: 
             file=sys.stderr,
         )
 
-    return export(columns, word_idf, char_idf, weights, biases, thresholds, chosen_c)
+    model = export(columns, word_idf, char_idf, weights, biases, thresholds, chosen_c)
+    model["sentiment"] = train_sentiment(examples, norms, word_idf, sparse, np, logistic_regression)
+    return model
+
+
+_POSITIVE_LABELS = frozenset({"very positive", "positive"})
+_NEGATIVE_LABELS = frozenset({"very negative", "negative"})
+
+
+def train_sentiment(
+    examples: Sequence[Example],
+    norms: Sequence[str],
+    word_idf: dict[str, float],
+    sparse: Any,
+    np: Any,
+    lr: Any,
+) -> dict[str, Any]:
+    """Positive-vs-negative logistic regression on the word block, from the analysts' labels.
+
+    FFT comments are often suggestions ("More staff.", "Could be quicker") that a word-list
+    scores as neutral; the analysts called them negative, and this model learns that.
+    """
+    rows = [
+        (norm, 1 if e.sentiment_label in _POSITIVE_LABELS else 0)
+        for e, norm in zip(examples, norms, strict=True)
+        if e.sentiment_label in _POSITIVE_LABELS | _NEGATIVE_LABELS
+    ]
+    terms = list(word_idf)
+    index = {term: i for i, term in enumerate(terms)}
+    data, row_idx, col_idx = [], [], []
+    for r, (norm, _) in enumerate(rows):
+        for term, value in features.tfidf(features.word_terms(norm), word_idf).items():
+            row_idx.append(r)
+            col_idx.append(index[term])
+            data.append(value)
+    matrix = sparse.csr_matrix((data, (row_idx, col_idx)), shape=(len(rows), len(terms)))
+    y = np.array([label for _, label in rows])
+    model = lr(C=DEFAULT_SENTIMENT_C, max_iter=5000, solver="liblinear", random_state=SEED).fit(matrix, y)
+    weights = {
+        term: round(float(w), 4)
+        for term, w in zip(terms, model.coef_[0], strict=True)
+        if abs(w) >= PRUNE_BELOW
+    }
+    print(f"sentiment: {len(rows)} polar examples, {len(weights)} weighted terms", file=sys.stderr)
+    return {"bias": round(float(model.intercept_[0]), 5), "word": weights}
 
 
 def export(

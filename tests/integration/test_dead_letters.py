@@ -4,7 +4,6 @@ right reason while the worker keeps running, and valid events sent after the jun
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import re
 import time
 from collections import Counter
@@ -21,20 +20,7 @@ from streams.bench import WorkerProcess, collect, delete_topics, produce, synthe
 
 pytestmark = pytest.mark.integration
 
-_STANDIN_BOOT = """
-import sys, types
-sys.path.insert(0, "tests/unit")
-import test_pipeline as standin
-module = types.ModuleType("streams.tagging")
-module.TAGGER_VERSION = "standin-1"
-module.Tagger = type("Tagger", (), {"default": staticmethod(standin.StandInTagger)})
-sys.modules["streams.tagging"] = module
-from pxstream.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-PYTHON_ARGS: tuple[str, ...] = (
-    ("-m", "pxstream") if importlib.util.find_spec("streams.tagging") else ("-c", _STANDIN_BOOT)
-)
+PYTHON_ARGS: tuple[str, ...] = ("-m", "pxstream")  # the production command, as operators run it
 
 GOOD = {
     "event_id": "x",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,22 +27,7 @@ TAGGED_VALIDATOR = jsonschema.Draft202012Validator(
     json.loads(resources.files("schemas").joinpath("tagged_event.v1.json").read_text()),
     format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
 )
-# Until the tagger helper's streams.tagging is merged, the child runs the real CLI with a stand-in
-# tagger put in place first (tests only); once it exists, the plain `python -m pxstream` runs.
-_STANDIN_BOOT = """
-import sys, types
-sys.path.insert(0, "tests/unit")
-import test_pipeline as standin
-module = types.ModuleType("streams.tagging")
-module.TAGGER_VERSION = "standin-1"
-module.Tagger = type("Tagger", (), {"default": staticmethod(standin.StandInTagger)})
-sys.modules["streams.tagging"] = module
-from pxstream.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-PYTHON_ARGS: tuple[str, ...] = (
-    ("-m", "pxstream") if importlib.util.find_spec("streams.tagging") else ("-c", _STANDIN_BOOT)
-)
+PYTHON_ARGS: tuple[str, ...] = ("-m", "pxstream")  # the production command, as operators run it
 
 
 @pytest.fixture
@@ -229,7 +213,6 @@ def test_unreachable_broker_is_one_line_and_a_prompt_non_zero_exit(tmp_path: Pat
 
 
 def test_bad_rules_file_is_a_config_error_exit_2(tmp_path: Path) -> None:
-    pytest.importorskip("streams.hotspots.rules", reason="hotspots helper's branch not merged yet")
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  - id: Bad Id\n    group_by: [nowhere]\n")
     env = {**os.environ, "PXSTREAM_RULES": str(rules), "PXSTREAM_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
@@ -282,7 +265,6 @@ def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
 
 
 def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Settings) -> None:
-    pytest.importorskip("streams.hotspots.agent", reason="hotspots helper's agent not merged yet")
     from streams.bench import bench_alert_latency
 
     result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)

@@ -4,7 +4,6 @@ by provider, acknowledged and counted; `pxstream tag` as a command."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -93,7 +92,6 @@ def test_produce_to_an_unreachable_broker_fails_in_one_line(tmp_path: Path) -> N
     assert "127.0.0.1:1" in result.stderr.decode().strip().splitlines()[-1]
 
 
-@pytest.mark.skipif(not importlib.util.find_spec("streams.tagging"), reason="tagger not merged yet")
 def test_tag_command_reads_stdin_and_reports_bad_lines(tmp_path: Path) -> None:
     result = pxstream("tag", bootstrap="unused:1", stdin=b"\n".join(LINES) + b"\n")
     assert result.returncode == 1

@@ -246,7 +246,6 @@ def test_a_mixed_batch_yields_exactly_one_outcome_per_input() -> None:
 
 
 def test_real_redactor_and_tagger_output_meets_tagged_event_v1() -> None:
-    pytest.importorskip("streams.tagging", reason="tagger helper's branch not merged yet")
     real = Pipeline.default()
     text = (
         "Mr John Smith (NHS number 943 476 5919, phone 07700 900123, john@example.com, LS1 4AP) "

@@ -173,7 +173,9 @@ def test_themes(tagger: Tagger) -> None:
         ("Appalling care, rude staff and a filthy ward", -1),
         ("Staff were not helpful at all", -1),
         ("Nobody was rude, nothing was wrong", 1),
-        ("Fine.", 0),
+        ("More staff.", -1),
+        ("Could be quicker to answer the phone", -1),
+        ("", 0),
     ],
 )
 def test_negation_aware_sentiment(tagger: Tagger, text: str, sign: int) -> None:
