@@ -24,8 +24,10 @@ engine.py stays free of Faust. What this module adds is the delivery discipline 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +42,23 @@ from streams.hotspots.rules import RuleSet
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "hotspot-state"
+
+
+@contextlib.contextmanager
+def _writing_as(event: Any) -> Iterator[None]:
+    """Make ``event`` Faust's current event while writing the table.
+
+    Faust chooses a table write's changelog partition (and RocksDB partition) from the current
+    event; in a batch from ``take_events`` that is not set per event, so writes for one partition's
+    events are made under that partition's last event. Faust keeps it in a private context variable.
+    """
+    from faust.streams import _current_event
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 class TableState(MutableMapping[str, Any]):
@@ -77,12 +96,13 @@ class PublishedAlerts:
     Each episode has exactly one ``firing`` and one ``resolved``, so a pair that is already on
     the topic never needs sending twice. After a crash, the inputs since the last commit are
     replayed; any alert they produced before the crash is on the topic (Kafka acknowledged it
-    before the state recorded it) and is found here: the tail of the topic (``lookback_s``) is read
-    once at start-up. Bounded: the oldest pairs are forgotten first.
+    before the state recorded it) and is found here: the last ``tail_records`` of each partition
+    are read once at start-up (by count, not time, so a long outage does not matter). Bounded: the
+    oldest pairs are forgotten first.
     """
 
-    def __init__(self, bootstrap: str, topic: str, lookback_s: float, limit: int = 200_000) -> None:
-        self.bootstrap, self.topic, self.lookback_s, self.limit = bootstrap, topic, lookback_s, limit
+    def __init__(self, bootstrap: str, topic: str, tail_records: int = 20_000, limit: int = 200_000) -> None:
+        self.bootstrap, self.topic, self.tail_records, self.limit = bootstrap, topic, tail_records, limit
         self._seen: dict[tuple[str, str], None] = {}
         self.suppressed = 0
 
@@ -106,23 +126,20 @@ class PublishedAlerts:
         await reader.start()
         try:
             reader.assign(tps)
-            since_ms = int((time.time() - self.lookback_s) * 1000)
-            starts = await reader.offsets_for_times(dict.fromkeys(tps, since_ms))
+            firsts = await reader.beginning_offsets(tps)
             ends = await reader.end_offsets(tps)
             pending = set()
             for tp in tps:
-                start = starts.get(tp)
-                if start is None or start.offset >= ends[tp]:
-                    continue
-                reader.seek(tp, start.offset)
-                pending.add(tp)
+                start = max(firsts[tp], ends[tp] - self.tail_records)
+                if start < ends[tp]:
+                    reader.seek(tp, start)
+                    pending.add(tp)
             while pending:
                 batch = await reader.getmany(*pending, timeout_ms=1000, max_records=2000)
                 for records in batch.values():
                     for record in records:
                         try:
-                            alert = orjson.loads(record.value)
-                            self.add(alert)
+                            self.add(orjson.loads(record.value))
                         except (orjson.JSONDecodeError, KeyError, TypeError):
                             continue
                 for tp in list(pending):
@@ -130,12 +147,7 @@ class PublishedAlerts:
                         pending.discard(tp)
         finally:
             await reader.stop()
-        log.info(
-            "%d alert transition(s) already on %s in the last %.0f s",
-            len(self._seen),
-            self.topic,
-            self.lookback_s,
-        )
+        log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
 
 
 @dataclass
@@ -175,7 +187,9 @@ def attach(
     tick_interval_s: float = 2.0,
     quiet_after_s: float = 5.0,
     clock_lag_s: float = 0.0,
-    dedupe_lookback_s: float = 3600.0,
+    dedupe_tail_records: int = 20_000,
+    batch_size: int = 500,
+    batch_within_s: float = 0.05,
     pusher_config: PusherConfig | None = None,
 ) -> HotspotRuntime:
     """Register the hotspot table, agent, clock timer and Alertmanager pusher on ``app``.
@@ -185,6 +199,17 @@ def attach(
     only when ``settings.alertmanager_url`` is not empty.
     """
     partitions = app.conf.topic_partitions
+    for rule in rules.rules:
+        if partitions > 1 and "provider" not in rule.group_by:
+            # feedback.tagged is keyed by provider: a group spanning providers is split across
+            # partitions, and each partition counts only its share. Say so loudly.
+            log.warning(
+                "rule %r groups by %s without provider: with %d partitions each counts only the "
+                "providers it holds (add provider to group_by, or run feedback.tagged with 1 partition)",
+                rule.id,
+                ", ".join(rule.group_by),
+                partitions,
+            )
     ticks_name = ticks_topic or f"{app.conf.id}-{tagged_topic}-hotspot-ticks"
     runtime = HotspotRuntime(
         rules=rules,
@@ -209,72 +234,90 @@ def attach(
             engine = runtime.engines[partition] = HotspotEngine(rules, state, partition=partition)
         return engine
 
-    published = runtime.published = PublishedAlerts(settings.kafka_bootstrap, alerts_topic, dedupe_lookback_s)
+    published = runtime.published = PublishedAlerts(
+        settings.kafka_bootstrap, alerts_topic, dedupe_tail_records
+    )
+
+    def apply(engine: HotspotEngine, message: Any, now: float) -> list[dict[str, Any]]:
+        try:
+            document = orjson.loads(message.value) if message.value is not None else None
+        except orjson.JSONDecodeError:
+            document = None
+        if not isinstance(document, dict):
+            log.error(
+                "%s[%s]@%s: not a JSON object, skipped", message.topic, message.partition, message.offset
+            )
+            return []
+        if message.topic == tagged_topic:
+            runtime.last_input_at[message.partition] = now
+            return engine.on_event(document, message.offset, now)
+        return engine.on_tick(document["w"], document["after"], now)
+
+    async def deliver(alerts: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+        """Send new alert transitions and wait until Kafka has them all."""
+        fresh = [alert for alert in alerts if alert not in published]
+        if len(fresh) < len(alerts):
+            published.suppressed += len(alerts) - len(fresh)
+            log.info(
+                "replay of %s: %d alert transition(s) already on %s, not sent again",
+                where,
+                len(alerts) - len(fresh),
+                alerts_topic,
+            )
+        for alert in fresh:
+            log.info(
+                "hotspot %s %s rule=%s group=%s window_start=%s count=%s (%s)",
+                alert["status"],
+                alert["alert_id"],
+                alert["rule_id"],
+                alert["group"],
+                alert["window_start"],
+                alert["count"],
+                where,
+            )
+        pending = [
+            await alerts_out.send(key=alert["alert_id"].encode(), value=orjson.dumps(alert), force=True)
+            for alert in fresh
+        ]
+        await asyncio.gather(*pending)
+        for alert in fresh:
+            published.add(alert)
+        return fresh
 
     async def hotspot_counter(stream: Any) -> None:
         await published.load()
-        async for event in stream.events():
-            message = event.message
-            engine = engine_for(message.partition)
-            staged = StagedState(state)
-            engine.state = staged
+        async for events in stream.take_events(batch_size, within=batch_within_s):
             now = time.time()
-            try:
-                document = orjson.loads(message.value) if message.value is not None else None
-            except orjson.JSONDecodeError:
-                document = None
-            if not isinstance(document, dict):
-                log.error(
-                    "%s[%s]@%s: not a JSON object, skipped", message.topic, message.partition, message.offset
-                )
-                alerts = []
-            elif message.topic == tagged_topic:
-                runtime.last_input_at[message.partition] = now
-                alerts = engine.on_event(document, message.offset, now)
-            else:
-                alerts = engine.on_tick(document["w"], document["after"], now)
-            fresh = [alert for alert in alerts if alert not in published]
-            if len(fresh) < len(alerts):
-                published.suppressed += len(alerts) - len(fresh)
-                log.info(
-                    "replay of %s[%s]@%s: %d alert transition(s) already on %s, not sent again",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    len(alerts) - len(fresh),
-                    alerts_topic,
-                )
-            alerts = fresh
-            if alerts:
-                for alert in alerts:
-                    log.info(
-                        "hotspot %s %s rule=%s group=%s window_start=%s count=%s (from %s[%s]@%s)",
-                        alert["status"],
-                        alert["alert_id"],
-                        alert["rule_id"],
-                        alert["group"],
-                        alert["window_start"],
-                        alert["count"],
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                    )
-                pending = [
-                    await alerts_out.send(
-                        key=alert["alert_id"].encode(), value=orjson.dumps(alert), force=True
-                    )
-                    for alert in alerts
-                ]
-                await asyncio.gather(*pending)  # acknowledged by Kafka before state says "fired"
-                for alert in alerts:
-                    published.add(alert)
-                staged.commit()
+            by_partition: dict[int, list[Any]] = {}
+            for event in events:
+                by_partition.setdefault(event.message.partition, []).append(event)
+            staged_groups: list[tuple[Any, StagedState]] = []
+            alerts: list[dict[str, Any]] = []
+            for partition, group in by_partition.items():
+                engine = engine_for(partition)
+                staged = StagedState(state)
+                engine.state = staged
+                try:
+                    for event in group:
+                        alerts += apply(engine, event.message, now)
+                finally:
+                    engine.state = state
+                staged_groups.append((group[-1], staged))
+            last = events[-1].message
+            sent = (
+                await deliver(alerts, f"batch ending {last.topic}[{last.partition}]@{last.offset}")
+                if alerts
+                else []
+            )
+            # Kafka has the alerts before the state says "fired". Each partition's writes are made
+            # under its last event, whose partition is the changelog partition.
+            for last_event, staged in staged_groups:
+                with _writing_as(last_event):
+                    staged.commit()
+            if sent:
                 # Make the new episode state durable in the changelog now rather than at the next
-                # commit: shrinks the window in which a crash makes a replay re-send this alert.
+                # commit: shrinks the window in which a crash replays these alerts.
                 await app.producer.flush()
-            else:
-                staged.commit()
-            engine.state = state
 
     app.agent(source, name=f"{table_name}-counter", concurrency=1)(hotspot_counter)
 
@@ -307,6 +350,16 @@ def attach(
             runtime.ticks_sent += 1
 
     app.timer(tick_interval_s, name=f"{table_name}-clock")(hotspot_clock)
+
+    async def forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        # A partition that moves away may come back after another worker advanced it: the
+        # engine's in-memory progress (what a tick refers to) would then be stale.
+        for tp in revoked:
+            if tp.topic == tagged_topic:
+                runtime.engines.pop(tp.partition, None)
+                runtime.last_input_at.pop(tp.partition, None)
+
+    app.on_partitions_revoked.connect(forget_revoked)
 
     if settings.alertmanager_url:
         config = pusher_config or PusherConfig.from_env(settings.alertmanager_url)

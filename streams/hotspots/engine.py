@@ -19,9 +19,11 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   The watermark is floored to the rules' granularity (gcd of all steps and sizes); window bounds
   are multiples of it, so liveness is decided exactly as with the raw value, and it changes
   rarely enough for the list to cover any replay (a warning is logged when it cannot).
+* **Replays rewrite.** A key skipped on replay is written again unchanged: RocksDB may hold a
+  write the changelog never got, and without this the changelog would stay behind for good.
 * **Effects after state.** The caller sends returned alerts and only then stores the new state
-  (see :class:`StagedState`), so a crash in between re-fires the same ``alert_id`` rather than
-  losing the alert.
+  (see :class:`StagedState`), so a crash in between rebuilds the same ``alert_id`` rather than
+  losing the alert (the worker then finds it already on the topic and does not send it twice).
 
 Episodes (CONTRACTS.md): with no episode open, no live window of the group is over its limit
 (counts only grow and the watermark only moves forward, so the only windows that can newly
@@ -52,6 +54,7 @@ from streams.hotspots.alerts import FIRING, RESOLVED, build_alert
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.windows import (
     bucket_start,
+    counts_containing,
     epoch_seconds,
     history_starts,
     is_live,
@@ -403,8 +406,10 @@ class HotspotEngine:
         crossed_past: list[tuple[int, int, float]] = []
         peak = 0
         announced = set(value.setdefault("f", []))
-        for start in windows_containing(bucket, window):
-            count = window_count(buckets, start, window)
+        floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        for start, count in counts_containing(buckets, bucket, window):
+            if count < floor:
+                continue  # cheap test first: most windows are nowhere near their limit
             limit = self._limit(rule, buckets, start, meta)
             if not self._over(rule, count, limit):
                 continue
@@ -444,9 +449,9 @@ class HotspotEngine:
         return [fired, self._alert(rule, group, episode, RESOLVED, now)]
 
     def _any_live_over(self, rule: Rule, buckets: Mapping[int, int], watermark: int, meta: _Meta) -> bool:
-        for start in windows_containing(watermark, rule.window):
-            count = window_count(buckets, start, rule.window)
-            if count and self._over(rule, count, self._limit(rule, buckets, start, meta)):
+        floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        for start, count in counts_containing(buckets, watermark, rule.window):
+            if count >= floor and self._over(rule, count, self._limit(rule, buckets, start, meta)):
                 return True
         return False
 

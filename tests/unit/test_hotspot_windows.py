@@ -9,6 +9,7 @@ import pytest
 from streams.hotspots.rules import Window
 from streams.hotspots.windows import (
     bucket_start,
+    counts_containing,
     epoch_seconds,
     history_starts,
     is_live,
@@ -65,3 +66,15 @@ def test_iso_round_trip() -> None:
     assert epoch_seconds("2026-03-01T11:00:00+01:00") == 1772359200
     assert iso_z(1772359200) == "2026-03-01T10:00:00Z"
     assert iso_z(1772359200.25) == "2026-03-01T10:00:00.250000Z"
+
+
+@pytest.mark.parametrize("window", [HOPPING, TUMBLING, Window(size_s=300, step_s=60)])
+def test_sliding_counts_equal_window_sums(window: Window) -> None:
+    rng = random.Random(3)
+    buckets = {
+        bucket_start(rng.randrange(0, 4 * window.size_s), window.step_s): rng.randrange(1, 5)
+        for _ in range(60)
+    }
+    for t in range(0, 4 * window.size_s, max(1, window.step_s // 3)):
+        expected = [(start, window_count(buckets, start, window)) for start in windows_containing(t, window)]
+        assert counts_containing(buckets, t, window) == expected

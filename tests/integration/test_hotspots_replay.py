@@ -1,0 +1,65 @@
+"""Recomputing history (state lost, group reset, a second deployment) does not re-announce episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration._hotspots_support import (
+    HotspotWorker,
+    create_topics,
+    produce,
+    read_alerts,
+    unique,
+    wait_until,
+)
+from tests.integration.test_hotspots_kill import RULES, committed, feed
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    try:
+        return request.getfixturevalue("kafka_bootstrap")
+    except pytest.FixtureLookupError:
+        from schemas.settings import Settings
+
+        return Settings.from_env().kafka_bootstrap
+
+
+def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, bootstrap: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
+    create_topics(bootstrap, {tagged_topic: 2, alerts_topic: 1})
+    events = feed(7, 800)
+    produce(bootstrap, tagged_topic, events)
+
+    def run_worker(name: str) -> None:
+        worker = HotspotWorker(
+            tmp_path / name,
+            bootstrap=bootstrap,
+            rules=rules,
+            tagged=tagged_topic,
+            alerts=alerts_topic,
+            partitions=2,
+            quiet_after=1e9,
+        )
+        try:
+            worker.start()
+            wait_until(
+                lambda: committed(bootstrap, worker.app_id, tagged_topic) >= len(events),
+                120,
+                f"{name} to commit the feed",
+            )
+        finally:
+            worker.stop()
+
+    run_worker("first")
+    first = read_alerts(bootstrap, alerts_topic)
+    assert len(first) >= 4
+    # A fresh app id: no state, no committed offsets — every input replayed, every alert rebuilt.
+    run_worker("second")
+    assert read_alerts(bootstrap, alerts_topic) == first
