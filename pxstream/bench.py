@@ -207,7 +207,9 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append(("pipeline (one worker)", f"{pipeline:,.0f} events/s{share}"))
     latency = results.get("alert_latency_ms")
     if latency:
-        rows.append(("alert latency", f"p50 {latency['p50']:.0f} ms   p99 {latency['p99']:.0f} ms"))
+        load = results.get("alert_latency_background_events_per_s")
+        under = f"   ({latency.get('trials', '?')} trials under {load:,} events/s background)" if load else ""
+        rows.append(("alert latency", f"p50 {latency['p50']:.0f} ms   p99 {latency['p99']:.0f} ms{under}"))
     if results.get("sink_rows_per_s"):
         rows.append(("sink into ClickHouse (best batch)", f"{results['sink_rows_per_s']:,.0f} rows/s"))
     for size, rate in sorted((results.get("sink_by_batch_size") or {}).items(), key=lambda kv: int(kv[0])):
