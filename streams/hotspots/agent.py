@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -42,6 +43,19 @@ from streams.hotspots.rules import RuleSet
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "hotspot-state"
+
+
+@functools.cache
+def hotspot_events_counter() -> Any:
+    """``pxstream_hotspot_events_total``: tagged events the hotspot stage has applied and stored.
+
+    Counted after a batch's state is written, so a benchmark (or an operator) comparing it with
+    ``pxstream_events_out_total`` sees when the rules have caught up with the tagger. One per
+    process: prometheus_client refuses a second registration of a name.
+    """
+    from prometheus_client import Counter
+
+    return Counter("pxstream_hotspot_events_total", "TaggedEvents applied by the hotspot stage")
 
 
 @contextlib.contextmanager
@@ -78,7 +92,8 @@ class TableState(MutableMapping[str, Any]):
         return default if raw is None else orjson.loads(raw)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.table[key.encode()] = orjson.dumps(value)
+        # Bucket maps are held with int keys in memory; JSON has only string keys (same bytes).
+        self.table[key.encode()] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
     def __delitem__(self, key: str) -> None:
         del self.table[key.encode()]
@@ -284,6 +299,8 @@ def attach(
             published.add(alert)
         return fresh
 
+    processed = hotspot_events_counter()
+
     async def hotspot_counter(stream: Any) -> None:
         await published.load()
         async for events in stream.take_events(batch_size, within=batch_within_s):
@@ -314,6 +331,7 @@ def attach(
             for last_event, staged in staged_groups:
                 with _writing_as(last_event):
                     staged.commit()
+            processed.inc(sum(1 for event in events if event.message.topic == tagged_topic))
             if sent:
                 # Make the new episode state durable in the changelog now rather than at the next
                 # commit: shrinks the window in which a crash replays these alerts.

@@ -44,7 +44,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,6 @@ from streams.hotspots.windows import (
     bucket_start,
     counts_containing,
     epoch_seconds,
-    history_starts,
     is_live,
     window_count,
     windows_containing,
@@ -237,8 +236,9 @@ class HotspotEngine:
             meta.dirty = True
 
         event_id = str(event.get("event_id", ""))
+        domains = event_domains(event)  # once per event, not once per rule
         for rule in self.rules.rules:
-            groups = list(matching_groups(rule, event))
+            groups = matching_groups(rule, event, domains)
             if not groups:
                 continue
             if before is not None and t < before - rule.allowed_lateness_s:
@@ -312,7 +312,7 @@ class HotspotEngine:
             return []
         if value is None:
             value = {"m": -1, "b": {}, "s": [], "ep": None, "f": []}
-        buckets = {int(k): v for k, v in value["b"].items()}
+        buckets = value["b"] = int_buckets(value["b"])
         alerts: list[dict[str, Any]] = []
         episode = value["ep"]
         # Normally a no-op: the sweep at the last watermark change already resolved such an
@@ -332,7 +332,8 @@ class HotspotEngine:
         del samples[:-SAMPLES_KEPT]
         horizon = self._horizon(rule, watermark)
         alerts += self._evaluate(rule, group, buckets, samples, value, bucket, watermark, meta, now)
-        value["b"] = {str(k): v for k, v in buckets.items() if k >= horizon}
+        if min(buckets) < horizon:  # pruning is rare (the watermark moved): skip the copy otherwise
+            value["b"] = {k: v for k, v in buckets.items() if k >= horizon}
         value["s"] = [s for s in samples if s[1] >= horizon]
         value["f"] = [start for start in value["f"] if start >= horizon]
         value["m"] = position
@@ -368,17 +369,33 @@ class HotspotEngine:
 
     # ---------------------------------------------------------------- rules and episodes
 
-    def _limit(self, rule: Rule, buckets: Mapping[int, int], start: int, meta: _Meta) -> float | None:
-        """The count a window must reach (threshold) or exceed (SPC); None = cannot fire yet."""
+    def _limit(
+        self,
+        rule: Rule,
+        buckets: Mapping[int, int],
+        start: int,
+        meta: _Meta,
+        prefix: BucketPrefix | None = None,
+    ) -> float | None:
+        """The count a window must reach (threshold) or exceed (SPC); None = cannot fire yet.
+
+        SPC: the observed history windows (``start - k*size`` for k = 1.., those starting at or
+        after the origin) are non-overlapping and adjacent, so their total is the sum of the
+        buckets in one span; ``prefix`` answers that with two bisections instead of summing
+        ``baseline * size/step`` buckets for each candidate window.
+        """
         if rule.threshold is not None:
             return float(rule.threshold)
         spc = rule.spc
         assert spc is not None
+        size = rule.window.size_s
         origin = bucket_start(meta.origin if meta.origin is not None else start, rule.window.step_s)
-        observed = [h for h in history_starts(start, rule.window, spc.baseline) if h >= origin]
-        if len(observed) < spc.min_history:
+        observed = min(spc.baseline, max(0, (start - origin) // size))
+        if observed < spc.min_history or observed == 0:
             return None
-        mean = sum(window_count(buckets, h, rule.window) for h in observed) / len(observed)
+        if prefix is None:
+            prefix = BucketPrefix(buckets)
+        mean = prefix.total(start - observed * size, start) / observed
         return mean + spc.sigma * math.sqrt(mean)
 
     def _over(self, rule: Rule, count: int, limit: float | None) -> bool:
@@ -407,10 +424,13 @@ class HotspotEngine:
         peak = 0
         announced = set(value.setdefault("f", []))
         floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        prefix: BucketPrefix | None = None
         for start, count in counts_containing(buckets, bucket, window):
             if count < floor:
                 continue  # cheap test first: most windows are nowhere near their limit
-            limit = self._limit(rule, buckets, start, meta)
+            if prefix is None and rule.spc is not None:
+                prefix = BucketPrefix(buckets)
+            limit = self._limit(rule, buckets, start, meta, prefix)
             if not self._over(rule, count, limit):
                 continue
             peak = max(peak, count)
@@ -450,8 +470,13 @@ class HotspotEngine:
 
     def _any_live_over(self, rule: Rule, buckets: Mapping[int, int], watermark: int, meta: _Meta) -> bool:
         floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
+        prefix: BucketPrefix | None = None
         for start, count in counts_containing(buckets, watermark, rule.window):
-            if count >= floor and self._over(rule, count, self._limit(rule, buckets, start, meta)):
+            if count < floor:
+                continue
+            if prefix is None and rule.spc is not None:
+                prefix = BucketPrefix(buckets)
+            if self._over(rule, count, self._limit(rule, buckets, start, meta, prefix)):
                 return True
         return False
 
@@ -474,7 +499,7 @@ class HotspotEngine:
             if episode is None:
                 self._sync_open(meta, key, rule, value)
                 continue
-            buckets = {int(k): v for k, v in value["b"].items()}
+            buckets = int_buckets(value["b"])
             if self._any_live_over(rule, buckets, watermark, meta):
                 continue
             group = tuple(orjson.loads(key.split("|", 2)[2]))
@@ -515,21 +540,62 @@ class HotspotEngine:
             if not key.startswith(prefix):
                 continue
             group = tuple(orjson.loads(key[len(prefix) :]))
-            buckets = {int(k): v for k, v in self.state[key]["b"].items()}
+            buckets = int_buckets(self.state[key]["b"])
             starts = {s for b in buckets for s in windows_containing(b, rule.window)}
             for start in starts:
                 counts[(group, start)] = window_count(buckets, start, rule.window)
         return counts
 
 
-def matching_groups(rule: Rule, event: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
+class BucketPrefix:
+    """Running totals over one key's buckets in time order: any span's count in O(log n)."""
+
+    __slots__ = ("starts", "totals")
+
+    def __init__(self, buckets: Mapping[int, int]) -> None:
+        self.starts = sorted(buckets)
+        running, totals = 0, [0]
+        for start in self.starts:
+            running += buckets[start]
+            totals.append(running)
+        self.totals = totals
+
+    def total(self, low: int, high: int) -> int:
+        """Sum of the buckets starting in [low, high)."""
+        starts = self.starts
+        return self.totals[bisect.bisect_left(starts, high)] - self.totals[bisect.bisect_left(starts, low)]
+
+
+def int_buckets(raw: dict[Any, int]) -> dict[int, int]:
+    """Bucket counts keyed by int start. JSON gives str keys; values staged by this process keep
+    their int keys (TableState writes them with OPT_NON_STR_KEYS, the same JSON), so the copy is
+    made once per key read from the store, not once per event."""
+    for key in raw:
+        if type(key) is int:
+            return raw
+        break
+    else:
+        return raw
+    return {int(k): v for k, v in raw.items()}
+
+
+def event_domains(event: Mapping[str, Any]) -> list[str]:
+    """The event's domains, strings only, each once, in order."""
+    return list(dict.fromkeys(d for d in event.get("domains") or () if isinstance(d, str)))
+
+
+def matching_groups(
+    rule: Rule, event: Mapping[str, Any], domains: list[str] | None = None
+) -> Sequence[tuple[str, ...]]:
     """The group tuples an event counts in for a rule (none when it does not match).
 
     An event with two domains counts once in each domain group; an event with no domain
     matches no domain-grouped rule; an event missing a group_by field cannot be attributed
-    and is not counted for that rule.
+    and is not counted for that rule. ``domains`` is :func:`event_domains` of the event, when
+    the caller has it already.
     """
-    domains = [d for d in event.get("domains") or () if isinstance(d, str)]
+    if domains is None:
+        domains = event_domains(event)
     for name, allowed in rule.when:
         if name == "domain":
             domains = [d for d in domains if d in allowed]
@@ -548,4 +614,4 @@ def matching_groups(rule: Rule, event: Mapping[str, Any]) -> Iterable[tuple[str,
         fixed.append(value)
     if "domain" not in rule.group_by:
         return (tuple(fixed),)  # type: ignore[arg-type]
-    return [tuple(d if v is None else v for v in fixed) for d in dict.fromkeys(domains)]
+    return [tuple(d if v is None else v for v in fixed) for d in domains]
