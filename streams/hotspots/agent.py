@@ -203,7 +203,7 @@ def attach(
     quiet_after_s: float = 5.0,
     clock_lag_s: float = 0.0,
     dedupe_tail_records: int = 20_000,
-    batch_size: int = 500,
+    batch_size: int = 1000,
     batch_within_s: float = 0.05,
     pusher_config: PusherConfig | None = None,
 ) -> HotspotRuntime:

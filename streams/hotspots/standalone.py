@@ -40,6 +40,9 @@ def build_app(
 ) -> Any:
     import faust
 
+    from streams import fetch_wait
+
+    fetch_wait.install()
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
