@@ -415,12 +415,17 @@ rules:
 """
 
 
-async def _background_load(bootstrap: str, topic: str, rate_per_s: float, stop: asyncio.Event) -> int:
+async def _background_load(
+    bootstrap: str, topic: str, rate_per_s: float, stop: asyncio.Event
+) -> tuple[int, float]:
     """Realistic events at a steady rate while latency is measured, so the alert path competes
-    with normal traffic for the worker's batches, tagger and tables. Returns how many were sent."""
+    with normal traffic for the worker's batches, tagger and tables. Events are encoded before
+    the clock starts, so the generator's own cost does not lower the rate it reports.
+    Returns (events sent, seconds the load ran)."""
     from aiokafka import AIOKafkaProducer
 
-    events = synthetic_events(max(1, int(rate_per_s * 120)))
+    events = synthetic_events(max(1, int(rate_per_s * 60)))
+    encoded = [(str(e.get("provider", "")).encode(), orjson.dumps(e)) for e in events]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     sent = 0
@@ -429,14 +434,15 @@ async def _background_load(bootstrap: str, topic: str, rate_per_s: float, stop: 
         while not stop.is_set():
             due = int((time.monotonic() - began) * rate_per_s)
             while sent < due:
-                event = events[sent % len(events)]
-                await producer.send(topic, orjson.dumps(event), key=str(event.get("provider", "")).encode())
+                key, value = encoded[sent % len(encoded)]
+                await producer.send(topic, value, key=key)
                 sent += 1
             await asyncio.sleep(0.01)  # pacing the load generator, not waiting for a condition
+        elapsed = time.monotonic() - began
         await producer.flush()
     finally:
         await producer.stop()
-    return sent
+    return sent, elapsed
 
 
 async def _alert_latencies(
@@ -457,7 +463,6 @@ async def _alert_latencies(
         if background_rate > 0
         else None
     )
-    load_began = time.monotonic()
     try:
         await consumer.seek_to_end()
         for trial in range(trials + 1):  # the first is a warm-up: agents' first batch, table open
@@ -492,10 +497,10 @@ async def _alert_latencies(
                 latencies.append(found.timestamp - crossed_ms)
     finally:
         stop_load.set()
-        sent_background = await load if load is not None else 0
+        sent_background, load_seconds = await load if load is not None else (0, 1.0)
         await consumer.stop()
         await producer.stop()
-    return latencies, sent_background / max(time.monotonic() - load_began, 1e-9)
+    return latencies, sent_background / max(load_seconds, 1e-9)
 
 
 def bench_alert_latency(
