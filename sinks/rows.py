@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from schemas.alert import GROUP_FIELDS
+
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
     "source",
@@ -46,7 +48,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "version",
 )
 
-ALERT_GROUP_FIELDS: tuple[str, ...] = ("organisation", "provider", "site", "ward", "source", "domain")
+ALERT_GROUP_FIELDS: tuple[str, ...] = GROUP_FIELDS  # one column per field a rule may group by
 
 ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id",

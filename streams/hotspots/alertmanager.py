@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from streams.hotspots.alerts import RESOLVED
+from schemas.alert import RESOLVED
 from streams.hotspots.windows import iso_z
 
 log = logging.getLogger(__name__)

@@ -14,26 +14,8 @@ from typing import Any
 
 import orjson
 
+from schemas.alert import FIRING, MAX_SAMPLE_EVENT_IDS, RESOLVED
 from streams.hotspots.windows import iso_z
-
-FIRING = "firing"
-RESOLVED = "resolved"
-MAX_SAMPLE_EVENT_IDS = 10
-ALERT_FIELDS: tuple[str, ...] = (
-    "alert_id",
-    "rule_id",
-    "status",
-    "group",
-    "window_start",
-    "window_end",
-    "count",
-    "threshold",
-    "severity",
-    "description",
-    "fired_at",
-    "resolved_at",
-    "sample_event_ids",
-)
 
 
 def alert_id(rule_id: str, group: Mapping[str, str], episode_start: int) -> str:

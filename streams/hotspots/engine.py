@@ -50,7 +50,8 @@ from typing import Any
 
 import orjson
 
-from streams.hotspots.alerts import FIRING, RESOLVED, build_alert
+from schemas.alert import FIRING, RESOLVED
+from streams.hotspots.alerts import build_alert
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.windows import (
     bucket_start,

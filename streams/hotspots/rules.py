@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
+from schemas.alert import GROUP_FIELDS
 from schemas.domains import DOMAIN_IDS
 from schemas.errors import ConfigError
 
-GROUP_FIELDS: tuple[str, ...] = ("organisation", "provider", "site", "ward", "source", "domain")
 WHEN_FIELDS: tuple[str, ...] = (
     "source",
     "domain",

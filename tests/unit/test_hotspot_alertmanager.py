@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from schemas.alert import ALERT_FIELDS
 from streams.hotspots.alertmanager import (
     ALERTNAME,
     FiringRegistry,
@@ -12,7 +13,7 @@ from streams.hotspots.alertmanager import (
     latest_per_alert,
     to_alertmanager,
 )
-from streams.hotspots.alerts import ALERT_FIELDS, alert_id, build_alert
+from streams.hotspots.alerts import alert_id, build_alert
 from streams.hotspots.windows import iso_z
 
 T0 = 1_780_000_200

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from streams.hotspots.alerts import FIRING, RESOLVED, alert_id
+from schemas.alert import FIRING, RESOLVED
+from streams.hotspots.alerts import alert_id
 from streams.hotspots.engine import HotspotEngine, StagedState, matching_groups
 from streams.hotspots.rules import RuleSet, parse_rules
 from streams.hotspots.windows import bucket_start, iso_z, windows_containing
