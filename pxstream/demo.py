@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -156,6 +157,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    # The live view owns the terminal; client chatter at INFO would scroll it away.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = Settings.from_env()
     env = dict(os.environ)
     if "PXSTREAM_RULES" not in env:
