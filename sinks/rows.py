@@ -19,7 +19,17 @@ from typing import Any
 
 import orjson
 
-from schemas.alert import GROUP_FIELDS
+from schemas.alert import ALERT_FIELDS, GROUP_FIELDS
+
+# Where each row came from and when it was written: lets a retried batch be recognised, and
+# ReplacingMergeTree keep the latest version.
+DELIVERY_COLUMNS: tuple[str, ...] = (
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "ingested_at",
+    "version",
+)
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "event_id",
@@ -41,34 +51,16 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "domain_scores",
     "redaction_count",
     "tagger_version",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "ingested_at",
-    "version",
+    *DELIVERY_COLUMNS,
 )
 
 ALERT_GROUP_FIELDS: tuple[str, ...] = GROUP_FIELDS  # one column per field a rule may group by
 
+# Alert v1's fields as columns: the `group` object becomes one column per groupable field,
+# followed by the delivery columns.
 ALERT_COLUMNS: tuple[str, ...] = (
-    "alert_id",
-    "rule_id",
-    "status",
-    *ALERT_GROUP_FIELDS,
-    "window_start",
-    "window_end",
-    "count",
-    "threshold",
-    "severity",
-    "description",
-    "fired_at",
-    "resolved_at",
-    "sample_event_ids",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "ingested_at",
-    "version",
+    *(column for name in ALERT_FIELDS for column in (ALERT_GROUP_FIELDS if name == "group" else (name,))),
+    *DELIVERY_COLUMNS,
 )
 
 _STATUS_RANK = {"firing": 0, "resolved": 1}
