@@ -251,3 +251,17 @@ def test_long_letters_stay_fast(tagger: Tagger) -> None:
     tags = tagger.tag(redact(letter).text, "complaint")
     assert time.process_time() - started < 2.0
     assert {SAFE, RELATIONSHIPS, INFORMATION, ACCESS, ENVIRONMENT} <= set(tags.domains)
+
+
+def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
+    from streams.tagging.evaluate import macro_f1_interval
+
+    perfect = [{SAFE}, {ACCESS}, {ENVIRONMENT, INFORMATION}, {RELATIONSHIPS}] * 10
+    assert macro_f1_interval(perfect, perfect, resamples=200) == (1.0, 1.0)
+
+    gold = [{SAFE}, {SAFE, ACCESS}, set(), {ENVIRONMENT}, {INFORMATION}, {RELATIONSHIPS}] * 20
+    predicted = [[SAFE], [ACCESS], [RELATIONSHIPS], [ENVIRONMENT], [INFORMATION], []] * 20
+    low, high = macro_f1_interval(gold, predicted, resamples=300)
+    point = score(gold, predicted).macro_f1
+    assert low < point < high
+    assert (low, high) == macro_f1_interval(gold, predicted, resamples=300)
