@@ -30,6 +30,8 @@ class Example:
     source: str = "fft"
     category_codes: tuple[str, ...] = ()
     sentiment_label: str = ""
+    # the FFT source's own fine categories (v6 framework), from which its domains were mapped
+    source_labels: tuple[str, ...] = ()
 
 
 def fft_path() -> Path:
@@ -58,7 +60,8 @@ def load_fft(split: str) -> list[Example]:
             unknown = domains - set(DOMAIN_IDS)
             if unknown:
                 raise ConfigError(f"{path}:{line_no}: unknown domain(s) {sorted(unknown)}")
-            examples.append(Example(row["text"], domains, "fft", (), row["sentiment"]))
+            labels = tuple(label for label in row.get("source_labels", "").split(";") if label)
+            examples.append(Example(row["text"], domains, "fft", (), row["sentiment"], labels))
     return examples
 
 

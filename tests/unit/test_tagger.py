@@ -265,3 +265,31 @@ def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
     point = score(gold, predicted).macro_f1
     assert low < point < high
     assert (low, high) == macro_f1_interval(gold, predicted, resamples=300)
+
+
+def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() -> None:
+    from streams.tagging.data import Example
+    from streams.tagging.encoder_study import fine_label_domains
+
+    examples = [
+        Example("Waited hours", frozenset({ACCESS}), source_labels=("Timeliness of care",)),
+        Example("Too slow", frozenset({ACCESS}), source_labels=("Timeliness of care",)),
+        Example("Thank you", frozenset(), source_labels=("Positive experience & gratitude",)),
+        # a two-category row says nothing about either category on its own
+        Example(
+            "Kind but slow", frozenset({ACCESS, RELATIONSHIPS}), source_labels=("Staff manner", "Timeliness")
+        ),
+    ]
+    assert fine_label_domains(examples) == {
+        "Timeliness of care": ACCESS,
+        "Positive experience & gratitude": None,
+    }
+
+
+def test_fft_examples_carry_the_source_categories_their_domains_came_from() -> None:
+    from streams.tagging.data import load_fft
+
+    train = load_fft("train")
+    assert all(e.source_labels for e in train[:200])
+    waiting = [e for e in train if e.source_labels == ("Timeliness of care",)]
+    assert waiting and all(e.domains == {ACCESS} for e in waiting)
