@@ -54,12 +54,10 @@ EVENT_COLUMNS: tuple[str, ...] = (
     *DELIVERY_COLUMNS,
 )
 
-ALERT_GROUP_FIELDS: tuple[str, ...] = GROUP_FIELDS  # one column per field a rule may group by
-
-# Alert v1's fields as columns: the `group` object becomes one column per groupable field,
-# followed by the delivery columns.
+# Alert v1's fields as columns: the `group` object becomes one column per field a rule may group
+# by, followed by the delivery columns.
 ALERT_COLUMNS: tuple[str, ...] = (
-    *(column for name in ALERT_FIELDS for column in (ALERT_GROUP_FIELDS if name == "group" else (name,))),
+    *(column for name in ALERT_FIELDS for column in (GROUP_FIELDS if name == "group" else (name,))),
     *DELIVERY_COLUMNS,
 )
 
@@ -186,7 +184,7 @@ def alert_row(record: dict[str, Any], position: Position, ingested_ms: int) -> t
         alert_id,
         _text(record, "rule_id"),
         status,
-        *(str(group.get(name) or "") for name in ALERT_GROUP_FIELDS),
+        *(str(group.get(name) or "") for name in GROUP_FIELDS),
         to_millis(record.get("window_start"), "window_start"),
         to_millis(record.get("window_end"), "window_end"),
         max(0, min(int(count), 2**32 - 1)),

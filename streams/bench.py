@@ -267,18 +267,21 @@ PRODUCTION_RULES = Path(__file__).resolve().parents[1] / "infra" / "rules" / "ho
 
 
 def _metric_sum(text: str, name: str) -> float:
-    """Sum of every series of one metric in a Prometheus text page (0 when absent)."""
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    """Sum of every series of one sample name in a Prometheus text page (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
 
 
 def _wait_hotspots_caught_up(worker: WorkerProcess, expected: int, timeout_s: float) -> float:
     """Poll the worker's ``pxstream_hotspot_events_total`` until it reaches ``expected``; return
     the wall-clock time (epoch seconds) it was first seen there. Polled every 50 ms, and the
-    counter moves once per batch (≤ 500 events), so the figure is late by at most ~0.1 s."""
+    counter moves once per batch (≤ 1,000 events), so the figure is late by at most ~0.1 s."""
     deadline = time.monotonic() + timeout_s
     seen = 0.0
     while time.monotonic() < deadline:

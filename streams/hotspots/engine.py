@@ -571,11 +571,7 @@ def int_buckets(raw: dict[Any, int]) -> dict[int, int]:
     """Bucket counts keyed by int start. JSON gives str keys; values staged by this process keep
     their int keys (TableState writes them with OPT_NON_STR_KEYS, the same JSON), so the copy is
     made once per key read from the store, not once per event."""
-    for key in raw:
-        if type(key) is int:
-            return raw
-        break
-    else:
+    if not raw or type(next(iter(raw))) is int:
         return raw
     return {int(k): v for k, v in raw.items()}
 

@@ -79,11 +79,15 @@ def fine_label_domains(examples: Sequence[Example]) -> dict[str, str | None]:
     return {label: (counts.most_common(1)[0][0] or None) for label, counts in seen.items()}
 
 
+def _logistic(lib: Any) -> Any:
+    """The shipped model's kind of classifier, at the regularisation it usually picks."""
+    return lib.lr(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED)
+
+
 def linear_logits(lib: Any, train_x: Any, train_y: Any, apply_x: Any) -> Any:
-    columns = []
-    for j in range(len(DOMAIN_IDS)):
-        model = lib.lr(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED)
-        columns.append(model.fit(train_x, train_y[:, j]).decision_function(apply_x))
+    columns = [
+        _logistic(lib).fit(train_x, train_y[:, j]).decision_function(apply_x) for j in range(len(DOMAIN_IDS))
+    ]
     return lib.np.column_stack(columns)
 
 
@@ -94,8 +98,8 @@ def fine_logits(lib: Any, train_x: Any, fine_y: Any, mapping: list[int | None], 
     for k, domain_index in enumerate(mapping):
         if domain_index is None or fine_y[:, k].sum() < MIN_FINE_POSITIVES:
             continue
-        model = lib.lr(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear", random_state=SEED)
-        miss[:, domain_index] *= 1.0 - model.fit(train_x, fine_y[:, k]).predict_proba(apply_x)[:, 1]
+        model = _logistic(lib).fit(train_x, fine_y[:, k])
+        miss[:, domain_index] *= 1.0 - model.predict_proba(apply_x)[:, 1]
     hit = np.clip(1.0 - miss, 1e-6, 1 - 1e-6)
     return np.log(hit / (1.0 - hit))
 
@@ -231,15 +235,23 @@ class _Encoder:
             return len(texts) / (time.perf_counter() - started)
 
 
-def combinations(lib: Any, parts: dict[str, tuple[Any, Any]], y_train: Any, y_test: Any) -> list[dict]:
-    """Every sum of z-scored components; thresholds tuned out-of-fold, test scored once."""
+def combinations(
+    lib: Any, oof_logits: dict[str, Any], test_logits: dict[str, Any], y_train: Any, y_test: Any
+) -> list[dict]:
+    """Every sum of z-scored components; thresholds tuned out-of-fold, test scored once.
+
+    Each component is scaled by its out-of-fold mean and spread, so its test logits land on the
+    scale the thresholds were tuned on."""
     np, f1 = lib.np, lib.f1
+    scaled = {}
+    for name, oof in oof_logits.items():
+        mean, spread = oof.mean(0), oof.std(0)
+        scaled[name] = ((oof - mean) / spread, (test_logits[name] - mean) / spread)
     rows = []
-    names = list(parts)
-    for size in range(1, len(names) + 1):
-        for combo in itertools.combinations(names, size):
-            oof = sum((parts[k][0] - parts[k][0].mean(0)) / parts[k][0].std(0) for k in combo)
-            test = sum((parts[k][1] - parts[k][0].mean(0)) / parts[k][0].std(0) for k in combo)
+    for size in range(1, len(scaled) + 1):
+        for combo in itertools.combinations(scaled, size):
+            oof = sum(scaled[k][0] for k in combo)
+            test = sum(scaled[k][1] for k in combo)
             oof_f1, test_f1 = [], []
             for j in range(len(DOMAIN_IDS)):
                 threshold = tune_threshold(y_train[:, j], oof[:, j], f1, np)
@@ -278,23 +290,25 @@ def run(folds: int, epochs: int, json_path: Path | None = None) -> dict[str, Any
     mapping = [DOMAIN_IDS.index(d) if d else None for d in (label_domain[n] for n in fine_names)]
 
     shape = (len(train), len(DOMAIN_IDS))
-    parts = {name: [np.zeros(shape), None] for name in ("linear", "fine", "encoder")}
+    oof = {name: np.zeros(shape) for name in ("linear", "fine", "encoder")}
     encoder_test = []
     texts_train, texts_test = [e.text for e in train], [e.text for e in test]
     splits = list(lib.kfold(n_splits=folds, shuffle=True, random_state=SEED).split(texts_train))
     encoder = None
     for fold, (fit, held) in enumerate(splits, start=1):
         print(f"fold {fold}/{folds}", file=sys.stderr)
-        parts["linear"][0][held] = linear_logits(lib, x_train[fit], y_train[fit], x_train[held])
-        parts["fine"][0][held] = fine_logits(lib, x_train[fit], fine_y[fit], mapping, x_train[held])
+        oof["linear"][held] = linear_logits(lib, x_train[fit], y_train[fit], x_train[held])
+        oof["fine"][held] = fine_logits(lib, x_train[fit], fine_y[fit], mapping, x_train[held])
         encoder = _Encoder(lib)
         encoder.fit([texts_train[k] for k in fit], y_train[fit].astype(np.float32), epochs)
-        parts["encoder"][0][held] = encoder.logits([texts_train[k] for k in held])
+        oof["encoder"][held] = encoder.logits([texts_train[k] for k in held])
         encoder_test.append(encoder.logits(texts_test))
-    parts["linear"][1] = linear_logits(lib, x_train, y_train, x_test)
-    parts["fine"][1] = fine_logits(lib, x_train, fine_y, mapping, x_test)
-    parts["encoder"][1] = np.mean(encoder_test, axis=0)
-    table = combinations(lib, {k: (v[0], v[1]) for k, v in parts.items()}, y_train, y_test)
+    test_logits = {
+        "linear": linear_logits(lib, x_train, y_train, x_test),
+        "fine": fine_logits(lib, x_train, fine_y, mapping, x_test),
+        "encoder": np.mean(encoder_test, axis=0),
+    }
+    table = combinations(lib, oof, test_logits, y_train, y_test)
     result: dict[str, Any] = {"folds": folds, "epochs": epochs, "combinations": table}
     _print_table(table)
     _save(result, json_path)
