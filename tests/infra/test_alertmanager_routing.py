@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,7 +52,10 @@ def test_resolving_an_alert_sends_a_resolved_notification(alertmanager: Alertman
     alertmanager.post_alerts([alert])
     alertmanager.wait_for_webhook(lambda r: r.receiver == "qwe-quality" and r.status == "firing")
 
-    alert["endsAt"] = (datetime.now(UTC) - timedelta(milliseconds=10)).isoformat()
+    # A resolution ends now, as the worker's does. Never earlier than startsAt: with group_wait 0s
+    # the firing notification can arrive within milliseconds, and Alertmanager refuses (400) an
+    # alert that ends before it starts.
+    alert["endsAt"] = max(alert["startsAt"], datetime.now(UTC).isoformat(), key=datetime.fromisoformat)
     alertmanager.post_alerts([alert])
 
     resolved = alertmanager.wait_for_webhook(lambda r: r.receiver == "qwe-quality" and r.status == "resolved")

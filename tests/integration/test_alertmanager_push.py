@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -17,6 +18,7 @@ from streams.hotspots.alertmanager import (
     to_alertmanager,
 )
 from streams.hotspots.alerts import build_alert
+from streams.hotspots.windows import iso_z
 from tests.integration._hotspots_support import Alertmanager, create_topics, free_port, unique, wait_until
 
 pytestmark = pytest.mark.integration
@@ -69,6 +71,31 @@ def test_firing_then_resolved_against_real_alertmanager(tmp_path: Path) -> None:
         assert listed["labels"]["alertname"] == "PatientExperienceHotspot"
         assert set(listed["annotations"]) == {"summary", "description", "dashboard"}
         assert asyncio.run(send(make_alert(rule, "resolved")))
+        wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
+    finally:
+        am.stop()
+
+
+def test_resolution_stamped_before_its_firing_is_accepted(tmp_path: Path) -> None:
+    """Clock skew between the worker that fired and the one that resolved must not strand the alert."""
+    am = Alertmanager(tmp_path / "am").start()
+    try:
+        rule = unique("rule")
+        config = PusherConfig(am.url)
+        client = AlertmanagerClient(config)
+        firing = make_alert(rule)
+        fired_at = datetime.fromisoformat(firing["fired_at"]).timestamp()
+        skewed = {**firing, "status": "resolved", "resolved_at": iso_z(fired_at - 10)}
+
+        async def send(record: dict) -> bool:
+            try:
+                return await client.deliver([to_alertmanager(record, config, time.time())])
+            finally:
+                await client.close()
+
+        assert asyncio.run(send(firing))
+        wait_until(lambda: am.alerts(rule, active_only=True), 10, "alert active in Alertmanager")
+        assert asyncio.run(send(skewed))
         wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
     finally:
         am.stop()

@@ -71,6 +71,14 @@ def test_resolution_ends_at_resolved_at() -> None:
     assert posted["endsAt"] == iso_z(T0 + 90000)
 
 
+def test_resolution_stamped_before_its_firing_ends_at_its_start() -> None:
+    """A resolution from a worker whose clock is behind the one that fired (partition moved)."""
+    skewed = {**alert("resolved"), "resolved_at": iso_z(T0 + 99.75)}
+    posted = to_alertmanager(skewed, CONFIG, now=T0 + 99.75)
+    assert posted["startsAt"] == iso_z(T0 + 100)
+    assert posted["endsAt"] == posted["startsAt"]
+
+
 def test_backoff_grows_to_a_cap_with_jitter() -> None:
     config = PusherConfig("http://x", backoff_initial_s=0.5, backoff_max_s=8)
     delays = backoff_delays(config, random.Random(1))
