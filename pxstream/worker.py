@@ -49,6 +49,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--web-host", help="address of /metrics and /healthz (default 127.0.0.1)")
     parser.add_argument("--web-port", type=int, help="port of /metrics and /healthz (default 6066)")
     parser.add_argument("--batch-size", type=int, help="raw messages per processing batch (default 1000)")
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long the consumer group waits for a worker that died without leaving before its "
+        "partitions move on (default 60; lower fails over faster, too low rebalances on a pause)",
+    )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
     parser.set_defaults(func=run_worker)
@@ -139,6 +146,7 @@ def run_worker(args: argparse.Namespace) -> int:
         web_host=args.web_host,
         web_port=args.web_port,
         batch_size=args.batch_size,
+        session_timeout_s=args.session_timeout,
         hotspots=False if args.no_hotspots else None,
     )
     rules = None

@@ -40,6 +40,9 @@ class WorkerConfig:
     batch_size: int = 1000  # raw messages per take; FAUST-NOTES: per-message overhead dominates
     batch_within_s: float = 0.2  # longest an incomplete batch waits (bounds added latency)
     max_poll_records: int = 1000
+    # How long the group waits for a member that died without leaving (kill -9, a lost host)
+    # before its partitions go to another worker: the failover time. Faust's default.
+    session_timeout_s: float = 60.0
     hotspots: bool = True
     replication_factor: int = 1  # one local broker; a production cluster sets 3
 
@@ -125,6 +128,7 @@ def create_app(
         topic_replication_factor=config.replication_factor,
         topic_allow_declare=True,
         broker_max_poll_records=config.max_poll_records,
+        broker_session_timeout=config.session_timeout_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         key_serializer="raw",

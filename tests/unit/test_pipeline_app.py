@@ -49,4 +49,5 @@ def test_app_is_configured_for_at_least_once_on_local_disk(tmp_path: Path) -> No
     assert Path(conf.datadir) == tmp_path / "worker" / "unit-app"
     assert (conf.web_host, conf.web_port) == ("127.0.0.1", 7123)
     assert conf.broker_max_poll_records == 1000
+    assert conf.broker_session_timeout == 60.0  # failover time; `pxstream worker --session-timeout`
     assert {"/metrics", "/healthz"} <= set(app.web.views)
