@@ -213,6 +213,8 @@ def attach(
     changelog and the ticks topic are created with it; Faust refuses a mismatch). The pusher runs
     only when ``settings.alertmanager_url`` is not empty.
     """
+    from faust.types import TP
+
     partitions = app.conf.topic_partitions
     for rule in rules.rules:
         if partitions > 1 and "provider" not in rule.group_by:
@@ -317,6 +319,9 @@ def attach(
                 try:
                     for event in group:
                         alerts += apply(engine, event.message, now)
+                    # Here, not in the clock timer: a table write must be made under an event of
+                    # its partition. Faust's committed offset is where a crash would replay from.
+                    engine.end_batch(app.consumer._committed_offset.get(TP(tagged_topic, partition)))
                 finally:
                     engine.state = state
                 staged_groups.append((group[-1], staged))

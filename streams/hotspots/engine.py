@@ -21,6 +21,18 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   rarely enough for the list to cover any replay (a warning is logged when it cannot).
 * **Replays rewrite.** A key skipped on replay is written again unchanged: RocksDB may hold a
   write the changelog never got, and without this the changelog would stay behind for good.
+* **Each event once.** ``event_id`` is the idempotency key (CONTRACTS.md), and the same event can
+  reach ``feedback.tagged`` twice at different offsets: the tagging stage re-delivers what it had
+  not committed when it was killed, and sources re-send. The first input that counts an event
+  records ``[position, event time]`` under its id; a later input with that id counts nowhere.
+  Comparing positions keeps replays exact: the recorded input itself is re-applied key by key as
+  above, everything after it is a duplicate. The records of one batch are stored as one *chunk*
+  key named by its first and last position (:meth:`HotspotEngine.end_batch`): one changelog write
+  per batch, not per event, and a replay that batches differently writes new chunks beside the old
+  rather than over them (a replay with the same bounds writes the same content). Lookups use an
+  in-memory index built from the chunks when the engine starts. Chunks are forgotten only once
+  every event in them is too late for every rule at any input a crash could replay, so a
+  duplicate arriving after that is refused by lateness, exactly as it would have been by its id.
 * **Effects after state.** The caller sends returned alerts and only then stores the new state
   (see :class:`StagedState`), so a crash in between rebuilds the same ``alert_id`` rather than
   losing the alert (the worker then finds it already on the topic and does not send it twice).
@@ -42,6 +54,7 @@ them exist the rule does not fire, and the mean is taken over the observed ones.
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
 import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
@@ -84,6 +97,8 @@ class EngineStats:
     replayed: int = 0  # (event, key) applications skipped because the key already had them
     late: int = 0  # counted although behind the watermark
     too_late: int = 0  # (event, rule) pairs refused: beyond allowed lateness
+    duplicates: int = 0  # events not counted again: their event_id was counted before
+    seen_forgotten: int = 0  # event ids dropped from state once no duplicate could count
     unparseable: int = 0
     alerts: int = 0
     history_overflow: int = 0
@@ -203,6 +218,14 @@ class HotspotEngine:
         self.progress: int | None = None
         self._meta_key = f"{partition}|meta"
         self._prefix = f"{partition}|"
+        # Rule ids are [a-z0-9-]+, so no group key can start with this.
+        self._seen_prefix = f"{partition}|#seen|"
+        # event_id → position that counted it, and (newest event time, key) of each stored chunk:
+        # built by one scan of the state when first needed, then kept up to date.
+        self._seen: dict[str, int] | None = None
+        self._chunks: list[tuple[int, str]] = []
+        self._batch_seen: dict[str, list[int]] = {}  # recorded since the last end_batch
+        self._expired_below: int | None = None
 
     # ---------------------------------------------------------------- inputs
 
@@ -238,6 +261,7 @@ class HotspotEngine:
 
         event_id = str(event.get("event_id", ""))
         domains = event_domains(event)  # once per event, not once per rule
+        targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
         for rule in self.rules.rules:
             groups = matching_groups(rule, event, domains)
             if not groups:
@@ -245,8 +269,13 @@ class HotspotEngine:
             if before is not None and t < before - rule.allowed_lateness_s:
                 self.stats.too_late += 1
                 continue
-            if before is not None and t < before:
-                self.stats.late += 1
+            targets.append((rule, groups))
+        if targets and self._counted_before(event_id, position, t):
+            self.stats.duplicates += 1
+            targets = []
+        if targets and before is not None and t < before:
+            self.stats.late += 1
+        for rule, groups in targets:
             for group in groups:
                 alerts.extend(self._apply(rule, group, t, event_id, position, before, after, meta, now))
 
@@ -286,6 +315,97 @@ class HotspotEngine:
     @property
     def watermark(self) -> int | None:
         return _Meta.load(self.state.get(self._meta_key)).watermark
+
+    # ---------------------------------------------------------------- each event once
+
+    def _counted_before(self, event_id: str, position: int, t: int) -> bool:
+        """True when an earlier input counted this event; otherwise record this one as counting it.
+
+        Recording again on a replay of the recording input puts it in this batch's chunk too,
+        which the changelog may need (see _rewrite_on_replay). An event without an id cannot be
+        recognised and counts.
+        """
+        if not event_id:
+            return False
+        seen = self._seen_index()
+        first = seen.get(event_id)
+        if first is not None and first < position:
+            return True
+        seen[event_id] = position
+        self._batch_seen[event_id] = [position, t]
+        return False
+
+    def end_batch(self, committed_offset: int | None) -> None:
+        """Store this batch's event-id records as one chunk, then forget what no replay can need.
+
+        Call once per batch, on the staged state, before it is stored: the chunk must be stored
+        with the counts it accounts for. ``committed_offset`` as for :meth:`expire_seen`.
+        """
+        if self._batch_seen:
+            positions = [position for position, _ in self._batch_seen.values()]
+            key = f"{self._seen_prefix}{min(positions)}-{max(positions)}"
+            self.state[key] = self._batch_seen
+            heapq.heappush(self._chunks, (max(t for _, t in self._batch_seen.values()), key))
+            self._batch_seen = {}
+        self.expire_seen(committed_offset)
+
+    def expire_seen(self, committed_offset: int | None) -> int:
+        """Forget the ids no duplicate could count for any more; returns how many were forgotten.
+
+        ``committed_offset`` is the partition's committed consumer offset (the next to read): a
+        crash replays from there, and each replayed event is judged against a watermark no lower
+        than the one in force at that offset. An event older than that watermark less the longest
+        allowed lateness is too late for every rule wherever it arrives again, so its id has done
+        its job. Forgetting by the current watermark instead would let a replayed duplicate from
+        before the watermark moved find its id gone and count. Cheap when nothing is due.
+        """
+        if committed_offset is None or committed_offset <= 0:
+            return 0
+        meta = _Meta.load(self.state.get(self._meta_key))
+        watermark, exact = meta.watermark_before(event_position(committed_offset))
+        if watermark is None or not exact:
+            return 0  # the commit point is older than the remembered history: wait
+        threshold = watermark - self.rules.max_lateness_s
+        if self._expired_below is not None and threshold <= self._expired_below:
+            return 0
+        seen = self._seen_index()
+        forgotten = 0
+        while self._chunks and self._chunks[0][0] < threshold:
+            _, key = heapq.heappop(self._chunks)
+            chunk = self.state.get(key)
+            if chunk is None:
+                continue  # forgotten already
+            del self.state[key]
+            for event_id, (position, _) in chunk.items():
+                # Another chunk may hold the same record (a replay batched differently); its
+                # event is as old, so whichever goes first, a duplicate is too late anyway.
+                if seen.get(event_id) == position:
+                    del seen[event_id]
+                    forgotten += 1
+        self._expired_below = threshold
+        self.stats.seen_forgotten += forgotten
+        return forgotten
+
+    def _seen_index(self) -> dict[str, int]:
+        """The id index, from one scan of the state per engine (i.e. per assignment)."""
+        if self._seen is None:
+            seen: dict[str, int] = {}
+            for key in list(self.state):
+                if not key.startswith(self._seen_prefix):
+                    continue
+                chunk = self.state.get(key) or {}
+                for event_id, (position, _) in chunk.items():
+                    if event_id not in seen or position < seen[event_id]:
+                        seen[event_id] = position
+                if chunk:
+                    self._chunks.append((max(t for _, t in chunk.values()), key))
+            heapq.heapify(self._chunks)
+            self._seen = seen
+        return self._seen
+
+    def seen_count(self) -> int:
+        """Event ids this partition currently remembers (tests, dumps)."""
+        return len(self._seen_index())
 
     # ---------------------------------------------------------------- state per group
 

@@ -145,6 +145,11 @@ class RuleSet:
             g = math.gcd(g, rule.window.step_s, rule.window.size_s)
         return g or 1
 
+    @property
+    def max_lateness_s(self) -> int:
+        """The longest allowed lateness of any rule: an event further behind counts for none."""
+        return max((rule.allowed_lateness_s for rule in self.rules), default=0)
+
 
 def parse_duration(text: Any) -> int | None:
     """``'24h'`` → 86400; None when it is not a positive duration with a unit."""

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import orjson
@@ -270,3 +271,125 @@ def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Set
     result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)
     assert result["alert_latency_ms"]["trials"] == 2
     assert 0 <= result["alert_latency_ms"]["p50"] < 10_000
+
+
+WHOLE_WORKER_RULES = """
+allowed_lateness: 1d
+rules:
+  - id: ward-hour
+    group_by: [provider, ward]
+    window: {size: 1h, step: 10m}
+    threshold: 45
+  - id: provider-domain-2h
+    group_by: [provider, domain]
+    window: {size: 2h}
+    threshold: 150
+"""
+
+
+def hotspot_committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
+    """(offsets the group has committed on `topic`, records in `topic`), summed over partitions."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streams.hotspots.alertmanager import topic_partitions
+
+    async def run() -> tuple[int, int]:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        assert tps, f"{topic} has no partitions"
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await admin.start()
+        await consumer.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+            ends = await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+            await admin.close()
+        done = sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+        return done, sum(ends.values())
+
+    return asyncio.run(run())
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
+    settings: Settings, config: WorkerConfig, tmp_path: Path
+) -> None:
+    """Tagging and hotspots in one process, killed twice: the tagging stage re-delivers what it had
+    not committed, and sources re-send some events; each event still counts exactly once."""
+    import random
+
+    from streams.hotspots.engine import HotspotEngine
+    from streams.hotspots.rules import load_rules
+    from tests.integration._hotspots_support import read_alerts, read_all, read_table, wait_until
+    from tests.unit.test_hotspot_engine import brute_force
+
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(WHOLE_WORKER_RULES)
+    rules = load_rules(rules_path)
+    total_events = 20_000
+    events = synthetic_events(total_events, seed=21)
+    rng = random.Random(21)
+    raw = list(events)
+    for event in rng.sample(events, 1000):  # a source sending 1,000 items again, later
+        raw.insert(rng.randrange(raw.index(event) + 1, len(raw) + 1), event)
+    send(settings, config.raw_topic, raw)
+    env = {"PXSTREAM_RULES": str(rules_path), "PXSTREAM_ALERTMANAGER_URL": ""}
+    # A short session: the restarted worker gets the killed one's partitions in seconds, not a minute.
+    options = {"extra_args": ("--no-sink", "--batch-size", "200", "--session-timeout", "8"), "env": env}
+
+    worker = start_worker(settings, config, tmp_path, **options)
+    for fraction in (0.3, 0.65):
+        try:
+            expected = int(fraction * len(raw))
+            seen = asyncio.run(
+                collect(settings.kafka_bootstrap, [config.tagged_topic], expected=expected, timeout_s=120)
+            )
+            assert seen.count() >= expected, f"only {seen.count()} tagged; log {worker.log_path}"
+        finally:
+            worker.kill()
+        worker = start_worker(settings, config, tmp_path, **options)
+    try:
+        wait_until(
+            lambda: (lambda done, size: size >= len(raw) and done == size)(
+                *hotspot_committed(settings.kafka_bootstrap, config.app_id, config.tagged_topic)
+            ),
+            240,
+            "the hotspot stage to commit all of feedback.tagged",
+            interval=0.5,
+        )
+        records = read_all(settings.kafka_bootstrap, config.tagged_topic)
+        inputs: dict[int, list[tuple[str, int, Any]]] = {}
+        for partition, offset, _, value in sorted(records, key=lambda r: r[:2]):
+            inputs.setdefault(partition, []).append(("e", offset, value))
+        ids = Counter(value["event_id"] for _, _, _, value in records)
+        assert set(ids) == {e["event_id"] for e in events}
+        assert len(records) >= len(raw) > len(ids)  # re-sends, and re-deliveries from the kills
+
+        expected = {
+            (rule_id, key): count
+            for partition_inputs in inputs.values()
+            for rule_id, counts in brute_force(rules, partition_inputs).items()
+            for key, count in counts.items()
+        }
+        changelog = f"{config.app_id}-hotspot-state-changelog"
+
+        def actual() -> dict[tuple[str, Any], int]:
+            state = read_table(settings.kafka_bootstrap, changelog)
+            counts: dict[tuple[str, Any], int] = {}
+            for partition in inputs:
+                engine = HotspotEngine(rules, state, partition=partition)
+                for rule in rules.rules:
+                    counts.update(((rule.id, key), n) for key, n in engine.window_counts(rule.id).items())
+            return counts
+
+        wait_until(lambda: actual() == expected, 60, "hotspot counts to equal a recount of distinct events")
+
+        alerts = read_alerts(settings.kafka_bootstrap, config.alerts_topic)
+        firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")
+        assert firing, "the feed should cross the thresholds somewhere"
+        assert max(firing.values()) == 1, [k for k, n in firing.items() if n > 1]
+    finally:
+        assert worker.stop() == 0, worker.log_path.read_text()[-3000:]

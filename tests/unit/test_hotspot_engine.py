@@ -97,6 +97,7 @@ def run(engine: HotspotEngine, inputs: Iterable[Input], now: float = 0.0) -> lis
             alerts += engine.on_event(payload, position, now)
         else:
             alerts += engine.on_tick(payload, position, now)
+        engine.end_batch(None)
         staged.commit()
         engine.state = base
     return alerts
@@ -108,6 +109,7 @@ def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
     watermark: int | None = None
     counted: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
     seen: set[tuple[str, int]] = set()
+    counted_ids: set[str] = set()  # event_id is the idempotency key: an event counts once
     for kind, position, payload in inputs:
         if (kind, position) in seen:
             continue  # a redelivery: the stream has applied it already
@@ -119,10 +121,18 @@ def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
         from streams.hotspots.windows import epoch_seconds
 
         t = epoch_seconds(payload["occurred_at"])
-        for rule in rules.rules:
-            if watermark is not None and t < watermark - rule.allowed_lateness_s:
-                continue
-            for group in matching_groups(rule, payload):
+        targets = [
+            (rule, groups)
+            for rule in rules.rules
+            if (groups := matching_groups(rule, payload))
+            and not (watermark is not None and t < watermark - rule.allowed_lateness_s)
+        ]
+        if targets and payload.get("event_id"):
+            if payload["event_id"] in counted_ids:
+                targets = []  # counted before, at an earlier offset: a re-send or re-delivery
+            counted_ids.add(payload["event_id"])
+        for rule, groups in targets:
+            for group in groups:
                 counted[rule.id].append((group, t))
         watermark = t // g * g if watermark is None else max(watermark, t // g * g)
     result: dict[str, Counter] = {}
@@ -191,6 +201,34 @@ def random_inputs(seed: int, n: int = 600) -> list[Input]:
         )
         offset += 1
     return inputs
+
+
+def with_resends(inputs: list[Input], seed: int, rate: float = 0.15) -> list[Input]:
+    """The same history with some events arriving again at later offsets, as the same event.
+
+    Most copies come soon after (the tagging stage re-delivering after a crash, a client retrying);
+    some much later (a source re-sending old items), when the original may be too late or forgotten.
+    """
+    rng = random.Random(seed)
+    out: list[Input] = []
+    pending: list[tuple[int, dict[str, Any]]] = []  # (due at input index, event)
+    offset = 0
+    for kind, _, payload in inputs:
+        due = [e for at, e in pending if at <= len(out)]
+        pending = [(at, e) for at, e in pending if at > len(out)]
+        for copy_of in due:
+            out.append(("e", offset, copy_of))
+            offset += 1
+        if kind == "t":
+            if offset:
+                out.append(("t", offset - 1, payload))
+            continue
+        out.append(("e", offset, payload))
+        offset += 1
+        if rng.random() < rate:
+            later = rng.randrange(1, 40) if rng.random() < 0.8 else rng.randrange(100, 400)
+            pending.append((len(out) + later, payload))
+    return out
 
 
 def episode_log(alerts: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
@@ -289,6 +327,110 @@ def test_crash_with_partially_stored_state_recovers_exact(seed: int) -> None:
         return {(a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"]) for a in alerts}
 
     assert essence(all_alerts) == essence(clean_alerts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_resent_events_count_once(seed: int) -> None:
+    inputs = with_resends(random_inputs(200 + seed), seed)
+    engine = HotspotEngine(RULES, {})
+    alerts = run(engine, inputs)
+    assert assert_counts_match(engine, brute_force(RULES, inputs)) > 50
+    assert engine.stats.duplicates > 10
+    assert_episode_shape(alerts)
+
+
+def next_offset(inputs: list[Input], index: int) -> int:
+    """The committed offset (next to read) of a consumer that has processed inputs[:index]."""
+    return next((p for kind, p, _ in inputs[index:] if kind == "e"), inputs[-1][1] + 1)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_resends_and_forgetting_ids_stay_exact_across_crashes(seed: int) -> None:
+    """The crash model above, in batches as the worker runs: re-sent events, one chunk of event-id
+    records per batch, ids forgotten by the committed offset known at each batch's end.
+
+    Batch sizes are random, so a replay batches differently from the run it repeats; commits fall
+    on batch boundaries; after a crash each key has some version between the commit and the crash.
+    Exact counts and episodes need forgetting never to remove a record a replay could still meet.
+    """
+    rng = random.Random(seed)
+    inputs = with_resends(random_inputs(3000 + seed, n=500), seed)
+    crashes = sorted(rng.sample(range(60, len(inputs) - 10), 3))
+    snapshots: dict[int, dict[str, Any]] = {0: {}}  # state after inputs[:i], at batch boundaries
+    engine = HotspotEngine(RULES, {})
+    all_alerts: list[dict[str, Any]] = []
+    commit, position, forgotten = 0, 0, 0
+    while position < len(inputs):
+        batch = inputs[position : position + rng.randrange(1, 12)]
+        staged = StagedState(engine.state)
+        engine.state = staged
+        for kind, at, payload in batch:
+            if kind == "e":
+                all_alerts += engine.on_event(payload, at, 0.0)
+            else:
+                all_alerts += engine.on_tick(payload, at, 0.0)
+        engine.end_batch(next_offset(inputs, commit) if commit else None)
+        staged.commit()
+        engine.state = staged.base
+        position += len(batch)
+        snapshots[position] = copy.deepcopy(engine.state)
+        if rng.random() < 0.3:
+            commit = rng.choice([b for b in snapshots if b >= commit])
+        if crashes and position >= crashes[0]:
+            crashes.pop(0)
+            versions = [snapshots[b] for b in snapshots if commit <= b <= position]
+            recovered: dict[str, Any] = {}
+            for key in set().union(*(version.keys() for version in versions)):
+                version = rng.choice(versions)
+                if key in version:
+                    recovered[key] = copy.deepcopy(version[key])
+            forgotten += engine.stats.seen_forgotten
+            engine = HotspotEngine(RULES, recovered)  # a new process: no memory of ticks or ids
+            snapshots = {b: v for b, v in snapshots.items() if b <= commit}
+            position = commit
+
+    clean = HotspotEngine(RULES, {})
+    clean_alerts = run(clean, inputs)
+    assert assert_counts_match(engine, brute_force(RULES, inputs)) > 30
+    assert forgotten + engine.stats.seen_forgotten > 0  # forgetting did run
+
+    def essence(alerts: list[dict[str, Any]]) -> set[tuple]:
+        return {(a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"]) for a in alerts}
+
+    assert essence(all_alerts) == essence(clean_alerts)
+
+
+def test_a_resent_event_does_not_make_a_burst() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    first = [event(i, T0 + 10 * i) for i in range(3)]
+    resent = [("e", 3 + i, first[i % 3]) for i in range(4)]  # the same three events, again
+    alerts = run(engine, [("e", i, e) for i, e in enumerate(first)] + resent)
+    assert alerts == [] and engine.stats.duplicates == 4
+    fourth = run(engine, [("e", 7, event(7, T0 + 50))])
+    assert [(a["status"], a["count"]) for a in fourth] == [(FIRING, 4)]
+    assert set(fourth[0]["sample_event_ids"]) == {"e0", "e1", "e2", "e7"}
+
+
+def test_ids_are_forgotten_only_once_no_replay_could_count_them() -> None:
+    engine = HotspotEngine(ONE_RULE, {})  # allowed lateness 30 m; window 10 m, step 1 m
+    run(engine, [("e", i, event(i, T0 + 60 * i)) for i in range(100)])  # 100 minutes of events
+    assert engine.seen_count() == 100
+    # Committed offset 50: a replay starts there, judged against a watermark of at least T0 + 49 m
+    # (offset 49's event), so events before T0 + 19 m are too late for the 30 m rule wherever they
+    # arrive again.
+    assert engine.expire_seen(50) == 19
+    assert engine.seen_count() == 81
+    assert engine.expire_seen(50) == 0  # nothing new is due
+    # A duplicate of a forgotten event is beyond the allowed lateness: refused as too late.
+    run(engine, [("e", 100, event(5, T0 + 60 * 5))])
+    assert engine.stats.too_late == 1 and engine.stats.duplicates == 0
+    # A duplicate of a remembered one is recognised.
+    run(engine, [("e", 101, event(90, T0 + 60 * 90))])
+    assert engine.stats.duplicates == 1
+    # A new engine on the same state (a restart) finds what is left by one scan.
+    restarted = HotspotEngine(ONE_RULE, engine.state)
+    assert restarted.expire_seen(102) == 50  # watermark T0 + 99 m: ids from T0 + 69 m on stay
+    assert restarted.seen_count() == 31
 
 
 # ------------------------------------------------------------------------------- episodes
