@@ -20,6 +20,9 @@ METRICS = (
     "pxstream_sink_rows_total",
     "pxstream_sink_errors_total",
     "pxstream_tagging_seconds",
+    "pxstream_hotspot_late_events_total",
+    "pxstream_hotspot_too_late_total",
+    "pxstream_hotspot_duplicates_total",
 )
 
 
@@ -153,6 +156,21 @@ def tagging_time(pos: dict) -> dict:
     )
 
 
+def hotspot_input(pos: dict) -> dict:
+    """What the rules did not simply count: a rising too-late or duplicate rate needs a look."""
+    series = (
+        ("pxstream_hotspot_late_events_total", "late, counted", "A"),
+        ("pxstream_hotspot_too_late_total", "too late, not counted (per rule)", "B"),
+        ("pxstream_hotspot_duplicates_total", "duplicate event_id, not counted", "C"),
+    )
+    return b.timeseries(
+        "Hotspot stage: late, too late and duplicate events per second",
+        pos,
+        [b.promql_target(f"sum(rate({metric}{RATE}))", legend, ref=ref) for metric, legend, ref in series],
+        unit=style.UNIT_RATE,
+    )
+
+
 def build() -> dict:
     panels = [
         *headline_stats(0),
@@ -164,6 +182,7 @@ def build() -> dict:
         alerts_firing(b.grid(12, 20, 12, 8)),
         redactions(b.grid(0, 28, 12, 8)),
         tagging_time(b.grid(12, 28, 12, 8)),
+        hotspot_input(b.grid(0, 36, 12, 8)),
     ]
     return b.dashboard(
         uid=UID,

@@ -30,7 +30,7 @@ import logging
 import time
 import weakref
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -56,6 +56,92 @@ def hotspot_events_counter() -> Any:
     from prometheus_client import Counter
 
     return Counter("pxstream_hotspot_events_total", "TaggedEvents applied by the hotspot stage")
+
+
+@dataclass(frozen=True)
+class HotspotCounters:
+    """Counters of what the rules did with events, fed from each batch's EngineStats delta.
+
+    Counters, not a view of EngineStats: an engine is dropped when its partition moves away,
+    and a Prometheus counter must never go down.
+    """
+
+    late: Any
+    too_late: Any
+    duplicates: Any
+
+    def observe(self, before: EngineStats, after: EngineStats) -> None:
+        for name in ("late", "too_late", "duplicates"):
+            delta = getattr(after, name) - getattr(before, name)
+            if delta:
+                getattr(self, name).inc(delta)
+
+
+@functools.cache
+def hotspot_counters() -> HotspotCounters:
+    """One set per process, on the default registry (served at the worker's ``/metrics``)."""
+    from prometheus_client import Counter
+
+    return HotspotCounters(
+        late=Counter(
+            "pxstream_hotspot_late_events_total",
+            "Events counted although behind their partition's watermark (within allowed lateness)",
+        ),
+        too_late=Counter(
+            "pxstream_hotspot_too_late_total",
+            "(event, rule) pairs not counted: the event was beyond the rule's allowed lateness",
+        ),
+        duplicates=Counter(
+            "pxstream_hotspot_duplicates_total",
+            "Events not counted again: their event_id was counted before (re-delivery or re-send)",
+        ),
+    )
+
+
+class HotspotCollector:
+    """Scrape-time gauges read from the engines' state, so they are right after a restart too.
+
+    ``pxstream_alerts_firing{rule}`` (open episodes; the pipeline dashboard and Prometheus rules
+    use it) and ``pxstream_hotspot_watermark_seconds{partition}``. Labels are rule ids from the
+    rules file and partition numbers: bounded, and never personal data.
+    """
+
+    def __init__(self) -> None:
+        self.runtimes: weakref.WeakSet[HotspotRuntime] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        firing = GaugeMetricFamily(
+            "pxstream_alerts_firing", "Hotspot episodes firing on this worker's partitions", labels=["rule"]
+        )
+        watermark = GaugeMetricFamily(
+            "pxstream_hotspot_watermark_seconds",
+            "Event-time watermark of each partition this worker counts (Unix seconds)",
+            labels=["partition"],
+        )
+        open_by_rule: dict[str, int] = {}
+        for runtime in list(self.runtimes):
+            for rule in runtime.rules.rules:
+                open_by_rule.setdefault(rule.id, 0)
+            for partition, engine in sorted(runtime.engines.items()):
+                for rule_id in engine.open_episode_rules():
+                    open_by_rule[rule_id] = open_by_rule.get(rule_id, 0) + 1
+                if engine.watermark is not None:
+                    watermark.add_metric([str(partition)], engine.watermark)
+        for rule_id, count in sorted(open_by_rule.items()):
+            firing.add_metric([rule_id], count)
+        yield firing
+        yield watermark
+
+
+@functools.cache
+def hotspot_collector() -> HotspotCollector:
+    from prometheus_client import REGISTRY
+
+    collector = HotspotCollector()
+    REGISTRY.register(collector)  # type: ignore[arg-type]
+    return collector
 
 
 @contextlib.contextmanager
@@ -165,7 +251,7 @@ class PublishedAlerts:
         log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
 
 
-@dataclass
+@dataclass(eq=False)  # an identity object: held in the metrics collector's WeakSet
 class HotspotRuntime:
     """What :func:`attach` registered, for metrics and tests."""
 
@@ -302,6 +388,8 @@ def attach(
         return fresh
 
     processed = hotspot_events_counter()
+    counters = hotspot_counters()
+    hotspot_collector().runtimes.add(runtime)
 
     async def hotspot_counter(stream: Any) -> None:
         await published.load()
@@ -314,6 +402,7 @@ def attach(
             alerts: list[dict[str, Any]] = []
             for partition, group in by_partition.items():
                 engine = engine_for(partition)
+                before = replace(engine.stats)
                 staged = StagedState(state)
                 engine.state = staged
                 try:
@@ -324,6 +413,7 @@ def attach(
                     engine.end_batch(app.consumer._committed_offset.get(TP(tagged_topic, partition)))
                 finally:
                     engine.state = state
+                counters.observe(before, engine.stats)
                 staged_groups.append((group[-1], staged))
             last = events[-1].message
             sent = (

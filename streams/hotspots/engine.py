@@ -316,6 +316,10 @@ class HotspotEngine:
     def watermark(self) -> int | None:
         return _Meta.load(self.state.get(self._meta_key)).watermark
 
+    def open_episode_rules(self) -> list[str]:
+        """The rule id of each episode open (firing) on this partition."""
+        return list(_Meta.load(self.state.get(self._meta_key)).open.values())
+
     # ---------------------------------------------------------------- each event once
 
     def _counted_before(self, event_id: str, position: int, t: int) -> bool:

@@ -391,5 +391,16 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
         firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")
         assert firing, "the feed should cross the thresholds somewhere"
         assert max(firing.values()) == 1, [k for k, n in firing.items() if n > 1]
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(worker.metrics_text())
+            for sample in family.samples
+        }
+        assert ("pxstream_alerts_firing", (("rule", "ward-hour"),)) in samples
+        assert any(name == "pxstream_hotspot_watermark_seconds" for name, _ in samples)
+        assert samples[("pxstream_hotspot_duplicates_total", ())] > 0
     finally:
         assert worker.stop() == 0, worker.log_path.read_text()[-3000:]

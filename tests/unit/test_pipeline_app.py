@@ -51,3 +51,26 @@ def test_app_is_configured_for_at_least_once_on_local_disk(tmp_path: Path) -> No
     assert conf.broker_max_poll_records == 1000
     assert conf.broker_session_timeout == 60.0  # failover time; `pxstream worker --session-timeout`
     assert {"/metrics", "/healthz"} <= set(app.web.views)
+
+
+def test_apps_with_hotspot_rules_build_and_report_their_rules(tmp_path: Path) -> None:
+    """Two apps in one process (as in tests and the bench): metrics register once, both report."""
+    from prometheus_client import REGISTRY
+
+    from streams.hotspots.rules import load_rules
+
+    rules = load_rules(Path(__file__).resolve().parents[2] / "infra" / "rules" / "hotspots.yaml")
+    settings = Settings.from_env({"PXSTREAM_DATA_DIR": str(tmp_path), "PXSTREAM_ALERTMANAGER_URL": ""})
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    apps = [
+        create_app(settings, WorkerConfig(app_id=f"unit-hotspots-{n}"), pipeline=pipeline, rules=rules)
+        for n in range(2)
+    ]
+    assert all("unit-hotspots" in app.conf.id for app in apps)
+    firing = {
+        sample.labels["rule"]: sample.value
+        for family in REGISTRY.collect()
+        if family.name == "pxstream_alerts_firing"
+        for sample in family.samples
+    }
+    assert firing == {rule.id: 0 for rule in rules.rules}  # nothing counted yet: none firing
