@@ -52,25 +52,30 @@ def make_alert(rule: str, status: str = "firing", ward: str = "Ward 7") -> dict:
     )
 
 
+def push(url: str, record: dict) -> bool:
+    """One Alert v1 record to Alertmanager as the pusher sends it; True when accepted."""
+    config = PusherConfig(url)
+    client = AlertmanagerClient(config)
+
+    async def send() -> bool:
+        try:
+            return await client.deliver([to_alertmanager(record, config, time.time())])
+        finally:
+            await client.close()
+
+    return asyncio.run(send())
+
+
 def test_firing_then_resolved_against_real_alertmanager(tmp_path: Path) -> None:
     am = Alertmanager(tmp_path / "am").start()
     try:
         rule = unique("rule")
-        config = PusherConfig(am.url)
-        client = AlertmanagerClient(config)
-
-        async def send(record: dict) -> bool:
-            try:
-                return await client.deliver([to_alertmanager(record, config, time.time())])
-            finally:
-                await client.close()
-
-        assert asyncio.run(send(make_alert(rule)))
+        assert push(am.url, make_alert(rule))
         (listed,) = wait_until(lambda: am.alerts(rule), 10, "alert listed by Alertmanager")
         assert listed["labels"]["provider"] == "RXX" and listed["labels"]["ward"] == "Ward 7"
         assert listed["labels"]["alertname"] == "PatientExperienceHotspot"
         assert set(listed["annotations"]) == {"summary", "description", "dashboard"}
-        assert asyncio.run(send(make_alert(rule, "resolved")))
+        assert push(am.url, make_alert(rule, "resolved"))
         wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
     finally:
         am.stop()
@@ -81,21 +86,13 @@ def test_resolution_stamped_before_its_firing_is_accepted(tmp_path: Path) -> Non
     am = Alertmanager(tmp_path / "am").start()
     try:
         rule = unique("rule")
-        config = PusherConfig(am.url)
-        client = AlertmanagerClient(config)
         firing = make_alert(rule)
         fired_at = datetime.fromisoformat(firing["fired_at"]).timestamp()
         skewed = {**firing, "status": "resolved", "resolved_at": iso_z(fired_at - 10)}
 
-        async def send(record: dict) -> bool:
-            try:
-                return await client.deliver([to_alertmanager(record, config, time.time())])
-            finally:
-                await client.close()
-
-        assert asyncio.run(send(firing))
+        assert push(am.url, firing)
         wait_until(lambda: am.alerts(rule, active_only=True), 10, "alert active in Alertmanager")
-        assert asyncio.run(send(skewed))
+        assert push(am.url, skewed)
         wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
     finally:
         am.stop()
