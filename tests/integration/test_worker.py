@@ -314,11 +314,13 @@ def hotspot_committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("how", ["kill-9", "sigterm"])
 def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
-    settings: Settings, config: WorkerConfig, tmp_path: Path
+    settings: Settings, config: WorkerConfig, tmp_path: Path, how: str
 ) -> None:
-    """Tagging and hotspots in one process, killed twice: the tagging stage re-delivers what it had
-    not committed, and sources re-send some events; each event still counts exactly once."""
+    """Tagging and hotspots in one process, stopped twice mid-stream (killed, or a normal restart):
+    the tagging stage re-delivers what it had not committed, and sources re-send some events; each
+    event still counts exactly once."""
     import random
 
     from streams.hotspots.engine import HotspotEngine
@@ -349,7 +351,10 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
             )
             assert seen.count() >= expected, f"only {seen.count()} tagged; log {worker.log_path}"
         finally:
-            worker.kill()
+            if how == "kill-9":
+                worker.kill()
+            else:
+                assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
         worker = start_worker(settings, config, tmp_path, **options)
     try:
         wait_until(
