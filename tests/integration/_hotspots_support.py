@@ -122,6 +122,41 @@ def read_all(bootstrap: str, topic: str) -> list[Any]:
     return asyncio.run(run())
 
 
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """Offsets the consumer group has committed on ``topic``, summed over its partitions."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run_admin() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+    return asyncio.run(run_admin())
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    """Records ever written to ``topic`` (its end offsets), summed over its partitions."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.hotspots.alertmanager import topic_partitions
+
+    async def run() -> int:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        assert tps, f"{topic} has no partitions"
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            return sum((await consumer.end_offsets(tps)).values())
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
 def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return [value for _, _, _, value in sorted(read_all(bootstrap, topic), key=lambda r: (r[0], r[1]))]
 

@@ -7,7 +7,6 @@ uninterrupted in-process engine. The worker's state is read back from its table'
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -21,6 +20,7 @@ from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
 from tests.integration._hotspots_support import (
     HotspotWorker,
+    committed,
     create_topics,
     iso,
     produce,
@@ -90,21 +90,6 @@ def feed(seed: int, n: int) -> list[dict[str, Any]]:
             }
         )
     return events
-
-
-def committed(bootstrap: str, group: str, topic: str) -> int:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def run_admin() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-
-    return asyncio.run(run_admin())
 
 
 @pytest.mark.parametrize("kills", [0, 2], ids=["uninterrupted", "kill-9-twice"])

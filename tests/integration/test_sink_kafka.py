@@ -28,6 +28,7 @@ from schemas.settings import Settings
 from sinks import metrics
 from sinks.client import connect
 from sinks.runner import KafkaClickHouseSink, SinkConfig, run_sink
+from tests.integration._hotspots_support import committed
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,21 +102,6 @@ def produce(bootstrap: str, topic: str, records: list[dict[str, Any]], key_field
             await producer.stop()
 
     asyncio.run(send())
-
-
-def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def read() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-
-    return asyncio.run(read())
 
 
 def expected_daily(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
@@ -222,9 +208,7 @@ def test_events_and_alerts_land_once_each_and_raw_feedback_never(
         return run_sink(settings, stop=stop, tagged_topic=tagged, alerts_topic=alerts, group_id=group)
 
     with SinkThread(run):
-        wait_for(
-            lambda: committed_total(kafka_bootstrap, group, tagged) == 3000 + 300 + 2, 60, "all committed"
-        )
+        wait_for(lambda: committed(kafka_bootstrap, group, tagged) == 3000 + 300 + 2, 60, "all committed")
     client = connect(url)
     try:
         assert_exactly_once(client, events)
@@ -299,7 +283,7 @@ def test_clickhouse_outage_pauses_commits_bounds_memory_and_loses_nothing(
 
     with SinkThread(sink.run) as running:
         produce(kafka_bootstrap, tagged, events[:1000])
-        wait_for(lambda: committed_total(kafka_bootstrap, group, tagged) == 1000, 60, "first part committed")
+        wait_for(lambda: committed(kafka_bootstrap, group, tagged) == 1000, 60, "first part committed")
 
         switch["down"] = True
         produce(kafka_bootstrap, tagged, events[1000:])
@@ -312,14 +296,14 @@ def test_clickhouse_outage_pauses_commits_bounds_memory_and_loses_nothing(
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:  # observe the outage for a while: nothing committed, memory flat
             peak = max(peak, metrics.BUFFERED._value.get())
-            assert committed_total(kafka_bootstrap, group, tagged) == 1000
+            assert committed(kafka_bootstrap, group, tagged) == 1000
             time.sleep(0.2)
         assert sample("pxstream_sink_paused") == 1
         assert peak <= config.batch_size
         assert running.ticks > ticks + 20, "the event loop stalled during the outage"
 
         switch["down"] = False
-        wait_for(lambda: committed_total(kafka_bootstrap, group, tagged) == 4000, 90, "backlog committed")
+        wait_for(lambda: committed(kafka_bootstrap, group, tagged) == 4000, 90, "backlog committed")
         assert sample("pxstream_sink_paused") == 0
     client = connect(url)
     try:
@@ -367,16 +351,16 @@ def test_kill_9_during_batches_then_restart_stores_each_event_once(
         wait_for(marker.exists, 90, f"sink to reach '{stage}'")
         process.kill()  # SIGKILL
         process.wait(30)
-    before = committed_total(kafka_bootstrap, group, tagged)
+    before = committed(kafka_bootstrap, group, tagged)
     process = start_sink(url, kafka_bootstrap, tagged, alerts, group, log)
-    wait_for(lambda: committed_total(kafka_bootstrap, group, tagged) > before, 90, "progress after restart")
+    wait_for(lambda: committed(kafka_bootstrap, group, tagged) > before, 90, "progress after restart")
     process.kill()
     process.wait(30)
-    assert committed_total(kafka_bootstrap, group, tagged) < len(events), "killed too late to mean anything"
+    assert committed(kafka_bootstrap, group, tagged) < len(events), "killed too late to mean anything"
 
     process = start_sink(url, kafka_bootstrap, tagged, alerts, group, log)
     try:
-        wait_for(lambda: committed_total(kafka_bootstrap, group, tagged) == len(events), 120, "all committed")
+        wait_for(lambda: committed(kafka_bootstrap, group, tagged) == len(events), 120, "all committed")
     finally:
         stop_sink(process)
     text = log.read_text(errors="replace")
@@ -405,11 +389,11 @@ def test_sink_waits_while_the_engine_directory_is_locked_then_catches_up(
         )
         assert process.poll() is None, "the sink gave up instead of waiting"
         assert "in use by another process" in log.read_text(errors="replace")
-        assert committed_total(kafka_bootstrap, group, tagged) == 0
+        assert committed(kafka_bootstrap, group, tagged) == 0
     finally:
         holder.close()
     try:
-        wait_for(lambda: committed_total(kafka_bootstrap, group, tagged) == len(events), 120, "caught up")
+        wait_for(lambda: committed(kafka_bootstrap, group, tagged) == len(events), 120, "caught up")
     finally:
         stop_sink(process)
     client = connect(url)

@@ -289,28 +289,9 @@ rules:
 
 def hotspot_committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
     """(offsets the group has committed on `topic`, records in `topic`), summed over partitions."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
+    from tests.integration._hotspots_support import committed, end_offsets
 
-    from streams.hotspots.alertmanager import topic_partitions
-
-    async def run() -> tuple[int, int]:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-        assert tps, f"{topic} has no partitions"
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await admin.start()
-        await consumer.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-            ends = await consumer.end_offsets(tps)
-        finally:
-            await consumer.stop()
-            await admin.close()
-        done = sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-        return done, sum(ends.values())
-
-    return asyncio.run(run())
+    return committed(bootstrap, group, topic), end_offsets(bootstrap, topic)
 
 
 @pytest.mark.slow
