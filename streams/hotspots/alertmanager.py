@@ -76,10 +76,10 @@ def to_alertmanager(alert: Mapping[str, Any], config: PusherConfig, now: float) 
     query = {"var-alert_id": alert["alert_id"], **{f"var-{k}": v for k, v in group.items()}}
     dashboard = f"{config.grafana_url}{DASHBOARD_PATH}?{urlencode(query)}"
     if alert["status"] == RESOLVED and alert.get("resolved_at"):
-        # resolved_at comes from the wall clock of the worker that saw the episode end; when a
-        # partition has moved to a host whose clock is behind the one that fired it, it can precede
-        # fired_at. Alertmanager refuses an alert that ends before it starts (HTTP 400, never
-        # retried), which would leave the page open until its last endsAt, so end it at its start.
+        # The engine never resolves an episode before it fired (clock skew between workers), but
+        # the alerts topic is an outbox any producer may write to, and Alertmanager refuses an
+        # alert that ends before it starts (HTTP 400, never retried), which would leave the page
+        # open until its last endsAt: so guard here too and end such an alert at its start.
         ends_at = max(alert["resolved_at"], alert["fired_at"], key=datetime.fromisoformat)
     else:
         ends_at = iso_z(now + config.resend_interval_s * config.ends_at_intervals)

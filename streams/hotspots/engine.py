@@ -650,7 +650,10 @@ class HotspotEngine:
             severity=rule.severity,
             description=rule.description,
             fired_at=episode["fa"],
-            resolved_at=now if status == RESOLVED else None,
+            # ``now`` is this process's wall clock; the episode may have been fired by a worker
+            # whose clock ran ahead (the partition has moved since). An episode never resolves
+            # before it fired: not in the alerts topic, ClickHouse, the dashboards or Alertmanager.
+            resolved_at=max(now, episode["fa"]) if status == RESOLVED else None,
             sample_event_ids=episode["ids"],
         )
 

@@ -473,6 +473,16 @@ def test_burst_fires_one_episode_and_resolves_when_watermark_passes() -> None:
     assert closed[0]["fired_at"] == fired["fired_at"]
 
 
+def test_episode_never_resolves_before_it_fired_when_clocks_disagree() -> None:
+    """The partition moved to a worker whose clock is 30 s behind the one that fired the episode."""
+    engine = HotspotEngine(ONE_RULE, {})
+    (fired,) = run(engine, [("e", i, event(i, T0 + i)) for i in range(4)], now=T0 + 100)
+    behind = HotspotEngine(ONE_RULE, engine.state)
+    (resolved,) = run(behind, [("t", 3, T0 + 660)], now=T0 + 70)
+    assert resolved["status"] == RESOLVED and resolved["alert_id"] == fired["alert_id"]
+    assert resolved["resolved_at"] == resolved["fired_at"] == iso_z(T0 + 100)
+
+
 def test_quiet_partition_resolves_by_clock_tick() -> None:
     engine = HotspotEngine(ONE_RULE, {})
     alerts = run(engine, [("e", i, event(i, T0 + i)) for i in range(4)])
