@@ -15,6 +15,9 @@ TAGGED: Final = "feedback.tagged"
 DLQ: Final = "feedback.dlq"
 ALERTS: Final = "hotspots.alerts"
 ACTIONS: Final = "actions"
+# Changes to actions asked for by people and systems (schemas/action.py); the actions stage is
+# the only reader and the only writer of `actions`, so each action's history is one ordered log.
+ACTION_COMMANDS: Final = "actions.commands"
 
 
 @dataclass(frozen=True)
@@ -32,4 +35,5 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     TopicSpec(DLQ, partitions=1, retention_days=90),
     TopicSpec(ALERTS, partitions=1),
     TopicSpec(ACTIONS, partitions=1),
+    TopicSpec(ACTION_COMMANDS, partitions=1),
 )
