@@ -1,8 +1,9 @@
 """`pxstream produce` and `pxstream connect NAME …`.
 
-Each connector module contributes its own `connect` subcommand through `register(subparsers)`;
-a module that is not built yet is skipped, so this list is the only shared edit point.
-Registration stays cheap: connector modules import network libraries inside their handlers.
+Each connector module contributes its own `connect` subcommand through `register(subparsers)`.
+Every listed module must import: a missing one is a broken install and fails loudly rather than
+its command quietly disappearing. Registration stays cheap: connector modules import network
+libraries inside their handlers.
 """
 
 from __future__ import annotations
@@ -25,22 +26,11 @@ CONNECTOR_MODULES: tuple[str, ...] = (
 )
 
 
-def _optional(name: str):  # type: ignore[no-untyped-def]
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    produce = _optional("connectors.produce")
-    if produce is not None:
-        produce.register_produce(subparsers)
+    from connectors.produce import register_produce
+
+    register_produce(subparsers)
     connect = subparsers.add_parser("connect", help="run a connector that puts a source's feedback on Kafka")
     names = connect.add_subparsers(dest="connector", metavar="NAME", required=True)
     for module_name in CONNECTOR_MODULES:
-        module = _optional(module_name)
-        if module is not None:
-            module.register(names)
+        importlib.import_module(module_name).register(names)

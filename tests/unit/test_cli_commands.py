@@ -1,0 +1,59 @@
+"""The command line offers every command and connector, and a missing module is an error, not a gap."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from connectors import cli as connectors_cli
+from pxstream import cli
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_command_and_connector_is_registered() -> None:
+    commands = _subcommands(cli.build_parser())
+    assert set(commands) == {
+        "infra",
+        "demo",
+        "tag",
+        "worker",
+        "produce",
+        "connect",
+        "sql",
+        "sink",
+        "grafana",
+        "report",
+        "bench",
+    }
+    assert set(_subcommands(commands["connect"])) == {
+        "http",
+        "bluesky",
+        "mastodon",
+        "rss",
+        "careopinion",
+        "nhs-reviews",
+        "imap",
+        "file",
+        "reference",
+        "synthetic",
+        "run",
+    }
+
+
+def test_a_missing_command_module_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "pxstream.no_such_stage"))
+    with pytest.raises(ModuleNotFoundError, match=r"pxstream\.no_such_stage"):
+        cli.build_parser()
+
+
+def test_a_missing_connector_module_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        connectors_cli, "CONNECTOR_MODULES", (*connectors_cli.CONNECTOR_MODULES, "connectors.no_such_source")
+    )
+    with pytest.raises(ModuleNotFoundError, match=r"connectors\.no_such_source"):
+        cli.build_parser()
