@@ -11,19 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CONNECTOR_MODULES: tuple[str, ...] = (
-    "connectors.ingest.cli",  # http
-    "connectors.social.bluesky",  # bluesky
-    "connectors.social.mastodon",  # mastodon
-    "connectors.news.rss",  # rss
-    "connectors.reviews.careopinion",  # careopinion
-    "connectors.reviews.nhs_reviews",  # nhs-reviews
-    "connectors.mail.imap",  # imap
-    "connectors.files.cli",  # file
-    "connectors.reference.cli",  # reference (load ODS files)
-    "connectors.synthetic",  # synthetic (demo and load)
-    "connectors.runner",  # run several from one YAML file
-)
+from connectors.registry import CONNECTORS
+
+CONNECTOR_MODULES: tuple[str, ...] = tuple(entry.module for entry in CONNECTORS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

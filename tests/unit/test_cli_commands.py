@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
 import pytest
 
 from connectors import cli as connectors_cli
+from connectors import runner
+from connectors.registry import CONNECTORS, ConnectorEntry
 from pxstream import cli
 
 
@@ -57,3 +60,17 @@ def test_a_missing_connector_module_fails_loudly(monkeypatch: pytest.MonkeyPatch
     )
     with pytest.raises(ModuleNotFoundError, match=r"connectors\.no_such_source"):
         cli.build_parser()
+
+
+@pytest.mark.parametrize("entry", CONNECTORS, ids=lambda entry: entry.name)
+def test_each_registry_entry_names_the_command_its_module_registers(entry: ConnectorEntry) -> None:
+    parser = argparse.ArgumentParser()
+    names = parser.add_subparsers()
+    module = importlib.import_module(entry.module)
+    module.register(names)
+    assert set(_subcommands(parser)) == {entry.name}
+    if entry.run_options is not None:
+        assert callable(module.build_source), f"{entry.module} runs from a file: needs build_source"
+        assert runner.TYPES[entry.name] == (entry.module, entry.run_options)
+    else:
+        assert entry.name not in runner.TYPES
