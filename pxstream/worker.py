@@ -23,15 +23,14 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from schemas.errors import PxstreamError, UnreachableError
+from schemas.errors import PxstreamError
+from schemas.probe import check_broker
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
     from streams.app import WorkerConfig
 
 log = logging.getLogger(__name__)
-
-BROKER_CONNECT_TIMEOUT_S = 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -61,30 +60,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_worker)
 
 
-def check_broker(bootstrap: str, timeout_s: float = BROKER_CONNECT_TIMEOUT_S) -> None:
-    """Raise UnreachableError naming host:port unless the Kafka bootstrap servers answer."""
-    from aiokafka.client import AIOKafkaClient
+def check_clickhouse_answers(settings: Settings) -> None:
+    """A ClickHouse server URL that answers as something else is a ConfigError (exit 2) now, not a
+    sink that fails after the worker started. A server that does not answer yet is left to the
+    sink, which waits for it while the worker streams (the embedded engine is opened by the sink)."""
+    from sinks.client import connect, parse_clickhouse_url
+    from sinks.exceptions import UnreachableError
 
-    async def probe() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout_s)
-        finally:
-            await client.close()
-
-    # aiokafka logs every failed attempt; the one line below says it all.
-    aiokafka_log = logging.getLogger("aiokafka")
-    level = aiokafka_log.level
-    aiokafka_log.setLevel(logging.CRITICAL)
+    target = parse_clickhouse_url(settings.clickhouse_url)
+    if target.kind != "http":
+        return
     try:
-        asyncio.run(probe())
-    except Exception as exc:
-        raise UnreachableError(
-            f"Kafka is not reachable at {bootstrap} (PXSTREAM_KAFKA_BOOTSTRAP): "
-            f"{exc or type(exc).__name__}; start it with `pxstream infra up`"
-        ) from None
-    finally:
-        aiokafka_log.setLevel(level)
+        connect(target).close()
+    except UnreachableError as exc:
+        log.warning("%s; the sink will keep trying", exc)
 
 
 class SinkThread(threading.Thread):
@@ -155,6 +144,8 @@ def run_worker(args: argparse.Namespace) -> int:
         if rules is None:
             config = replace(config, hotspots=False)
     check_broker(settings.kafka_bootstrap)
+    if not args.no_sink:
+        check_clickhouse_answers(settings)
     created = asyncio.run(ensure_topics(settings, config))
     if created:
         log.info("created topics: %s", ", ".join(created))

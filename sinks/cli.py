@@ -61,9 +61,17 @@ def _sink(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from schemas.probe import check_broker
     from schemas.settings import Settings
+    from sinks.client import connect
     from sinks.runner import KafkaClickHouseSink, SinkConfig
 
+    settings = Settings.from_env()
+    # A person started this and waits: no broker or no ClickHouse is one line and exit 3, a URL
+    # that answers as something else exit 2, before any retry loop starts. (The embedded engine is
+    # opened and closed here too: a locked one is EngineBusyError, exit 3.)
+    check_broker(settings.kafka_bootstrap)
+    connect(settings.clickhouse_url).close()
     overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
     config = SinkConfig.from_env(**{k: v for k, v in overrides.items() if v is not None})
     if args.metrics_port:
@@ -77,7 +85,7 @@ def _sink(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         sink = KafkaClickHouseSink(
-            Settings.from_env(),
+            settings,
             tagged_topic=args.tagged_topic,
             alerts_topic=args.alerts_topic,
             group_id=args.group_id,
