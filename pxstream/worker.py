@@ -126,7 +126,9 @@ class SinkThread(threading.Thread):
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
+    from sinks.query_server import serve_queries_if_embedded
     from streams.app import WorkerConfig, create_app, ensure_topics, load_hotspot_rules
+    from streams.table_store import reconcile_local_tables
 
     settings = Settings.from_env()
     config = WorkerConfig.from_env(
@@ -150,6 +152,9 @@ def run_worker(args: argparse.Namespace) -> int:
     if created:
         log.info("created topics: %s", ", ".join(created))
     app = create_app(settings, config, rules=rules)
+    # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
+    # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
+    reconcile_local_tables(app, settings.kafka_bootstrap)
 
     sink: SinkThread | None = None
     if not args.no_sink:
@@ -160,6 +165,8 @@ def run_worker(args: argparse.Namespace) -> int:
             sink = SinkThread(settings, config)
             sink.start()
 
+    # While this process holds the embedded engine, `pxstream sql` elsewhere asks it (the demo's case).
+    queries = None if args.no_sink else serve_queries_if_embedded(settings.clickhouse_url)
     verbose = bool(getattr(args, "verbose", False))
     worker = faust.Worker(app, loglevel="DEBUG" if verbose else "INFO", quiet=not verbose)
     code = 0
@@ -170,6 +177,8 @@ def run_worker(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.stop()
+        if queries is not None:
+            queries.close()
     if sink is not None and sink.failure is not None:
         if isinstance(sink.failure, PxstreamError):
             return sink.failure.exit_code
