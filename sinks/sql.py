@@ -51,7 +51,8 @@ def _first_error_line(message: str) -> str:
     return "unknown error"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value orjson cannot write by itself, as JSON: UTC timestamps with Z, dates, decimals."""
     if isinstance(value, datetime):
         # The tables store UTC; the driver hands back naive datetimes for it.
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -68,7 +69,7 @@ def _plain(value: Any) -> Any:
 def format_json(columns: list[str], rows: list[Sequence[Any]]) -> str:
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
     options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-    return orjson.dumps(objects, default=_plain, option=options).decode()
+    return orjson.dumps(objects, default=plain, option=options).decode()
 
 
 def _cell(value: Any) -> str:
@@ -77,7 +78,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         text = value.isoformat(sep=" ")
     elif isinstance(value, list | tuple | dict):
-        text = orjson.dumps(value, default=_plain).decode()
+        text = orjson.dumps(value, default=plain).decode()
     else:
         text = str(value)
     text = text.replace("\n", " ")
