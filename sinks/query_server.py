@@ -138,7 +138,13 @@ def serve_queries_if_embedded(clickhouse_url: str) -> QueryServer | None:
     if target.kind != "chdb" or target.path is None:
         return None
     target.path.mkdir(parents=True, exist_ok=True)
-    return QueryServer.start(target.path)
+    try:
+        return QueryServer.start(target.path)
+    except EngineBusyError as exc:
+        # Another process holds the engine (a second worker waiting to take over): it serves the
+        # queries, and this one's sink waits for the engine as it always has.
+        log.info("not serving queries: %s", exc)
+        return None
 
 
 def query_holder(engine_path: Path, sql: str, busy: EngineBusyError) -> tuple[list[str], list[list[Any]]]:

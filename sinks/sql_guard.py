@@ -31,7 +31,7 @@ from typing import NamedTuple
 from sinks.exceptions import ReadOnlyQueryError
 from sinks.sql_lexer import Token, tokenize
 
-MAX_STATEMENT_CHARS = 100_000  # a person's query; bounds the work the check and the engine may be asked for
+MAX_STATEMENT_CHARS = 20_000  # a long query of a person is 2,000; bounds the work one request may ask for
 STATEMENTS = frozenset({"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS"})
 SHOW_WHAT = frozenset({"TABLES", "DATABASES", "COLUMNS"})
 SHOW_MODIFIERS = frozenset({"FULL", "EXTENDED"})

@@ -93,3 +93,50 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
         assert f"deleted {kafka_state}" in down.stdout
     assert not (data_dir / "worker").exists()
     assert (data_dir / "kafka" / "libs").exists()  # the jar cache stays
+
+
+def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Same cluster, deleted topics: the offsets, not the cluster id, show the tables are ahead."""
+    from streams.bench import delete_topics, unique_prefix
+
+    settings = Settings.from_env(
+        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    )
+    prefix = unique_prefix("test-changelog-gone")
+    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
+    first = _worker(settings, config, tmp_path, tmp_path / "first.log")
+    _feed(settings, config, 40, seed=3)
+    with first:
+        first.wait_assigned(timeout_s=120)
+        _wait_hotspots_caught_up(first, 40, timeout_s=120)
+    changelogs = asyncio.run(_topics_named(kafka_bootstrap, f"{config.app_id}-"))
+    assert any(name.endswith("-changelog") for name in changelogs), changelogs
+    asyncio.run(delete_topics(kafka_bootstrap, changelogs))
+
+    second = _worker(settings, config, tmp_path, tmp_path / "second.log")
+    try:
+        _feed(settings, config, 10, seed=4)
+        with second:
+            second.wait_assigned(timeout_s=120)
+            _wait_hotspots_caught_up(second, 10, timeout_s=120)
+        log = (tmp_path / "second.log").read_text()
+        assert "ConsistencyError" not in log
+        assert re.search(r"discarded and rebuilt from its changelog: it has applied changelog offset", log), (
+            log[-3000:]
+        )
+    finally:
+        names = asyncio.run(_topics_named(kafka_bootstrap, prefix)) + asyncio.run(
+            _topics_named(kafka_bootstrap, f"{config.app_id}-")
+        )
+        asyncio.run(delete_topics(kafka_bootstrap, names))
+
+
+async def _topics_named(bootstrap: str, start: str) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return [name for name in await admin.list_topics() if name.startswith(start)]
+    finally:
+        await admin.close()

@@ -204,12 +204,12 @@ def test_the_check_takes_under_a_second_on_hostile_input_at_the_maximum_size():
     ]
     for sql in hostile:
         assert len(sql) <= size
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: other engineers share the cores
         with contextlib.suppress(ReadOnlyQueryError):
             check_read_only(sql)
-        assert time.perf_counter() - started < 1.0, sql[:20]
+        assert time.process_time() - started < 1.0, sql[:20]
 
 
 def test_a_statement_over_the_maximum_size_is_refused_before_it_is_read():
-    with pytest.raises(ReadOnlyQueryError, match="100,000"):
+    with pytest.raises(ReadOnlyQueryError, match="20,000"):
         check_read_only("SELECT " + " " * MAX_STATEMENT_CHARS + "1")
