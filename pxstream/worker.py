@@ -60,22 +60,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_worker)
 
 
-def check_clickhouse_answers(settings: Settings) -> None:
-    """A ClickHouse server URL that answers as something else is a ConfigError (exit 2) now, not a
-    sink that fails after the worker started. A server that does not answer yet is left to the
-    sink, which waits for it while the worker streams (the embedded engine is opened by the sink)."""
-    from sinks.client import connect, parse_clickhouse_url
-    from sinks.exceptions import UnreachableError
-
-    target = parse_clickhouse_url(settings.clickhouse_url)
-    if target.kind != "http":
-        return
-    try:
-        connect(target).close()
-    except UnreachableError as exc:
-        log.warning("%s; the sink will keep trying", exc)
-
-
 class SinkThread(threading.Thread):
     """The ClickHouse sink on its own event loop; asks the worker to stop if the sink fails."""
 
@@ -126,6 +110,7 @@ class SinkThread(threading.Thread):
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
+    from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
     from streams.app import WorkerConfig, create_app, ensure_topics, load_hotspot_rules
     from streams.table_store import reconcile_local_tables
@@ -147,7 +132,7 @@ def run_worker(args: argparse.Namespace) -> int:
             config = replace(config, hotspots=False)
     check_broker(settings.kafka_bootstrap)
     if not args.no_sink:
-        check_clickhouse_answers(settings)
+        check_answers_as_clickhouse(settings.clickhouse_url)
     created = asyncio.run(ensure_topics(settings, config))
     if created:
         log.info("created topics: %s", ", ".join(created))

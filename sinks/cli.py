@@ -93,16 +93,16 @@ def _sink(args: argparse.Namespace) -> int:
 
     from schemas.probe import check_broker
     from schemas.settings import Settings
-    from sinks.client import connect
+    from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
     from sinks.runner import KafkaClickHouseSink, SinkConfig
 
     settings = Settings.from_env()
-    # A person started this and waits: no broker or no ClickHouse is one line and exit 3, a URL
-    # that answers as something else exit 2, before any retry loop starts. (The embedded engine is
-    # opened and closed here too: a locked one is EngineBusyError, exit 3.)
+    # A person started this and waits: no broker is one line and exit 3, a ClickHouse URL that
+    # answers as something else exit 2, before any retry loop starts. A ClickHouse that is down or
+    # an embedded engine held by another process is waited for, as a standby sink must.
     check_broker(settings.kafka_bootstrap)
-    connect(settings.clickhouse_url).close()
+    check_answers_as_clickhouse(settings.clickhouse_url)
     queries = serve_queries_if_embedded(settings.clickhouse_url)
     overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
     config = SinkConfig.from_env(**{k: v for k, v in overrides.items() if v is not None})

@@ -82,6 +82,21 @@ def connect(
         ) from None
 
 
+def check_answers_as_clickhouse(url: str) -> None:
+    """For a command about to start a sink: a server URL that answers as something else is a
+    ConfigError now (exit 2), not a sink failing later. A server that does not answer yet, or an
+    embedded engine another process holds, is left to the sink, which waits for it (a standby)."""
+    import logging
+
+    target = parse_clickhouse_url(url)
+    if target.kind != "http":
+        return
+    try:
+        connect(target).close()
+    except UnreachableError as exc:
+        logging.getLogger(__name__).warning("%s; the sink will keep trying", exc)
+
+
 def is_unreachable(exc: BaseException) -> bool:
     """True for failures that mean "ClickHouse is not there right now" (worth a retry)."""
     return isinstance(exc, UnreachableError | EngineBusyError) or _looks_unreachable(exc)
