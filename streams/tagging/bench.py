@@ -67,7 +67,7 @@ def bench_tagging(texts: Sequence[str], source: str = "fft") -> dict:
 
 
 def main() -> int:
-    from streams.tagging.data import load_fft
+    from lab.tagging.data import load_fft
 
     texts = [e.text for split in ("train", "test") for e in load_fft(split)]
     print(json.dumps(bench_tagging(texts), indent=2))

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
+from lab.tagging.data import load_other_sources
+from lab.tagging.evaluate import predict, score
 from schemas.domains import ACCESS, DOMAIN_IDS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
 from streams.tagging import TAGGER_VERSION, Tagger, Tags
 from streams.tagging import phrases as phrase_matcher
-from streams.tagging.data import load_other_sources
-from streams.tagging.evaluate import predict, score
 from streams.tagging.model import MODEL_PATH
 
 
@@ -254,7 +254,7 @@ def test_long_letters_stay_fast(tagger: Tagger) -> None:
 
 
 def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
-    from streams.tagging.evaluate import macro_f1_interval
+    from lab.tagging.evaluate import macro_f1_interval
 
     perfect = [{SAFE}, {ACCESS}, {ENVIRONMENT, INFORMATION}, {RELATIONSHIPS}] * 10
     assert macro_f1_interval(perfect, perfect, resamples=200) == (1.0, 1.0)
@@ -268,8 +268,8 @@ def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
 
 
 def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() -> None:
-    from streams.tagging.data import Example
-    from streams.tagging.encoder_study import fine_label_domains
+    from lab.tagging.data import Example
+    from lab.tagging.encoder_study import fine_label_domains
 
     examples = [
         Example("Waited hours", frozenset({ACCESS}), source_labels=("Timeliness of care",)),
@@ -287,7 +287,7 @@ def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() ->
 
 
 def test_fft_examples_carry_the_source_categories_their_domains_came_from() -> None:
-    from streams.tagging.data import load_fft
+    from lab.tagging.data import load_fft
 
     train = load_fft("train")
     assert all(e.source_labels for e in train[:200])

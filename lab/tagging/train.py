@@ -1,6 +1,6 @@
 """Train the domain model on the FFT ``train`` split and write ``model.json.gz``.
 
-    python -m streams.tagging.train [--out PATH] [--C 1 2 4 8] [--folds 5]
+    python -m lab.tagging.train [--out PATH] [--C 1 2 4 8] [--folds 5]
 
 Needs the optional ``train`` extra (scikit-learn); the shipped model is then read with plain
 Python, so workers never import scikit-learn. Reproducible: fixed fold seed, deterministic
@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lab.tagging.data import Example, load_fft
 from schemas.domains import DOMAIN_IDS
 from streams.tagging import features, phrases
-from streams.tagging.data import Example, load_fft
 from streams.tagging.model import MODEL_FORMAT, MODEL_PATH
 
 SEED = 20240601
