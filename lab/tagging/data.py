@@ -4,6 +4,7 @@ The FFT set is read at run time from ``PXSTREAM_FFT_DATA`` or ``../shared/data``
 repository, never copied into it. The multi-source sets are ours, in ``tests/data``:
 
 * ``other_sources_labelled.jsonl`` — 200 examples written with the first lexicon; now training data;
+* ``tagger_train_multisource.jsonl`` — more training examples of every source, in other words;
 * ``tagger_dev.jsonl`` — the development set every change to lexicon, priors and thresholds is
   tuned on;
 * ``tagger_eval_frozen.jsonl`` — the frozen evaluation set, written and committed before any
@@ -24,6 +25,7 @@ from schemas.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "tests" / "data"
 OTHER_SOURCES_PATH = DATA_DIR / "other_sources_labelled.jsonl"
+TRAIN_PATH = DATA_DIR / "tagger_train_multisource.jsonl"
 DEV_PATH = DATA_DIR / "tagger_dev.jsonl"
 FROZEN_PATH = DATA_DIR / "tagger_eval_frozen.jsonl"
 _FFT_RELATIVE = Path("shared") / "data" / "fft_domains.csv"

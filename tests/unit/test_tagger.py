@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from lab.tagging.data import load_other_sources
+from lab.tagging.data import load_dev, load_frozen, load_other_sources
 from lab.tagging.evaluate import predict, score
 from schemas.domains import ACCESS, DOMAIN_IDS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
+from streams.pipeline import SOURCES
 from streams.tagging import TAGGER_VERSION, Tagger, Tags
 from streams.tagging import phrases as phrase_matcher
 from streams.tagging.model import MODEL_PATH
@@ -137,6 +138,71 @@ def test_sources_beyond_fft(tagger: Tagger, source: str, text: str, expected: se
     assert expected <= set(tagger.tag(text, source).domains)
 
 
+# --- sources, decisive phrases and the weak ones --------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["incident", "gp_clinical_concern"])
+def test_patient_safety_sources_are_safe_care_whatever_the_words(tagger: Tagger, source: str) -> None:
+    tags = tagger.tag("Pt moved to bay 4 overnight, family aware.", source)
+    assert SAFE in tags.domains
+    assert any(e["domain"] == SAFE and e["phrase"].startswith("source: ") for e in tags.evidence)
+
+
+def test_other_sources_get_no_safe_care_prior(tagger: Tagger) -> None:
+    assert SAFE not in tagger.tag("Pt moved to bay 4 overnight, family aware.", "pals").domains
+
+
+def test_a_code_already_deciding_safe_care_is_not_repeated_by_the_source(tagger: Tagger) -> None:
+    tags = tagger.tag("Pt moved to bay 4 overnight.", "incident", ["nrls:medication"])
+    assert [e["phrase"] for e in tags.evidence if e["domain"] == SAFE] == ["code nrls:medication"]
+
+
+@pytest.mark.parametrize(
+    ("text", "domain", "phrase"),
+    [
+        ("Ward 10 absolutely crawling with ants", ENVIRONMENT, "ants"),
+        ("The receptionist rolled her eyes at my mum", RELATIONSHIPS, "rolled her eyes"),
+        ("They gave him someone else's tablets", SAFE, "someone else's tablets"),
+        ("Nobody ever explained what happens next", INFORMATION, "nobody ever explained"),
+        ("On hold for forty minutes again", ACCESS, "on hold"),
+    ],
+)
+def test_one_decisive_phrase_decides_and_is_the_evidence(
+    tagger: Tagger, text: str, domain: str, phrase: str
+) -> None:
+    tags = tagger.tag(text, "social_media")
+    assert domain in tags.domains
+    assert {"domain": domain, "phrase": phrase} in tags.evidence
+
+
+def test_one_ambiguous_word_alone_does_not_decide(tagger: Tagger) -> None:
+    # "grateful" is praise in "so grateful to the nurses", a formality in a letter's last line.
+    text = "I would be grateful for your reply by Friday."
+    assert phrase_matcher.analyse(text.lower())[1].get(RELATIONSHIPS) is None
+    assert tagger.tag(text, "mp_letter").domains == []
+    assert RELATIONSHIPS in tagger.tag("So grateful to the nurses on ward 6.", "mp_letter").domains
+
+
+def test_a_duration_alone_is_not_a_wait(tagger: Tagger) -> None:
+    tags = tagger.tag("Observations not repeated for eight hours overnight.", "incident")
+    assert tags.domains == [SAFE]
+
+
+def test_phrases_end_at_word_ends(tagger: Tagger) -> None:
+    # "park" (parking) must not match inside "Parkinson's".
+    domains, _, _ = phrase_matcher.analyse("they forgot his parkinson's medication")
+    assert ACCESS not in domains
+
+
+def test_model_evidence_names_content_words_not_function_words(tagger: Tagger) -> None:
+    from streams.tagging.model import _FUNCTION_WORDS
+
+    for text in ("It was so good to be home", "Could have been better", "Long time to be seen by anyone"):
+        tags = tagger.tag(text, "fft")
+        for item in tags.evidence:
+            assert not all(word in _FUNCTION_WORDS for word in item["phrase"].split()), item
+
+
 def test_boundary_rule_harmful_delay_is_both(tagger: Tagger) -> None:
     tags = tagger.tag(
         "Mum waited 6 hours on the floor for an ambulance after a fall and now has a fractured hip and "
@@ -184,12 +250,14 @@ def test_negation_aware_sentiment(tagger: Tagger, text: str, sign: int) -> None:
 
 
 def test_lexicon_matcher_finds_multi_word_and_hyphenated_phrases() -> None:
-    domains, themes = phrase_matcher.analyse(
+    domains, strength, themes = phrase_matcher.analyse(
         "nobody told us; self-harm; c diff outbreak; x-ray; waited for 9 hours in a&e"
     )
     assert "nobody told" in domains[INFORMATION]
     assert {"self-harm", "c diff", "x-ray"} <= set(domains[SAFE])
-    assert {"for 9 hours", "a&e"} <= set(domains[ACCESS])
+    assert {"for 9 hours", "waited"} <= set(domains[ACCESS])
+    assert strength[INFORMATION] == phrase_matcher.DECISIVE
+    assert strength[ACCESS] == phrase_matcher.STRONG
     assert {"self_harm", "infection", "emergency_department"} <= set(themes)
 
 
@@ -205,6 +273,23 @@ def test_other_source_set_is_big_enough_and_labelled_with_known_ids() -> None:
     assert len(examples) >= 150
     assert len({e.source for e in examples}) >= 8
     assert any(not e.domains for e in examples), "includes texts with no domain"
+
+
+@pytest.mark.parametrize(("loader", "minimum"), [(load_frozen, 300), (load_dev, 200)])
+def test_multi_source_sets_cover_every_source(loader, minimum: int) -> None:
+    examples = loader()
+    assert len(examples) >= minimum
+    assert {e.source for e in examples} == SOURCES, "every FeedbackEvent v1 source"
+    assert sum(not e.domains for e in examples) >= 10, "includes texts with no domain"
+    assert all(sum(d in e.domains for e in examples) >= 25 for d in DOMAIN_IDS)
+
+
+def test_frozen_dev_and_training_texts_do_not_overlap() -> None:
+    from lab.tagging.data import TRAIN_PATH, load_labelled
+
+    frozen = {e.text for e in load_frozen()}
+    seen = {e.text for e in load_dev() + load_other_sources() + load_labelled(TRAIN_PATH)}
+    assert not frozen & seen
 
 
 def test_other_source_quality_floor(tagger: Tagger) -> None:
