@@ -31,7 +31,7 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"(?:someone|somebody) else'?s (?:tablets|medicines?|medication|meds|drugs)",
         r"(?:adult|old|wrong|higher|lower) (?:dose|strength|vaccine|size)",
         r"(?:forgot|forgotten|failed) to (?:give|sign|check|order)",
-        r"(?:not|never|weren't|wasn't) (?:given|administered|signed for|restarted)",
+        r"(?:not|never|weren't|wasn't) (?:administered|signed for|restarted)",
         r"doses?|meds|laxatives?|antibiotics?|sedatives?|antipsychotics?|painkillers|steroids?|chemotherapy",
         r"controlled drugs?|drug register|interact\w*|reconciliation|transcription",
         r"(?:reacted|reaction) to|allergic|hives|rash and",
@@ -103,7 +103,7 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"(?:hit|slapped|pushed|grabbed|assaulted|abused|hurt) by (?:a )?(?:member of staff|staff|nurse|"
         r"carer|porter)",
         r"restrain\w*|held down|restraint",
-        r"interest in|valued|cared for|made (?:me|us|her|him) feel",
+        r"interest in|valued|made (?:me|us|her|him) feel",
         r"preferred names?|knock before",
         r"unheard|not being heard|(?:feel|felt) not heard|not listened|wouldn't listen|would not listen",
         r"not (?:taken|treated) seriously|(?:didn't|did not) take (?:me|us|them|her|him) seriously",
@@ -120,7 +120,7 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"stories)",
         r"straight answer|where (?:i|we|she|he) stands?|what(?:'s| is) happening",
         r"what (?:to expect|happens next|will happen|to look out for|to watch for|to do)",
-        r"instructions|advice (?:about|on)|went through|step by step|up to date|updates",
+        r"instructions|advice (?:about|on)|went through|step by step|up to date",
         r"copy of (?:my|his|her|their|the) \w+|(?:see|read|access) (?:my|his|her|their) (?:own )?(?:notes|"
         r"records|results)",
         r"large print|braille|screen readers?|text relay|easy read|language support|in (?:polish|urdu|"
@@ -129,7 +129,7 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"shut out of|made for (?:me|us|her|him)|not asked|asked (?:us|me) (?:what|whether)",
         r"how (?:to|do i|can i) (?:complain|request|make a complaint|get a copy)|who (?:do i|to|"
         r"should i) (?:ask|contact|address)",
-        r"reminders?|by (?:text|video)|via (?:the )?app|(?:phone|video) (?:consultations?|calls?|"
+        r"reminders?|by video|via (?:the )?app|(?:phone|video) (?:consultations?|calls?|"
         r"appointments?)",
         r"(?:wrong|old|new) address|addressed to|wrong (?:hospital|date|number|details)",
         r"letters? " + _GAP + r"(?:arrived|came|late|after)",
@@ -140,12 +140,12 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"(?:can't|cannot|couldn't|could not|never|unable to) (?:get (?:an? |any )?(?:appointment|through|"
         r"seen|slot|in|to see)|book|register)",
         r"(?:no|any) (?:appointments?|slots?|availability)|nothing available|never (?:has )?anything",
-        r"(?:since|till|until) \d+ ?(?:am|pm)",
+        r"since \d+ ?(?:am|pm)",
         r"(?:months?|years?|weeks?) (?:overdue|late|behind)|overdue|waiting lists?|on the list",
         r"postponed|put off|called off|held up|moved to the next|stood down|rebook\w*",
-        r"(?:running|run|ran|runs) (?:late|on|behind)|behind schedule|over(?:ran|running)",
+        r"(?:running|run|ran|runs) (?:late|behind)|behind schedule|over(?:ran|running)",
         r"turned away|not taking on|not accepting|closed (?:its|their|the) lists?|closed to",
-        r"(?:shuts?|closes?|closed|closing|open) (?:at|on|from|early|weekends|at weekends)|closure|"
+        r"(?:shuts?|closes?|closed|closing|open) (?:at|from|early|weekends|at weekends)|closure|"
         r"opening (?:hours|times)",
         r"bus|taxi|drive|travel\w*|miles? away|round trip|parking|car park|permits?",
         r"same day|in and out|(?:seen|came|arrived) (?:on time|quickly|promptly|within)",
@@ -155,7 +155,7 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"queue|chase\w*|8am|8.01",
     ),
     ENVIRONMENT: (
-        r"grubby|grimy|dust\w*|stain\w*|sticky|cobwebs?|mould\w*|damp|peeling|crumbling|dirt\w*|filth\w*",
+        r"grubby|grimy|dust\w*|stain\w*|sticky|cobwebs?|mould\w*|damp|peeling|crumbling|dirty|filth\w*",
         r"clutter\w*|storage|storeroom|obstructed|boxes|piled|blocked by",
         r"infest\w*|droppings|ants|flies|fly|wasps?|pigeons?|insects?|cockroach\w*|rodents?|vermin|mice|"
         r"rats?|pests?",
@@ -173,6 +173,6 @@ DECISIVE_PHRASES: Final[dict[str, tuple[str, ...]]] = {
         r"curtains?|lift (?:is |was |has been )?(?:broken|out of order)|buckets",
         r"smoke|smoking|cigarettes?|stench|stale|odour",
         r"glasses|dentures|hearing aids?|purse|belongings|dressing gown|lost property",
-        r"immaculate|spotless|homely|calm and|cramped|grotty|shabby",
+        r"immaculate|spotless|homely|cramped|grotty|shabby",
     ),
 }
