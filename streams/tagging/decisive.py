@@ -1,4 +1,6 @@
-"""Phrases that decide a domain on their own, on every source (docs/tagging.md, "Evidence").
+"""Phrases that decide a domain on their own, on every source.
+
+See docs/tagging.md, "How a domain is decided".
 
 ``lexicon.DOMAIN_PHRASES`` holds the vocabulary of the domain definitions; many of its words are
 ambiguous alone ("waiting" may be a waiting room, "warm" a room or a nurse), so outside FFT one of
