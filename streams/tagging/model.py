@@ -186,6 +186,14 @@ class LinearDomainModel:
                 push = (1.0 + math.log(tf)) * entry[0] * entry[1][domain_index]
                 if push > 0.0:
                     scored.append((push, term))
+        if not scored:
+            # The word block had nothing to say ("Professionalism." is not in its vocabulary):
+            # the character block decided, so name the words whose character n-grams pushed.
+            for term in word_counts:
+                if " " not in term and term not in _FUNCTION_WORDS:
+                    push = self._char_word(term)[domain_index]
+                    if push > 0.0:
+                        scored.append((push, term))
         scored.sort(reverse=True)
         return [term for _, term in scored[:limit]]
 

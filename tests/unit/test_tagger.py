@@ -203,6 +203,14 @@ def test_model_evidence_names_content_words_not_function_words(tagger: Tagger) -
             assert not all(word in _FUNCTION_WORDS for word in item["phrase"].split()), item
 
 
+@pytest.mark.parametrize("text", ["Professionalism.", "The nurses were lovely", "Waited ages for a bed"])
+def test_every_domain_chosen_names_its_evidence(tagger: Tagger, text: str) -> None:
+    tags = tagger.tag(text, "fft")
+    assert tags.domains
+    for domain in tags.domains:
+        assert any(item["domain"] == domain for item in tags.evidence), (domain, tags.evidence)
+
+
 def test_boundary_rule_harmful_delay_is_both(tagger: Tagger) -> None:
     tags = tagger.tag(
         "Mum waited 6 hours on the floor for an ambulance after a fall and now has a fractured hip and "
