@@ -230,11 +230,13 @@ def _first_names(text: str) -> list[Span]:
     return spans
 
 
-def find_names(text: str, words: frozenset[str]) -> list[Span]:
+def find_names(text: str, words: frozenset[str], *, first_names: bool = True) -> list[Span]:
     """(kind, start, end) of the names in the detection text, cue patterns first.
 
     ``words`` are the text's lower-case words: a pattern whose cue words are all absent cannot
     match, so it is not run (most feedback has no title, role or sign-off at all).
+    ``first_names=False`` leaves out common first names that have no cue (for labels such as
+    ward names, which are often named after people).
     """
     spans: list[Span] = []
     for pattern, decide, cue_words in _CUES:
@@ -244,6 +246,6 @@ def find_names(text: str, words: frozenset[str]) -> list[Span]:
             span = decide(match, text)
             if span is not None:
                 spans.append(span)
-    if not words.isdisjoint(_FIRST_NAMES_LOWER):
+    if first_names and not words.isdisjoint(_FIRST_NAMES_LOWER):
         spans.extend(_first_names(text))
     return spans

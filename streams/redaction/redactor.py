@@ -35,7 +35,7 @@ MARKERS: Final[dict[str, str]] = {
     "name": "[NAME]",
 }
 
-__all__ = ["MARKERS", "Redaction", "is_valid_nhs_number", "redact"]
+__all__ = ["MARKERS", "Redaction", "is_valid_nhs_number", "redact", "redact_label"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +53,12 @@ class _Text:
     text: str
     words: frozenset[str]  # its lower-case words
     has_digit: bool
+    label: bool  # a label a source chose (ward, site), not free text: see redact_label
 
     @classmethod
-    def of(cls, text: str) -> _Text:
-        return cls(text, frozenset(p.WORD_SPLIT.split(text.lower())), _DIGIT.search(text) is not None)
+    def of(cls, text: str, *, label: bool) -> _Text:
+        words = frozenset(p.WORD_SPLIT.split(text.lower()))
+        return cls(text, words, _DIGIT.search(text) is not None, label)
 
 
 def _emails(source: _Text) -> list[Span]:
@@ -129,6 +131,8 @@ def _postcodes(source: _Text) -> list[Span]:
             continue  # "T2 3rd level", "q1 2nd floor": ordinals, not postcodes
         if p.PLACE_CODE_BEFORE.search(text, max(0, match.start() - 24), match.start()):
             continue  # "ward E11 2AB": a ward code shaped like a postcode
+        if source.label and found == text.strip():
+            continue  # a ward or site field holding only a postcode-shaped code
         spans.append(("postcode", match.start(), match.end()))
     return spans
 
@@ -194,7 +198,7 @@ _DETECTORS: Final[tuple[tuple[_Detector, bool], ...]] = (
     (_hospital_bare, True),
     (_postcodes, True),
     (_addresses, True),
-    (lambda source: find_names(source.text, source.words), False),
+    (lambda source: find_names(source.text, source.words, first_names=not source.label), False),
 )
 
 
@@ -221,8 +225,24 @@ class _Accepted:
 
 def redact(text: str) -> Redaction:
     """Return ``text`` with personal data replaced by markers such as ``[NHS_NUMBER]``."""
+    return _redact(text, label=False)
+
+
+def redact_label(text: str) -> Redaction:
+    """Redact a short label a source chose (a ward, a site, an attribute name, a category code).
+
+    The same detectors as ``redact`` except a common first name with no cue, and a label that
+    is nothing but a postcode-shaped code: wards and sites are often named after people
+    ("Victoria", "Elizabeth Ward") or coded ("E11 2AB"), and those are not personal data, while
+    a title or role with a name ("Mrs Smith's bay"), a phone or NHS number, an e-mail or a
+    postcode within a longer label is (docs/redaction.md, "Per field").
+    """
+    return _redact(text, label=True)
+
+
+def _redact(text: str, *, label: bool) -> Redaction:
     folded = normalise(text)
-    source = _Text.of(folded.text)
+    source = _Text.of(folded.text, label=label)
     accepted = _Accepted()
     for detect, needs_digit in _DETECTORS:
         if needs_digit and not source.has_digit:

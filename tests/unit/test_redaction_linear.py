@@ -203,14 +203,27 @@ def test_redactor_is_fast_on_hostile_text_at_the_maximum_size(name: str) -> None
     assert elapsed < 0.6, f"{name}: {elapsed:.2f} s for {len(text):,} characters"
 
 
+def maximal_event(hostile: Hostile) -> dict[str, Any]:
+    """An event with every bounded field at its limit, each filled with the same hostile text."""
+    return {
+        **_EVENT,
+        "text": hostile.build(),
+        "ward": hostile.build(200),
+        "site": hostile.build(200),
+        "provider": "RTD",
+        "category_codes": [hostile.build(100)] * 50,
+        "attributes": {f"attribute-{i:02d}": hostile.build(2_000) for i in range(32)},
+    }
+
+
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_each_hostile_event_goes_through_the_pipeline_in_under_a_second(
+def test_each_maximal_hostile_event_goes_through_the_pipeline_in_under_a_second(
     pipeline: Pipeline, name: str
 ) -> None:
-    text = HOSTILE[name].build()
-    raw = orjson.dumps({**_EVENT, "text": text})
+    raw = orjson.dumps(maximal_event(HOSTILE[name]))
     started = _seconds()
     result = pipeline.process([RawRecord(raw, topic="feedback.raw")])
     elapsed = _seconds() - started
-    assert len(result) == 1
+    assert [d.letter["error"] for d in result.dead] == [], "a maximal event is a valid event"
+    assert len(result.tagged) == 1
     assert elapsed < 1.0, f"{name}: {elapsed:.2f} s through validate → redact → tag"
