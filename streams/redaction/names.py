@@ -25,7 +25,10 @@ from streams.redaction.wordlists import word_set
 Span = tuple[str, int, int]
 
 # --- one name word, and a run of up to three ------------------------------------------------
-_CAP = r"(?:(?:Mc|Mac|Fitz)[A-Z][a-z]{1,20}+|[ODL]'[A-Z][a-z]{1,20}+|[A-Z][a-z]{1,24}+|[A-Z]{2,24}+)"
+_CAP = (
+    r"(?:(?:Mc|Mac|Fitz)[A-Z][a-z]{1,20}+|[ODL]'(?:[A-Z][a-z]{1,20}+|[A-Z]{2,20}+)|[A-Z][a-z]{1,24}+"
+    r"|[A-Z]{2,24}+)"
+)
 _PARTICLE = r"(?:(?:van|von|de|del|della|der|den|du|da|di|la|le|ap|ab|bin|ibn|al|el|ter|ten)[ \t-]{1,2}){0,3}"
 _WORD = r"(?:" + _PARTICLE + _CAP + r"(?:-" + _CAP + r"){0,2}|[A-Z]\.?)"
 # the run ends at a word boundary; a possessive "'s" may follow ("Nurse Jones's care")
@@ -106,9 +109,13 @@ def _name_words(run: str) -> list[str]:
     return words
 
 
-def _followed_by_place(text: str, end: int) -> bool:
+def _followed_by(text: str, end: int, words: frozenset[str]) -> bool:
     following = text[end : end + 30].split(None, 1)
-    return bool(following) and following[0].strip(".,;:!?'s").lower() in w.PLACE_WORDS
+    return bool(following) and following[0].strip(".,;:!?'s").lower() in words
+
+
+def _followed_by_place(text: str, end: int) -> bool:
+    return _followed_by(text, end, w.PLACE_WORDS)
 
 
 def _run_span(match: re.Match[str], text: str) -> Span | None:
@@ -123,6 +130,8 @@ def _run_span(match: re.Match[str], text: str) -> Span | None:
         end = run.index(word, end - start) + len(word) + start
     if _followed_by_place(text, end) and len(words) == len(run.split()):
         return None  # "Sister Dora Ward", "Nurse Cavell Unit": a place named after someone
+    if _followed_by(text, end, w.SERVICE_WORDS):
+        return None  # "Nurse Specialist Clinic", "Midwife Led Unit": a service, not a person
     return ("name", start, end)
 
 

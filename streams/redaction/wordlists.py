@@ -103,3 +103,5 @@ _PLACE_WORDS = """
     services team teams office station department dept room theatre theatres programme
 """
 PLACE_WORDS: Final = frozenset(_PLACE_WORDS.split())
+# After a role word and one more word, these make the whole a service ("Nurse Specialist Clinic").
+SERVICE_WORDS: Final = word_set("clinic clinics unit service services team centre suite programme department")

@@ -9,6 +9,11 @@ readable when it is found in the output after both are squashed the same way: co
 forms folded, digits of every script mapped to 0-9, everything but letters and digits dropped,
 lower case. So "9 4 3 4" left in the output leaks "9434" however it is spaced or written.
 
+The lines whose kind starts with `heldout_` were written after tuning, to see how the redactor
+did on spellings it had never been tuned on: 1 leak in 63 and 2 false redactions in 25 at first
+(the old redactor: 21 and 5), both fixed since; an organisation named like a person ("Dr
+Foster data showed") stays a known limit and is not in the set.
+
 The test reports every leak and false redaction by kind, and fails on any.
 """
 
