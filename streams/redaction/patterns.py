@@ -55,8 +55,9 @@ MAIL_TLDS: Final = word_set(
     "mail online live"
 )
 WEBMAIL: Final = word_set(
-    "gmail googlemail hotmail outlook yahoo live icloud me aol btinternet sky virginmedia talktalk "
-    "protonmail proton nhs msn ymail"
+    "gmail.com googlemail.com hotmail.com hotmail.co.uk outlook.com yahoo.com yahoo.co.uk live.com "
+    "live.co.uk icloud.com me.com aol.com btinternet.com sky.com virginmedia.com talktalk.net "
+    "protonmail.com proton.me nhs.net msn.com ymail.com"
 )
 # Written-out dots and ats ("jo dot bloggs", "nhs[.]net") or a dot between two letters.
 EMAIL_DOTTED: Final = re.compile(r"[A-Za-z0-9]\.[A-Za-z]|[\[({<]\.")

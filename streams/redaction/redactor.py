@@ -73,7 +73,7 @@ def _emails(source: _Text) -> list[Span]:
             labels = [label.lower() for label in _labels(match.group("domain"))]
             local = match.group("local")
             plain_word = local.isalpha() and len(_labels(local)) == 1
-            if labels[-1] not in p.MAIL_TLDS or (plain_word and labels[0] not in p.WEBMAIL):
+            if labels[-1] not in p.MAIL_TLDS or (plain_word and ".".join(labels) not in p.WEBMAIL):
                 continue
         spans.append(("email", match.start(), match.end()))
     return spans
