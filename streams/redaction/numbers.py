@@ -112,9 +112,10 @@ def _phone_digits(text: str, start: int, digits: str) -> str | None:
     plus = text[start - 1 : start] == "+" or text[max(0, start - 2) : start] == "+ "
     if digits.startswith("0044"):
         digits, plus = digits[2:], True
+    if plus and not digits.startswith("44"):
+        # another country's number ("+1 212 555 0123", "+353 1 234 5678"): E.164 allows 8-15
+        return digits if 8 <= len(digits) <= 14 else None
     if plus or (len(digits) == 12 and digits.startswith("44")):
-        if not digits.startswith("44"):
-            return None
         rest = digits[2:]
         national = rest if rest.startswith("0") else "0" + rest
         return national if len(national) in (10, 11) and national[1] != "0" else None
