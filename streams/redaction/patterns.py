@@ -134,8 +134,9 @@ DOB: Final = re.compile(
 
 # --- postcodes: full UK format, spaced or not, any case --------------------------------------
 POSTCODE: Final = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-PR-UWYZ](?:[A-HK-Y]\d[A-Z\d]?|\d[A-Z\d]?)(?P<space>[ \t]{0,2}|-)"
-    r"\d[ABD-HJLNP-UW-Z]{2}|GIR ?0AA)(?![A-Za-z0-9])",
+    # not inside a hyphenated or underscored token ("bench-ward-fa60af" is an id, not "FA6 0AF")
+    r"(?<![A-Za-z0-9_-])(?:[A-PR-UWYZ](?:[A-HK-Y]\d[A-Z\d]?|\d[A-Z\d]?)(?P<space>[ \t]{0,2}|-)"
+    r"\d[ABD-HJLNP-UW-Z]{2}|GIR ?0AA)(?![A-Za-z0-9_-])",
     re.IGNORECASE,
 )
 ORDINAL_SUFFIXES: Final = frozenset({"st", "nd", "rd", "th"})
