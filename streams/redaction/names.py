@@ -61,7 +61,9 @@ LOWER_TITLE_NAME: Final = re.compile(
     r"(?P<name>(?:[a-z]\.[ \t]{0,2})?(?:mc|mac|o'|d')?[a-z]{2,24}+(?:-[a-z]{2,24}+)?)(?![A-Za-z'])"
 )
 # Words before a lower-case "ms" or "dr" that make it something else ("my ms flares up").
-_NOT_TITLE_BEFORE: Final = re.compile(r"(?i)\b(?:my|his|her|their|your|our|with|have|has|had|of)\s{1,2}$")
+_NOT_TITLE_BEFORE: Final = re.compile(
+    r"(?i)(?=[mhtywo])\b(?:my|his|her|their|your|our|with|have|has|had|of)\s{1,2}$"
+)
 # After a lower-case role word only a known surname is taken: "doctor evans", not "doctor explained".
 LOWER_ROLE_NAME: Final = re.compile(
     r"(?=[dnsmc])\b(?P<title>(?:doctor|nurse|sister|matron|midwife|consultant|surgeon)[ \t]{1,2})"
