@@ -113,6 +113,10 @@ HOSTILE: dict[str, Hostile] = {
     "van_der": Hostile("van der ", prefix="Dr "),
     "letter_digit_ids": Hostile("K1"),
     "month_names": Hostile("March ", prefix="DOB "),
+    # every character different, so no per-character cache helps the folding
+    "distinct_code_points": Hostile(
+        "".join(c for c in map(chr, range(0xA0, 0x30000)) if c.isprintable())[:MAX_TEXT]
+    ),
     "ordinals": Hostile("1st of "),
 }
 
