@@ -75,6 +75,7 @@ from typing import Any, TypeVar
 import orjson
 
 from schemas.alert import FIRING, RESOLVED
+from schemas.identity import event_identity, organisation_of
 from streams.hotspots.alerts import build_alert
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.windows import (
@@ -276,7 +277,7 @@ class HotspotEngine:
             meta.dirty = True
 
         event_id = str(event.get("event_id", ""))
-        organisation = event_organisation(event)
+        organisation = organisation_of(event)
         domains = event_domains(event)  # once per event, not once per rule
         targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
         for rule in self.rules.rules:
@@ -759,21 +760,6 @@ def int_buckets(raw: dict[Any, V]) -> dict[int, V]:
     if not raw or type(next(iter(raw))) is int:
         return raw
     return {int(k): v for k, v in raw.items()}
-
-
-def event_organisation(event: Mapping[str, Any]) -> str:
-    """The event's organisation (the tenant), or '' when it has none."""
-    organisation = event.get("organisation")
-    return organisation if isinstance(organisation, str) else ""
-
-
-def event_identity(organisation: str, event_id: str) -> str:
-    """(organisation, event_id) as one unambiguous string: the key of the event-id records.
-
-    A JSON array, so no organisation or id, whatever characters it holds, can make two different
-    pairs spell the same key (docs/tenancy.md).
-    """
-    return orjson.dumps([organisation, event_id]).decode()
 
 
 def event_domains(event: Mapping[str, Any]) -> list[str]:
