@@ -39,8 +39,8 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   event twice.
 * **Organisations.** Each key keeps the organisations of its events per bucket, and an episode
   the organisations whose events lie in its over-limit windows: those of the windows that fired
-  it, then of every window from its start on that is over the limit when an event reaches it
-  while the episode is open. When that set
+  it; then, while it is open, of each event landing in a window over the limit from its start on,
+  and of every window that goes over with an event. When that set
   grows the episode is announced again (same ``alert_id``, ``firing``, the longer list), and the
   resolution carries the whole list (docs/tenancy.md). Both live in the key's value, so the
   markers above make them exact across replays like the counts.
@@ -488,7 +488,9 @@ class HotspotEngine:
         samples.append([event_id, bucket])
         del samples[:-SAMPLES_KEPT]
         horizon = self._horizon(rule, watermark)
-        alerts += self._evaluate(rule, group, buckets, samples, value, bucket, watermark, meta, now)
+        alerts += self._evaluate(
+            rule, group, buckets, samples, value, bucket, organisation, watermark, meta, now
+        )
         if min(buckets) < horizon:  # pruning is rare (the watermark moved): skip the copy otherwise
             value["b"] = {k: v for k, v in buckets.items() if k >= horizon}
             value["g"] = {k: v for k, v in organisations.items() if k >= horizon}
@@ -572,6 +574,7 @@ class HotspotEngine:
         samples: list[list[Any]],
         value: dict[str, Any],
         bucket: int,
+        organisation: str,
         watermark: int,
         meta: _Meta,
         now: float,
@@ -579,7 +582,8 @@ class HotspotEngine:
         window = rule.window
         crossed_live: list[tuple[int, int, float]] = []
         crossed_past: list[tuple[int, int, float]] = []
-        over: list[int] = []  # starts of the windows holding this bucket that are over the limit
+        over = False  # whether a window holding this bucket is over the limit (from the episode's start)
+        start_of_episode = value["ep"]["ws"] if value["ep"] is not None else None
         peak = 0
         announced = set(value.setdefault("f", []))
         floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
@@ -592,7 +596,7 @@ class HotspotEngine:
             limit = self._limit(rule, buckets, start, meta, prefix)
             if not self._over(rule, count, limit):
                 continue
-            over.append(start)
+            over = over or (start_of_episode is not None and start >= start_of_episode)
             peak = max(peak, count)
             if self._over(rule, count - 1, limit) or start in announced:
                 # Over already, or over once before (an SPC limit can move back and forth with
@@ -606,10 +610,16 @@ class HotspotEngine:
         episode = value["ep"]
         if episode is not None:
             episode["c"] = max(episode["c"], peak)  # the resolved message reports the peak
+            # The event's organisation when it lands in an over-limit window of this episode (not
+            # one before its start: that belongs to an earlier episode), and every organisation of
+            # a window that went over with it. Windows over already were counted when they
+            # crossed, and each event since by its own organisation: nothing to re-read.
             known = episode.get("o", [])
-            # Windows before the episode's start that are over belong to an earlier episode.
-            mine = [start for start in over if start >= episode["ws"]]
-            grown = sorted(set(known).union(self._organisations(rule, value, mine))) if mine else known
+            found = {organisation} if over and organisation else set()
+            crossed_here = [start for start, _, _ in crossed_live + crossed_past if start >= episode["ws"]]
+            if crossed_here:
+                found |= self._organisations(rule, value, crossed_here)
+            grown = sorted(found.union(known)) if found - set(known) else known
             episode["o"] = grown
             if not self._any_live_over(rule, buckets, watermark, meta):
                 value["ep"] = None
