@@ -84,11 +84,14 @@ class LiveState:
                 fired_at=str(record.get("fired_at") or ""),
                 resolved_at=record.get("resolved_at"),
             )
-            if line.status == "firing":
-                self.fired += 1
-            else:
+            alert_id = str(record.get("alert_id"))
+            if line.status != "firing":
                 self.resolved += 1
-            self.alerts[str(record.get("alert_id"))] = line
+            elif alert_id not in self.alerts:
+                # An episode is announced again when another organisation's events count
+                # (docs/tenancy.md): still one episode fired.
+                self.fired += 1
+            self.alerts[alert_id] = line
             return line
         return None
 

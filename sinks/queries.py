@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 MonthLike = Month | date | str
 
 _ORG_FILTER = "({org:String} = '' OR organisation = {org:String})"
+# An organisation's alerts are those its events counted toward, whatever the rule groups by.
+_ALERT_ORG_FILTER = "({org:String} = '' OR has(organisations, {org:String}))"
 
 
 def month_start(month: MonthLike) -> date:
@@ -98,10 +100,10 @@ def hotspot_episodes(
         client,
         "SELECT alert_id, rule_id, status, organisation, provider, site, ward, source, domain,"
         " window_start, window_end, count, threshold, severity, description, fired_at, resolved_at,"
-        " sample_event_ids"
+        " sample_event_ids, organisations"
         " FROM hotspot_alerts FINAL"
         " WHERE fired_at >= {start:DateTime64(3, 'UTC')} AND fired_at < {end:DateTime64(3, 'UTC')}"
-        f" AND {_ORG_FILTER}"
+        f" AND {_ALERT_ORG_FILTER}"
         " ORDER BY fired_at, alert_id",
         {"start": first, "end": Month.containing(first).end, "org": organisation or ""},
     )

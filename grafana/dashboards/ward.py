@@ -14,6 +14,7 @@ from grafana.dashboards import _sql
 
 UID = "pxstream-ward"
 WARD_FILTER = f"{_sql.ORG} AND {_sql.ONE_PROVIDER} AND {_sql.ONE_WARD}"
+WARD_ALERTS = f"{_sql.ALERT_ORG} AND {_sql.ONE_PROVIDER} AND {_sql.ONE_WARD}"
 
 
 def variables() -> list[dict]:
@@ -59,7 +60,7 @@ SELECT
   concat(description, if(domain = '', '', concat(' — ', {b.domain_label()}))) AS hotspot,
   `count` AS events
 FROM hotspot_alerts FINAL
-WHERE {WARD_FILTER}
+WHERE {WARD_ALERTS}
   AND status = 'firing'
 ORDER BY fired_at DESC
 LIMIT 4

@@ -201,12 +201,18 @@ def _episodes(data: MonthData) -> str:
     def when(value) -> str:
         return value.strftime("%d %b %H:%M") if value else "—"
 
+    def where(e) -> str:
+        place = " / ".join(v for v in (e["provider"], e["ward"], e["source"]) if v) or "—"
+        # The count includes every organisation's events: say whose, so it is read as shared.
+        others = [o for o in e.get("organisations") or () if o != data.organisation]
+        return place + (f" · shared with {', '.join(others)}" if others else "")
+
     rows = [
         [
             when(e["fired_at"]),
             f'<span class="tag {e["status"]}">{escape(e["status"])}</span>',
             escape(e["description"] or e["rule_id"]),
-            escape(" / ".join(v for v in (e["provider"], e["ward"], e["source"]) if v) or "—"),
+            escape(where(e)),
             escape(DOMAIN_SHORT_LABELS.get(e["domain"], e["domain"]) or "—"),
             f"{e['count']:,} (≥ {e['threshold']:g})",
             when(e["resolved_at"]),

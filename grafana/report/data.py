@@ -115,9 +115,9 @@ def load_month(client, organisation: str, month: Month, *, today: date | None = 
 
     result = client.query(
         """SELECT alert_id, rule_id, status, provider, ward, source, domain, window_start, window_end,
-                  `count`, threshold, severity, description, fired_at, resolved_at
+                  `count`, threshold, severity, description, fired_at, resolved_at, organisations
            FROM hotspot_alerts FINAL
-           WHERE organisation = {org:String}
+           WHERE has(organisations, {org:String})
              AND fired_at >= {start:DateTime64(3)} AND fired_at < {end:DateTime64(3)}
            ORDER BY fired_at""",
         parameters=p,

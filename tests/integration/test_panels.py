@@ -155,25 +155,28 @@ EVENTS = [
     _event(
         "e9", TODAY.replace(hour=12), "Ward 7", "incident", [SAFE], -0.9, ["falls"], org="ZZZ", provider="RY2"
     ),
+    # ZZZ's own incident on QWE's ward, with the id one of QWE's events has: it counted toward a1 too
+    # (a1 names both organisations), but only ZZZ sees it.
+    _event("e1", TODAY.replace(hour=9, minute=30), "Ward 7", "incident", [SAFE], -0.9, ["falls"], org="ZZZ"),
 ]
 
 ALERT_COLUMNS = [
     "alert_id", "rule_id", "status", "organisation", "provider", "site", "ward", "source", "domain",
     "window_start", "window_end", "count", "threshold", "severity", "description", "fired_at", "resolved_at",
-    "version",
+    "version", "organisations",
 ]  # fmt: skip
 A1_DESCRIPTION = "Five or more incidents on one ward within 24 hours"
 ALERTS = [
-    ["a1", "ward-incidents-24h", "firing", "QWE", "RX1", "", "Ward 7", "", "", datetime(2026, 3, 17, 11, tzinfo=UTC),
+    ["a1", "ward-incidents-24h", "firing", "", "RX1", "", "Ward 7", "", "", datetime(2026, 3, 17, 11, tzinfo=UTC),
      datetime(2026, 3, 18, 11, tzinfo=UTC), 5, 5.0, "warning", A1_DESCRIPTION, TODAY.replace(hour=10, minute=30),
-     None, 1],
-    ["a2", "provider-domain-spc", "firing", "QWE", "RX1", "", "", "", SAFE, datetime(2026, 3, 1, tzinfo=UTC),
-     datetime(2026, 3, 2, tzinfo=UTC), 9, 4.0, "info", "Unusual day", datetime(2026, 3, 2, 1, tzinfo=UTC), None, 1],
-    ["a2", "provider-domain-spc", "resolved", "QWE", "RX1", "", "", "", SAFE, datetime(2026, 3, 1, tzinfo=UTC),
+     None, 1, ["QWE", "ZZZ"]],
+    ["a2", "provider-domain-spc", "firing", "", "RX1", "", "", "", SAFE, datetime(2026, 3, 1, tzinfo=UTC),
+     datetime(2026, 3, 2, tzinfo=UTC), 9, 4.0, "info", "Unusual day", datetime(2026, 3, 2, 1, tzinfo=UTC), None, 1, ["QWE"]],
+    ["a2", "provider-domain-spc", "resolved", "", "RX1", "", "", "", SAFE, datetime(2026, 3, 1, tzinfo=UTC),
      datetime(2026, 3, 2, tzinfo=UTC), 9, 4.0, "info", "Unusual day", datetime(2026, 3, 2, 1, tzinfo=UTC),
-     datetime(2026, 3, 3, tzinfo=UTC), 2],
-    ["a3", "ward-incidents-24h", "firing", "ZZZ", "RY2", "", "Ward 7", "", "", datetime(2026, 3, 17, 11, tzinfo=UTC),
-     datetime(2026, 3, 18, 11, tzinfo=UTC), 7, 5.0, "warning", A1_DESCRIPTION, TODAY.replace(hour=10), None, 1],
+     datetime(2026, 3, 3, tzinfo=UTC), 2, ["QWE"]],
+    ["a3", "ward-incidents-24h", "firing", "", "RY2", "", "Ward 7", "", "", datetime(2026, 3, 17, 11, tzinfo=UTC),
+     datetime(2026, 3, 18, 11, tzinfo=UTC), 7, 5.0, "warning", A1_DESCRIPTION, TODAY.replace(hour=10), None, 1, ["ZZZ"]],
 ]  # fmt: skip
 
 
@@ -353,6 +356,21 @@ def test_hotspot_contributing_events(clickhouse):
     columns, rows = run(clickhouse, "pxstream-hotspots", "Contributing events for alert ${alert}")
     assert columns == ["time", "event_id", "source", "provider", "ward", "domains", "feedback"]
     assert [r[1] for r in rows] == ["e1", "e2"]  # e3 at 11:00 is at window_end (exclusive); e8 is Ward 9
+    assert rows[0][0].hour == 9 and rows[0][0].minute == 0  # QWE's e1, not ZZZ's e1 of 09:30
+    zzz = {**HOTSPOT_VARS, "organisation": "ZZZ"}
+    [panel] = [p for p in DASHBOARDS["pxstream-hotspots"]["panels"] if p["title"].startswith("Contributing")]
+    result = clickhouse.query(substitute(panel["targets"][0]["rawSql"], zzz))
+    assert [(r[1], r[0].minute) for r in result.result_rows] == [("e1", 30)]  # its own event only
+
+
+def test_a_shared_episode_is_on_each_organisations_screens(clickhouse):
+    """a1's rule groups by provider and ward; both organisations whose events counted see it."""
+    zzz = {**HOTSPOT_VARS, "organisation": "ZZZ", "provider": ["RX1", "RY2"]}
+    [panel] = [p for p in DASHBOARDS["pxstream-hotspots"]["panels"] if p["title"] == "Episodes"]
+    result = clickhouse.query(substitute(panel["targets"][0]["rawSql"], zzz))
+    assert sorted(r[0] for r in result.result_rows) == ["a1", "a3"]
+    columns, rows = run(clickhouse, "pxstream-hotspots", "Episodes")
+    assert rows[0][columns.index("shared_by")] == "QWE, ZZZ"
 
 
 def test_hotspot_timeline_totals(clickhouse):

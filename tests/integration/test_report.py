@@ -56,7 +56,8 @@ def seed_events() -> list[list]:
 
 
 ALERT_COLUMNS = ["alert_id", "rule_id", "status", "organisation", "provider", "ward", "domain", "window_start",
-                 "window_end", "count", "threshold", "severity", "description", "fired_at", "resolved_at", "version"]  # fmt: skip
+                 "window_end", "count", "threshold", "severity", "description", "fired_at", "resolved_at", "version",
+                 "organisations"]  # fmt: skip
 ALERTS = [
     ["m1", "ward-incidents-24h", "firing", "QWE", "RX1", "Ward 7", "", datetime(2026, 3, 9, tzinfo=UTC),
      datetime(2026, 3, 10, tzinfo=UTC), 7, 5, "warning", "Five or more incidents on one ward within 24 hours",
@@ -67,7 +68,18 @@ ALERTS = [
     ["f1", "ward-incidents-24h", "resolved", "QWE", "RX1", "Ward 9", "", datetime(2026, 2, 9, tzinfo=UTC),
      datetime(2026, 2, 10, tzinfo=UTC), 5, 5, "warning", "February episode", datetime(2026, 2, 9, 14, tzinfo=UTC),
      datetime(2026, 2, 10, tzinfo=UTC), 2],
+    # No shipped rule groups by organisation: an episode on a ward two commissioners' events counted toward.
+    ["s1", "ward-incidents-24h", "resolved", "", "RX1", "Ward 7", "", datetime(2026, 3, 12, tzinfo=UTC),
+     datetime(2026, 3, 13, tzinfo=UTC), 6, 5, "warning", "Shared ward episode", datetime(2026, 3, 12, 9, tzinfo=UTC),
+     datetime(2026, 3, 13, 1, tzinfo=UTC), 2],
+    # Another organisation's episode on the same ward: not this organisation's.
+    ["z1", "ward-incidents-24h", "firing", "", "RX1", "Ward 7", "", datetime(2026, 3, 15, tzinfo=UTC),
+     datetime(2026, 3, 16, tzinfo=UTC), 5, 5, "warning", "Not QWE's episode", datetime(2026, 3, 15, 9, tzinfo=UTC),
+     None, 1],
 ]  # fmt: skip
+ALERT_ORGANISATIONS = {"m1": ["QWE"], "m2": ["QWE"], "f1": ["QWE"], "s1": ["QKK", "QWE"], "z1": ["ZZZ"]}
+for alert in ALERTS:
+    alert.append(ALERT_ORGANISATIONS[alert[0]])
 EVENTS = seed_events()
 
 
@@ -100,7 +112,7 @@ def test_month_figures_match_the_seed(ch_url):
     assert sum(v[0] for v in data.by_source.values()) == len(march)
     themes = Counter(r[9][0] for r in march)
     assert data.themes[0][:2] == max(themes.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0]]))
-    assert [e["alert_id"] for e in data.episodes] == ["m1", "m2"]
+    assert [e["alert_id"] for e in data.episodes] == ["m1", "s1", "m2"]
     assert data.providers_changed[0][0] == "RX1"  # the surge
     assert data.wards_changed[0][:2] == ("RX1", "Ward 7")
 
@@ -144,7 +156,8 @@ def test_report_pack(ch_url, tmp_path):
     assert "Patient experience — March 2026" in html
     assert "special cause — concern" in html  # the safe-care surge
     assert "Five or more incidents on one ward within 24 hours" in html
-    assert "February episode" not in html
+    assert "Shared ward episode" in html and "shared with QKK" in html
+    assert "February episode" not in html and "Not QWE&#x27;s episode" not in html and "Not QWE" not in html
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
     assert "RY9" not in text  # another organisation's provider
 
@@ -157,3 +170,19 @@ def test_cli_report(ch_url, tmp_path, monkeypatch, capsys):
     assert main(["report", "--organisation", "NOPE", "--month", "2026-03", "--out", str(tmp_path / "x")]) == 1
     assert "no feedback for organisation 'NOPE'" in capsys.readouterr().err
     assert main(["report", "--organisation", "QWE", "--month", "2026-13", "--out", str(tmp_path)]) == 2
+
+
+def test_two_organisations_events_with_one_id_are_each_in_their_own_report(ch_url):
+    """Source systems number their events independently: QKK's incident INC-1 is not QWE's."""
+    _url, client = ch_url
+    month = Month.parse("2025-08")  # before the seeded months
+    when = datetime(2025, 8, 4, 10, tzinfo=UTC)
+    rows = [
+        ["INC-1", "incident", org, "RX1", "Ward 7", when, when, "[redacted]", ["safe_high_quality_care"], [], -0.7, 1]
+        for org in ("QKK", "QWE")
+    ]  # fmt: skip
+    client.insert("feedback_events", rows, column_names=COLUMNS)
+    for organisation in ("QKK", "QWE"):
+        data = load_month(client, organisation, month)
+        assert (data.events, data.negative) == (1, 1), organisation
+        assert data.by_domain["safe_high_quality_care"][0] == 1

@@ -132,6 +132,16 @@ def test_duplicate_ids_within_one_batch_are_sent_once(tmp_path: Path) -> None:
     assert len(sink.events) == 1
 
 
+def test_two_organisations_events_with_one_id_are_both_sent_across_restarts(tmp_path: Path) -> None:
+    """The replay filter keys by (organisation, event_id): one organisation's id hides nothing of
+    another's, while each one's replay after a restart is still dropped."""
+    pages = [[candidate(1, organisation="QKK")], [candidate(1, organisation="QWE")]]
+    sink = MemorySink()
+    run(ConnectorRun(ListSource(pages, rewind=5), sink, options(tmp_path)).run())
+    run(ConnectorRun(ListSource(pages, rewind=5), sink, options(tmp_path)).run())  # replays both
+    assert [(e["organisation"], e["event_id"]) for e in sink.events] == [("QKK", "t:1"), ("QWE", "t:1")]
+
+
 def test_transient_source_errors_are_retried_then_succeed(tmp_path: Path) -> None:
     sink = MemorySink()
     source = ListSource([[candidate(1)]])

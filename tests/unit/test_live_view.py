@@ -35,8 +35,10 @@ def test_counts_by_unit_and_domain_and_alert_transitions() -> None:
     }
     state.apply("tagged", orjson.dumps(tagged))
     state.apply("dlq", orjson.dumps({"reason_code": "not_json"}))
-    firing = state.apply("alerts", _alert("firing"))
+    firing = state.apply("alerts", _alert("firing", organisations=["QKK"]))
     assert firing is not None and firing.status == "firing"
+    # Announced again when a second organisation's events count: the same episode.
+    state.apply("alerts", _alert("firing", organisations=["QKK", "QWE"]))
     state.apply("alerts", _alert("resolved", resolved_at="2025-06-01T09:03:00.000Z"))
     assert (state.raw, state.tagged, state.dead["not_json"], state.redactions["name"]) == (2, 1, 1, 2)
     assert state.by_unit[("R1A", "Ward 7")]["safe_high_quality_care"] == 1
