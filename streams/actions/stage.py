@@ -86,6 +86,7 @@ class ActionsStage:
         self.ready = asyncio.Event()
         self.written = 0
         self.refused = 0
+        self.committed_inputs = 0  # input records whose offsets are committed (for the bench)
 
     # -- pure part: inputs → changed actions -----------------------------------------------------
     def process(
@@ -230,6 +231,7 @@ class ActionsStage:
         await self._publish(self.process(records, self.clock()))
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
         await self.consumer.commit(offsets)  # type: ignore[union-attr]
+        self.committed_inputs += len(records)
 
     async def _publish(self, changed: Mapping[str, dict[str, Any]]) -> None:
         """Write every changed action and wait for Kafka to have all of them; then take them."""
