@@ -356,3 +356,44 @@ def test_kill_9_at_random_points_makes_no_second_action_and_no_repeated_notifica
         )
     finally:
         stage.stop()
+
+
+def test_nothing_is_lost_while_alertmanager_is_down(
+    kafka_bootstrap: str, prefix: str, tmp_path: Path
+) -> None:
+    """The action goes overdue while Alertmanager is down; when it comes up, the alert is there."""
+    from tests.integration._hotspots_support import Alertmanager
+
+    manager = Alertmanager(tmp_path / "am")  # its port is chosen, nothing listens on it yet
+    stage = ActionsProcess(
+        tmp_path,
+        bootstrap=kafka_bootstrap,
+        prefix=prefix,
+        actions_file=write_actions_file(tmp_path / "a.yaml", SHORT_RULES, OWNERS),
+        alertmanager_url=manager.url,
+    ).start()
+    action_id = contract.action_id_for("complaint-ack-fast", "event", "QNB", "c-down")
+    try:
+        send(kafka_bootstrap, prefix + "feedback.tagged", [("R2B", complaint("c-down", iso_now()))])
+        wait_for(
+            lambda: latest(kafka_bootstrap, prefix + "actions").get(action_id, {}).get("overdue"),
+            30,
+            "overdue",
+        )
+        wait_for(lambda: "unreachable" in stage.log.read_text(), 30, "the pusher retrying")
+        manager.start()
+
+        def overdue_alert() -> list[dict[str, Any]]:
+            return [
+                a
+                for a in manager.alerts()
+                if a["labels"].get("action_id") == action_id
+                and a["labels"]["alertname"] == contract.OVERDUE_ALERTNAME
+                and a["status"]["state"] == "active"
+            ]
+
+        (alert,) = wait_for(overdue_alert, 60, "the overdue alert once Alertmanager is up")
+        assert alert["labels"]["notify"] in ("icb-complaints-team", "icb-complaints-manager")
+    finally:
+        stage.stop()
+        manager.stop()
