@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from schemas import action as contract
 from streams.actions.engine import ActionEngine
 from streams.actions.notifications import ActionNotifier
 from streams.actions.store import read_actions
@@ -80,7 +81,9 @@ class ActionsStage:
         self.batch_size = batch_size
         self.clock = clock
         self.state: dict[str, dict[str, Any]] = {}
-        self.active: set[str] = set()  # ids of open or acknowledged actions: what a tick looks at
+        # Open or acknowledged actions → the earliest time a tick could change each (None: only a
+        # command can): what a tick looks at.
+        self.next_tick: dict[str, float | None] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()
@@ -131,11 +134,20 @@ class ActionsStage:
     def due_ticks(self, now: datetime) -> dict[str, dict[str, Any]]:
         """Reminders, overdue marks and escalations that `now` brings."""
         changed = {}
-        for action_id in self.active:
-            new = self.engine.tick(self.state[action_id], now)
-            if new is not None:
-                changed[action_id] = new
+        moment = now.timestamp()
+        for action_id, at in self.next_tick.items():
+            if at is not None and at <= moment:
+                new = self.engine.tick(self.state[action_id], now)
+                if new is not None:
+                    changed[action_id] = new
         return changed
+
+    def _schedule(self, action_id: str, action: Mapping[str, Any]) -> None:
+        if action.get("status") in contract.ACTIVE_STATUSES:
+            at = self.engine.next_tick_at(action)
+            self.next_tick[action_id] = None if at is None else at.timestamp()
+        else:
+            self.next_tick.pop(action_id, None)
 
     # -- Kafka -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -150,8 +162,9 @@ class ActionsStage:
         )
         await self.producer.start()
         self.state = await read_actions(self.bootstrap, self.topics.actions)
-        self.active = {i for i, a in self.state.items() if a.get("status") in ("open", "acknowledged")}
-        log.info("actions stage: %d actions known (%d active)", len(self.state), len(self.active))
+        for action_id, action in self.state.items():
+            self._schedule(action_id, action)
+        log.info("actions stage: %d actions known (%d active)", len(self.state), len(self.next_tick))
         if self.notifier is not None:
             self.notifier.track(self.state.values())
         # Every input partition assigned to this one instance (no group membership): a restart after
@@ -261,9 +274,6 @@ class ActionsStage:
         self.written += len(changed)
         for action_id, action in changed.items():
             self.state[action_id] = action
-            if action["status"] in ("open", "acknowledged"):
-                self.active.add(action_id)
-            else:
-                self.active.discard(action_id)
+            self._schedule(action_id, action)
         if self.notifier is not None:
             self.notifier.track(changed.values())
