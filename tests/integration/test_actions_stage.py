@@ -7,10 +7,12 @@ proven against hand-worked dates in tests/unit/test_actions_calendar.py.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -397,3 +399,67 @@ def test_nothing_is_lost_while_alertmanager_is_down(
     finally:
         stage.stop()
         manager.stop()
+
+
+def test_the_worker_refuses_a_bad_actions_file_in_one_line(tmp_path: Path) -> None:
+    bad = write_actions_file(
+        tmp_path / "a.yaml", [{"id": "x", "on": "event", "title": "T", "due": "soon"}], OWNERS
+    )
+    env = {**os.environ, "PXSTREAM_ACTIONS": str(bad), "PXSTREAM_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pxstream", "worker", "--no-sink", "--no-hotspots"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[
+        0
+    ] == f"pxstream: error: {bad}: rule 'x': due: 'soon' is not a duration " + (
+        "like '3 working days', '2 days', '4 hours', '30 minutes'"
+    )
+
+
+def test_the_worker_hosts_the_stage_from_raw_complaint_to_action(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    from tests.integration._hotspots_support import free_port
+
+    prefix = f"actw-{uuid.uuid4().hex[:8]}."
+    env = {
+        **os.environ,
+        "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "PXSTREAM_DATA_DIR": str(tmp_path / "data"),
+        "PXSTREAM_TOPIC_PREFIX": prefix,
+        "PXSTREAM_APP_ID": f"{prefix}worker",
+        "PXSTREAM_ALERTMANAGER_URL": "",
+        "PXSTREAM_ACTIONS": str(REPO / "infra" / "actions" / "actions.yaml"),
+    }
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pxstream", "worker", "--no-sink", "--no-hotspots",
+         f"--web-port={free_port()}"],
+        cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: "actions stage:" in log.read_text(), 120, f"the actions stage started (log {log})")
+        raw = {
+            "event_id": "w-1", "source": "complaint", "organisation": "QNB", "provider": "R1A",
+            "ward": "Ward 7 Acute Medicine", "occurred_at": "2026-12-02T10:00:00Z",
+            "received_at": "2026-12-02T10:00:00Z", "text": "Nobody rang me back on 07700 900123",
+        }  # fmt: skip
+        send(kafka_bootstrap, prefix + "feedback.raw", [("R1A", raw)])
+        action_id = contract.action_id_for("complaint-acknowledgement", "event", "QNB", "w-1")
+        state = wait_for(
+            lambda: latest(kafka_bootstrap, prefix + "actions").get(action_id),
+            90,
+            "the action from the worker",
+        )
+        # Wed 2 Dec 2026: Thu 3, Fri 4, Mon 7
+        assert (state["due_at"], state["owner"]) == ("2026-12-07T23:59:59Z", "icb-complaints-team")
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
