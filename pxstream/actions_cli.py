@@ -22,6 +22,7 @@ import orjson
 from schemas import action as contract
 from schemas import topics
 from schemas.errors import ConfigError, PxstreamError
+from schemas.feedback_event import format_timestamp
 from schemas.settings import Settings
 
 
@@ -130,7 +131,7 @@ def run_complete(args: argparse.Namespace) -> int:
         "action_id": args.action_id,
         "change": contract.COMPLETE,
         "by": args.by,
-        "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "at": format_timestamp(datetime.now(UTC)),
         "organisation": organisation,
         "outcome": args.outcome,
     }

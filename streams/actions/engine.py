@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from schemas import action as contract
+from schemas.feedback_event import format_timestamp
 from streams.actions.calendar import Duration
 from streams.actions.config import ALERT, EVENT, ActionRule, ActionsConfig, matches
 
@@ -57,11 +58,6 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
-
-
-def iso(moment: datetime) -> str:
-    """UTC with `Z`, seconds precision (CONTRACTS: `Z` on output)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _default_redactor(text: str) -> str:
@@ -177,7 +173,12 @@ class ActionEngine:
         due = self.config.calendar.add(start, rule.due)
         action = _blank(action_id, rule.id, rule.title, owner, organisations, facts, trigger, now, due)
         action["history"].append(
-            {"at": iso(now), "by": SYSTEM, "change": "create", "note": f"{rule.due} from {iso(start)}"}
+            {
+                "at": format_timestamp(now),
+                "by": SYSTEM,
+                "change": "create",
+                "note": f"{rule.due} from {format_timestamp(start)}",
+            }
         )
         return self.tick(action, now) or action
 
@@ -254,7 +255,7 @@ class ActionEngine:
             new.update(overdue=True, escalation_level=level, notify=notify)
         new["history"].append(
             {
-                "at": iso(now),
+                "at": format_timestamp(now),
                 "by": SYSTEM,
                 "change": change,
                 "note": f"{note}; chasing {notify} (level {level})",
@@ -302,7 +303,7 @@ class ActionEngine:
         at = min(parse_time(command["at"]) or now, now)
         new = _next(current)
         entry: dict[str, Any] = {
-            "at": iso(at),
+            "at": format_timestamp(at),
             "by": self.redact(command["by"]),
             "change": change,
             "note": None,
@@ -321,14 +322,16 @@ class ActionEngine:
             current_due = parse_time(current["due_at"])
             if due is None or (current_due is not None and due <= current_due):
                 return Applied(refused="extend needs a due_at later than the current one")
-            new.update(due_at=iso(due), overdue=False, escalation_level=0, notify=current["owner"])
+            new.update(
+                due_at=format_timestamp(due), overdue=False, escalation_level=0, notify=current["owner"]
+            )
             entry.update(alert="none", notify=current["owner"], level=0, owner=current["owner"])
-            note = f"due {current['due_at']} → {iso(due)}: {command['reason']}"
+            note = f"due {current['due_at']} → {format_timestamp(due)}: {command['reason']}"
         elif change == contract.COMPLETE:
             outcome = self.redact(command["outcome"])
             new.update(
                 status=contract.COMPLETED,
-                completed_at=iso(at),
+                completed_at=format_timestamp(at),
                 outcome=outcome,
                 overdue=False,
                 notify=current["owner"],
@@ -378,7 +381,7 @@ class ActionEngine:
         )
         action["history"].append(
             {
-                "at": iso(parse_time(command["at"]) or now),
+                "at": format_timestamp(parse_time(command["at"]) or now),
                 "by": self.redact(command["by"]),
                 "change": "create",
                 "note": None,
@@ -417,8 +420,8 @@ def _blank(
         "source": facts.get("source"),
         "domains": list(domains) if isinstance(domains, list | tuple) else [domains],
         "trigger": trigger,
-        "created_at": iso(now),
-        "due_at": iso(due),
+        "created_at": format_timestamp(now),
+        "due_at": format_timestamp(due),
         "completed_at": None,
         "outcome": None,
         "history": [],

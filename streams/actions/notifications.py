@@ -25,13 +25,13 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from schemas import action as contract
+from schemas.feedback_event import format_timestamp
 from streams.actions.engine import parse_time
 from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig
-from streams.hotspots.windows import iso_z
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +104,11 @@ def postable(
     link = f"{base_url}/actions/{action['action_id']}"
     when = "overdue since" if segment.kind == "overdue" else "due"
     summary = f"{action['title'][:120]} — {when} {action['due_at']}; chasing {segment.notify}"
-    ends = iso_z(now + keep_s) if segment.ends_at is None else segment.ends_at.astimezone(UTC).isoformat()
+    ends = format_timestamp(now + keep_s if segment.ends_at is None else segment.ends_at)
     return {
         "labels": labels,
         "annotations": {"summary": summary, "due_at": str(action["due_at"]), "link": link},
-        "startsAt": segment.starts_at.astimezone(UTC).isoformat(),
+        "startsAt": format_timestamp(segment.starts_at),
         "endsAt": ends,
         "generatorURL": link,
     }

@@ -14,13 +14,13 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from schemas import action as contract
+from schemas.feedback_event import format_timestamp
 from tests.conftest import AlertmanagerHandle, wait_for
 from tests.integration._actions_support import (
     REPO,
@@ -47,7 +47,7 @@ OWNERS = [
 
 
 def iso_now(offset_s: float = 0.0) -> str:
-    return datetime.fromtimestamp(time.time() + offset_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_timestamp(time.time() + offset_s)
 
 
 def complaint(event_id: str, received_at: str, organisation: str = "QNB") -> dict[str, Any]:
@@ -99,7 +99,7 @@ def test_a_complaint_and_a_hotspot_each_make_one_action_also_when_delivered_twic
     ).start()
     try:
         # Fri 18 Dec 2026 16:00: Mon 21, Tue 22, Wed 23 → the end of Wed 23 Dec
-        event = complaint("c-1", "2026-12-18T16:00:00Z")
+        event = complaint("c-1", "2026-12-18T16:00:00.000Z")
         send(kafka_bootstrap, prefix + "feedback.tagged", [("R2B", event), ("R2B", event)])
         send(
             kafka_bootstrap,
@@ -117,7 +117,7 @@ def test_a_complaint_and_a_hotspot_each_make_one_action_also_when_delivered_twic
         assert set(state) == {complaint_id, review_id}
         ack = state[complaint_id]
         assert (ack["owner"], ack["due_at"], ack["organisations"], ack["status"]) == (
-            "icb-complaints-team", "2026-12-23T23:59:59Z", ["QNB"], "open",
+            "icb-complaints-team", "2026-12-23T23:59:59.000Z", ["QNB"], "open",
         )  # fmt: skip
         review = state[review_id]
         assert review["owner"] == "r1a-ward-7" and review["trigger"] == {"alert_id": "al-1"}
@@ -444,8 +444,8 @@ def test_the_worker_hosts_the_stage_from_raw_complaint_to_action(
         wait_for(lambda: "actions stage:" in log.read_text(), 120, f"the actions stage started (log {log})")
         raw = {
             "event_id": "w-1", "source": "complaint", "organisation": "QNB", "provider": "R1A",
-            "ward": "Ward 7 Acute Medicine", "occurred_at": "2026-12-02T10:00:00Z",
-            "received_at": "2026-12-02T10:00:00Z", "text": "Nobody rang me back on 07700 900123",
+            "ward": "Ward 7 Acute Medicine", "occurred_at": "2026-12-02T10:00:00.000Z",
+            "received_at": "2026-12-02T10:00:00.000Z", "text": "Nobody rang me back on 07700 900123",
         }  # fmt: skip
         send(kafka_bootstrap, prefix + "feedback.raw", [("R1A", raw)])
         action_id = contract.action_id_for("complaint-acknowledgement", "event", "QNB", "w-1")
@@ -455,7 +455,7 @@ def test_the_worker_hosts_the_stage_from_raw_complaint_to_action(
             "the action from the worker",
         )
         # Wed 2 Dec 2026: Thu 3, Fri 4, Mon 7
-        assert (state["due_at"], state["owner"]) == ("2026-12-07T23:59:59Z", "icb-complaints-team")
+        assert (state["due_at"], state["owner"]) == ("2026-12-07T23:59:59.000Z", "icb-complaints-team")
     finally:
         worker.terminate()
         try:

@@ -29,12 +29,12 @@ def action(action_id: str, owner: str, due_at: str, **fields: Any) -> dict[str, 
 
 NOW = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)  # Wednesday
 ACTIONS = [
-    action("a-late", "team", "2026-12-07T23:59:59Z", overdue=True, escalation_level=1, notify="lead"),
-    action("a-week", "team", "2026-12-13T23:59:59Z"),
-    action("a-next", "team", "2026-12-14T23:59:59Z"),
-    action("a-done", "team", "2026-12-08T23:59:59Z", status="completed"),
-    action("b-late", "other", "2026-12-01T23:59:59Z", overdue=True, escalation_level=1, notify="team"),
-    action("c-qkk", "team", "2026-12-10T23:59:59Z", organisations=["QKK"], title="<script>x</script>"),
+    action("a-late", "team", "2026-12-07T23:59:59.000Z", overdue=True, escalation_level=1, notify="lead"),
+    action("a-week", "team", "2026-12-13T23:59:59.000Z"),
+    action("a-next", "team", "2026-12-14T23:59:59.000Z"),
+    action("a-done", "team", "2026-12-08T23:59:59.000Z", status="completed"),
+    action("b-late", "other", "2026-12-01T23:59:59.000Z", overdue=True, escalation_level=1, notify="team"),
+    action("c-qkk", "team", "2026-12-10T23:59:59.000Z", organisations=["QKK"], title="<script>x</script>"),
 ]
 
 
