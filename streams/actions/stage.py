@@ -34,6 +34,7 @@ import orjson
 
 from schemas import action as contract
 from streams.actions.engine import ActionEngine
+from streams.actions.metrics import action_metrics
 from streams.actions.notifications import ActionNotifier
 from streams.actions.store import read_actions
 
@@ -90,6 +91,7 @@ class ActionsStage:
         self.written = 0
         self.refused = 0
         self.committed_inputs = 0  # input records whose offsets are committed (for the bench)
+        self.metrics = action_metrics()
 
     # -- pure part: inputs → changed actions -----------------------------------------------------
     def process(
@@ -123,6 +125,7 @@ class ActionsStage:
                     changed[applied.action["action_id"]] = applied.action
                 elif applied.refused:
                     self.refused += 1
+                    self.metrics.refused.inc()
                     log.warning(
                         "refused command %.128s on action %.64s: %s",
                         record.get("command_id"),
@@ -232,6 +235,7 @@ class ActionsStage:
                 if time.monotonic() - last_tick >= self.tick_interval_s:
                     last_tick = time.monotonic()
                     await self._publish(self.due_ticks(self.clock()))
+                    self.metrics.totals(self.state)
         finally:
             if notifying is not None:
                 await self.notifier.stop()  # type: ignore[union-attr]
@@ -277,3 +281,4 @@ class ActionsStage:
             self._schedule(action_id, action)
         if self.notifier is not None:
             self.notifier.track(changed.values())
+        self.metrics.observe(changed.values())

@@ -430,3 +430,15 @@ def test_ticking_only_at_next_tick_at_changes_the_same_as_ticking_always() -> No
         assert scheduled["history"] == always["history"]
         assert ENGINE.next_tick_at(always) is None  # the end of the chain: only a command changes it
         assert len(always["history"]) > 2
+
+
+def test_metrics_count_changes_and_totals_with_closed_labels() -> None:
+    from streams.actions.metrics import action_metrics
+
+    metrics = action_metrics()
+    before = metrics.changes.labels(change="overdue")._value.get()
+    overdue, _ = walk(created(complaint()), ["2026-12-24T00:00:00Z"])
+    metrics.observe([overdue, {"history": [{"change": "made-up"}]}])
+    assert metrics.changes.labels(change="overdue")._value.get() == before + 1
+    metrics.totals({"a": overdue, "b": {**overdue, "status": "completed"}})
+    assert (metrics.open._value.get(), metrics.overdue._value.get()) == (1, 1)
