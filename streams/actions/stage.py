@@ -103,7 +103,10 @@ class ActionsStage:
         """
         changed: dict[str, dict[str, Any]] = {}
         view: ChainMap[str, dict[str, Any]] = ChainMap(changed, self.state)
-        for topic, value in records:
+        # Triggers before commands: a command in the same batch as the trigger that makes its
+        # action finds the action (partitions come back from a fetch in no particular order).
+        ordered = sorted(records, key=lambda record: record[0] == self.topics.commands)
+        for topic, value in ordered:
             try:
                 record = orjson.loads(value) if value is not None else None
             except orjson.JSONDecodeError:

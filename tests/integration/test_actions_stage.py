@@ -280,13 +280,18 @@ def test_kill_9_at_random_points_makes_no_second_action_and_no_repeated_notifica
             send(
                 kafka_bootstrap, prefix + "feedback.tagged", [("R2B", e) for e in chunk] * rng.choice((1, 2))
             )
+            time.sleep(rng.uniform(0.05, 1.0))  # a random point while the triggers are applied
+            stage.kill9()
+            kills += 1
+            stage.start()
+            # Acknowledge one of the slice once it exists (the API only changes actions it can read),
+            # sending the command twice, as a retried request does; kill while it is applied.
             target = contract.action_id_for("complaint-ack-kill", "event", "QNB", chunk[0]["event_id"])
+            wait_for(lambda t=target: t in latest(kafka_bootstrap, prefix + "actions"), 60, "the action")
             acknowledged.add(target)
             command = _command(target, "acknowledge", f"ack-{start}")
             send(kafka_bootstrap, prefix + "actions.commands", [(target, command), (target, command)])
-            time.sleep(
-                rng.uniform(0.05, 1.5)
-            )  # a random point in the stage's work, not a wait for a condition
+            time.sleep(rng.uniform(0.0, 0.5))  # a random point, as above
             stage.kill9()
             kills += 1
             stage.start()

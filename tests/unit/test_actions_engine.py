@@ -442,3 +442,26 @@ def test_metrics_count_changes_and_totals_with_closed_labels() -> None:
     assert metrics.changes.labels(change="overdue")._value.get() == before + 1
     metrics.totals({"a": overdue, "b": {**overdue, "status": "completed"}})
     assert (metrics.open._value.get(), metrics.overdue._value.get()) == (1, 1)
+
+
+def test_a_command_in_the_same_batch_as_its_trigger_finds_its_action() -> None:
+    """The stage's pure part applies triggers before commands, whatever order a fetch returned."""
+    import orjson
+
+    from streams.actions.agent import stage_topics
+    from streams.actions.stage import ActionsStage
+
+    stage = ActionsStage(bootstrap="", topics=stage_topics(), group_id="unit", engine=ENGINE)
+    action_id = contract.action_id_for("complaint-ack", "event", "QNB", "c-1")
+    ack = command({"action_id": action_id}, "acknowledge", at="2026-12-18T16:30:00.000Z")
+    changed = stage.process(
+        [
+            (stage.topics.commands, orjson.dumps(ack)),
+            (stage.topics.tagged, orjson.dumps(complaint())),
+            (stage.topics.tagged, b"not json"),
+        ],
+        at("2026-12-18T16:31:00.000Z"),
+    )
+    assert list(changed) == [action_id]
+    assert [h["change"] for h in changed[action_id]["history"]] == ["create", "acknowledge"]
+    assert stage.state == {}  # taken only once Kafka has it
