@@ -14,6 +14,7 @@ import pytest
 from grafana.dashboards import build_all
 from sinks.client import connect
 from sinks.schema import ensure_schema
+from sinks.sql import run_query
 
 pytestmark = pytest.mark.integration
 
@@ -220,6 +221,14 @@ CLICKHOUSE_PANELS = [
 def test_every_panel_query_runs(clickhouse, uid, title):
     columns, _rows = run(clickhouse, uid, title)
     assert columns
+
+
+@pytest.mark.parametrize(("uid", "title"), CLICKHOUSE_PANELS)
+def test_every_panel_query_passes_the_read_only_allow_list(clickhouse, uid, title):
+    """A person can paste any panel's SQL into `pxstream sql` and get the panel's rows."""
+    [panel] = [p for p in DASHBOARDS[uid]["panels"] if p["title"] == title]
+    columns, rows = run_query(clickhouse, substitute(panel["targets"][0]["rawSql"], VARS[uid]))
+    assert (columns, [list(row) for row in rows]) == run(clickhouse, uid, title)
 
 
 @pytest.mark.parametrize("uid", sorted(VARS))

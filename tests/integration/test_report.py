@@ -13,6 +13,7 @@ import pytest
 
 from grafana.report.build import write_report
 from grafana.report.data import Month, load_month
+from grafana.report.spc import DEFAULT_BASELINE, xmr
 from pxstream.cli import main
 from sinks.client import connect
 from sinks.schema import ensure_schema
@@ -112,6 +113,23 @@ def test_weekly_series_end_on_the_last_day_of_the_month(ch_url):
     last_week = [r for r in EVENTS if r[2] == "QWE" and date(2026, 3, 25) <= r[5].date() <= date(2026, 3, 31)]
     expected = sum(1 for r in last_week if r[10] < 0 and r[8] == ["safe_high_quality_care"])
     assert data.weekly_negative["safe_high_quality_care"][-1] == expected
+
+
+def test_weeks_not_over_yet_are_not_plotted_as_zeros(ch_url):
+    """Mid-month, the periods ending today or later are unknown, not zero "improvement"."""
+    _url, client = ch_url
+    whole = load_month(client, "QWE", MONTH, today=date(2026, 4, 2))
+    mid = load_month(client, "QWE", MONTH, today=date(2026, 3, 18))
+    assert mid.period_ends == [end for end in whole.period_ends if end < date(2026, 3, 18)]
+    assert mid.period_ends[-1] == date(2026, 3, 17) and len(mid.period_ends) == len(whole.period_ends) - 2
+    for domain, counts in mid.weekly_negative.items():
+        assert counts == whole.weekly_negative[domain][: len(mid.period_ends)]
+    charts = {
+        d: xmr(c, baseline=DEFAULT_BASELINE, improvement="decrease") for d, c in mid.weekly_negative.items()
+    }
+    assert all(len(chart.points) == len(mid.period_ends) for chart in charts.values())
+    # The whole month later still has every period, the last ending on the month's last day.
+    assert whole.period_ends[-1] == date(2026, 3, 31)
 
 
 def test_report_pack(ch_url, tmp_path):
