@@ -57,6 +57,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
+    parser.add_argument(
+        "--no-actions",
+        action="store_true",
+        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+    )
     parser.set_defaults(func=run_worker)
 
 
@@ -130,6 +135,11 @@ def run_worker(args: argparse.Namespace) -> int:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects
         if rules is None:
             config = replace(config, hotspots=False)
+    actions = None
+    if not args.no_actions:
+        from streams.actions.agent import load_default_actions
+
+        actions = load_default_actions()  # ConfigError (exit 2) before anything connects
     check_broker(settings.kafka_bootstrap)
     if not args.no_sink:
         check_answers_as_clickhouse(settings.clickhouse_url)
@@ -137,6 +147,10 @@ def run_worker(args: argparse.Namespace) -> int:
     if created:
         log.info("created topics: %s", ", ".join(created))
     app = create_app(settings, config, rules=rules)
+    if actions is not None:
+        from streams.actions.agent import attach as attach_actions
+
+        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
     # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
     # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
     reconcile_local_tables(app, settings.kafka_bootstrap)

@@ -25,6 +25,7 @@ def test_every_command_and_connector_is_registered() -> None:
         "demo",
         "tag",
         "worker",
+        "actions",
         "produce",
         "connect",
         "sql",
