@@ -15,10 +15,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from schemas.action import CHANGES, EXTEND, REASSIGN, REQUIRED_FOR, STATUSES
+from streams.actions.engine import MAX_NOTE, MAX_OUTCOME, MAX_SHORT
 
 MAX_BODY_BYTES: Final = 64 * 1024
 MAX_LIST: Final = 1000
-TEXT_LIMITS: Final[Mapping[str, int]] = {"title": 300, "note": 4000, "outcome": 4000, "reason": 2000}
+# The actions stage's own bounds, so nothing the API accepts is cut short when the stage applies it.
+TEXT_LIMITS: Final[Mapping[str, int]] = {
+    "title": MAX_SHORT,
+    "note": MAX_NOTE,
+    "outcome": MAX_OUTCOME,
+    "reason": MAX_NOTE,
+}
 MAX_BY: Final = 128
 MAX_PLACE: Final = 200  # provider, site, ward: as the sources spell them
 MAX_ID: Final = 128  # event and alert ids, like FeedbackEvent's event_id

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ from connectors.ingest.server import IngestConfig
 from connectors.ingest.tokens import TokenStore
 from pxstream.web.actions_api import ActionsApiConfig
 from pxstream.web.app import create_app
+from pxstream.web.due import due_clock_for
 from schemas.action import MANUAL_RULE, action_id_for
+from streams.actions.calendar import LONDON, WorkingCalendar, parse_duration
 from tests.conftest import wait_for
 from tests.integration._hotspots_support import produce, read_all
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
@@ -76,11 +78,6 @@ SEED = [
 ]
 
 
-def fixed_clock(spec: str, start: datetime) -> datetime:
-    """Stands in for the stage's calendar only where a test does not exercise it."""
-    raise ValueError("this server has no calendar")
-
-
 @dataclass
 class ActionsServer:
     url: str
@@ -118,7 +115,7 @@ def start_server(
             bootstrap=kafka_bootstrap, topic=new_topic(prefix="test-raw"), rate_per_s=1000, burst=1000
         ),
         TokenStore.load(write_tokens(tmp_path)),
-        due_clock=fixed_clock,
+        due_clock=due_clock_for(WorkingCalendar()),
         actions=ActionsApiConfig(
             bootstrap=kafka_bootstrap,
             actions_topic=actions_topic,
@@ -276,7 +273,7 @@ def test_every_problem_is_listed_and_nothing_is_sent(server: ActionsServer) -> N
         "due_at"  # far future
     ]
     assert problems(
-        "act-qwo-open", {"change": "complete", "by": "x", "outcome": "y" * 4001, "owner": "z"}
+        "act-qwo-open", {"change": "complete", "by": "x", "outcome": "y" * 10_001, "owner": "z"}
     ) == [
         "outcome",
         "owner",  # not a field of complete
@@ -406,9 +403,14 @@ def test_a_manual_action_is_201_once_the_stage_has_made_it(
 
 
 def test_a_manual_action_is_202_pending_when_the_stage_is_slow(server: ActionsServer) -> None:
-    body = {"title": "Audit hand hygiene", "due_at": iso(NOW + timedelta(days=7)), "owner": "ipc-team"}
+    body = {"title": "Audit hand hygiene", "due": "3 working days", "owner": "ipc-team"}
     pending = server.post("/v1/actions", body)
     assert pending.status_code == 202
+    [(_key, command)] = server.commands()
+    # The deadline is the stage's own: the same calendar, from the moment of the request.
+    expected = WorkingCalendar().add(datetime.fromisoformat(command["at"]), parse_duration("3 working days"))
+    assert datetime.fromisoformat(command["due_at"]) == expected
+    assert expected.astimezone(LONDON).time() == time(23, 59, 59)
     action_id = pending.json()["action_id"]
     assert pending.json() == {"action_id": action_id, "status": "pending"}
     assert server.get(pending.headers["Location"]).status_code == 404  # not made yet
@@ -438,6 +440,65 @@ def test_a_manual_action_lists_every_problem(server: ActionsServer) -> None:
         "title",
         "ward",
     ]
-    no_clock = server.post("/v1/actions", {"title": "t", "due": "5 working days"})
-    assert no_clock.status_code == 400 and no_clock.json()["errors"][0]["path"] == "due"
+    for due in ("5 fortnights", "0 days", "3 seconds", "99999 working days"):
+        refused = server.post("/v1/actions", {"title": "t", "due": due})
+        assert refused.status_code == 400 and [e["path"] for e in refused.json()["errors"]] == ["due"], due
     assert server.commands() == []
+
+
+# -- the command line --------------------------------------------------------------------------------------
+
+
+def test_pxstream_connect_http_serves_ingest_and_actions(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`pxstream connect http` as an operator runs it: one server, both APIs, one OpenAPI document."""
+    import os
+    import subprocess
+    import sys
+
+    from infra.broker import ensure_topics
+    from infra.procs import free_port
+    from schemas.topics import TOPICS
+
+    ensure_topics(kafka_bootstrap, list(TOPICS))
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PXSTREAM_INGEST_TOKENS": str(write_tokens(tmp_path)),
+        "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "PXSTREAM_ACTIONS": str(root / "infra/actions/actions.yaml"),
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "pxstream", "connect", "http", "--listen", "127.0.0.1:1"],
+        cwd=root,
+        env={**env, "PXSTREAM_ACTIONS": str(tmp_path / "missing.yaml")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "missing.yaml" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pxstream", "connect", "http", "--listen", f"127.0.0.1:{port}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def listed() -> bool:
+        assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+        try:
+            return requests.get(f"{url}/v1/actions", headers=QWO, timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(listed, 60, "GET /v1/actions from `pxstream connect http`")
+        paths = requests.get(f"{url}/openapi.json", timeout=5).json()["paths"]
+        assert {"/v1/events", "/v1/actions", "/v1/actions/{action_id}/changes"} <= set(paths)
+        assert requests.get(f"{url}/v1/actions/act-none", headers=QWO, timeout=5).status_code == 404
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert TOKEN not in output
