@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,46 +27,13 @@ from pxstream.web.due import due_clock_for
 from schemas.action import MANUAL_RULE, action_id_for
 from streams.actions.calendar import LONDON, WorkingCalendar, parse_duration
 from tests.conftest import wait_for
+from tests.integration._actions_support import NOW, action, iso
 from tests.integration._hotspots_support import produce, read_all
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
 
 pytestmark = pytest.mark.integration
 QWO = {"Authorization": f"Bearer {TOKEN}"}
 QM7 = {"Authorization": f"Bearer {OTHER_TOKEN}"}
-NOW = datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def action(action_id: str, organisations: list[str], *, version: int = 1, **fields: Any) -> dict[str, Any]:
-    """An Action v1 as the stage writes it (the whole state)."""
-    record = {
-        "action_id": action_id,
-        "version": version,
-        "rule_id": "complaint-acknowledgement",
-        "title": "Acknowledge the complaint and offer to discuss how it will be handled",
-        "status": "open",
-        "overdue": False,
-        "escalation_level": 0,
-        "owner": "r1a-ward-7",
-        "notify": "r1a-ward-7",
-        "organisations": organisations,
-        "provider": "R1A",
-        "site": "",
-        "ward": "Ward 7",
-        "source": "complaint",
-        "domains": [],
-        "trigger": {"event_id": f"ev-{action_id}"},
-        "created_at": iso(NOW - timedelta(days=2)),
-        "due_at": iso(NOW + timedelta(days=3)),
-        "completed_at": None,
-        "outcome": None,
-        "history": [{"at": iso(NOW - timedelta(days=2)), "by": "pxstream", "change": "created", "note": ""}],
-    }
-    record.update(fields)
-    return record
 
 
 SEED = [
