@@ -12,47 +12,31 @@ its value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
-from schemas.action import STATUSES
+from schemas.action import ACTION_FIELDS, STATUSES
 from sinks.rows import Position, RefusedRecord, _strings, _text, to_millis
 
+# Action v1's fields as columns (schemas.action): `trigger` becomes its kind and ids, `history` the
+# entry that made this version; `history_id` first (the batch's de-duplication key) and the
+# delivery columns last, `kafka_offset` at the very end (the ColumnBatch keeps the latest delivery).
+_EXPANDED: Final[Mapping[str, tuple[str, ...]]] = {
+    "trigger": ("trigger_kind", "trigger_event_id", "trigger_alert_id"),
+    "history": ("change", "changed_at", "changed_by", "note"),
+}
 ACTION_HISTORY_COLUMNS: Final[tuple[str, ...]] = (
     "history_id",
-    "action_id",
-    "version",
-    "rule_id",
-    "title",
-    "status",
-    "overdue",
-    "escalation_level",
-    "owner",
-    "notify",
-    "organisations",
-    "provider",
-    "site",
-    "ward",
-    "source",
-    "domains",
-    "trigger_kind",
-    "trigger_event_id",
-    "trigger_alert_id",
-    "created_at",
-    "due_at",
-    "completed_at",
-    "outcome",
-    "change",
-    "changed_at",
-    "changed_by",
-    "note",
+    *(column for name in ACTION_FIELDS for column in _EXPANDED.get(name, (name,))),
     "kafka_topic",
     "kafka_partition",
     "ingested_at",
-    "kafka_offset",  # last: the ColumnBatch keeps the latest delivery of a version (sinks.rows)
+    "kafka_offset",
 )
 MAX_TEXT: Final = 10_000
 MAX_SHORT: Final = 200
-_TRIGGER_KINDS: Final = (("event_id", "event"), ("alert_id", "alert"), ("command_id", "command"))
+# A manual action (command) may link an alert as well: it is still a manual action.
+_TRIGGER_KINDS: Final = (("command_id", "command"), ("event_id", "event"), ("alert_id", "alert"))
 
 
 def _bounded(record: dict[str, Any], name: str, limit: int = MAX_SHORT) -> str:
