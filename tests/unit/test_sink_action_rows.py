@@ -40,7 +40,7 @@ def test_the_row_carries_the_state_and_the_change_that_made_it() -> None:
     assert (row["trigger_kind"], row["trigger_alert_id"]) == ("command", "alert-1")
     assert (row["change"], row["changed_by"], len(row["note"])) == ("acknowledge", "matron", 10_000)
     assert row["escalation_level"] == 255 and row["overdue"] is True and row["provider"] == ""
-    assert row["completed_at"] is None and row["changed_at"] == 1764669600000
+    assert row["completed_at"] is None and row["changed_at"] == 1796205600000  # 2026-12-02T10:00Z
 
 
 @pytest.mark.parametrize(
