@@ -11,8 +11,9 @@ actions stage - the single writer of `actions` - applies it. So:
   the stage made them), or 202 `{"action_id", "status": "pending"}` with a `Location` to poll.
 - Retries never apply twice: a command's id comes from the `Idempotency-Key` header when given,
   otherwise from the request itself (for a change, with the version of the action it was made
-  against), and the stage applies each command id once. A manual action's id derives from its
-  command id, so a retried create finds - and returns - the action the first one made.
+  against), and the stage applies each command id once. A retry that arrives after the stage
+  applied it is recognised in the action's history and answered 202 again, sending nothing. A
+  manual action's id derives from its command id, so a retried create returns the same action.
 
 Tenancy: a token speaks for one organisation. Every read is filtered to actions whose
 `organisations` include it, and another organisation's action is answered exactly like an
@@ -93,6 +94,27 @@ def command_id_for(
         material = "body\x1f" + orjson.dumps(request, option=orjson.OPT_SORT_KEYS).decode()
     digest = hashlib.sha256("\x1f".join((organisation, scope, material)).encode()).hexdigest()
     return f"cmd-{digest[:32]}"
+
+
+def _already_applied(action: dict[str, Any], organisation: str, key: str | None, body: Any) -> bool:
+    """Whether this request is a retry of a change the stage has already applied.
+
+    The stage records each command's id in the history entry it appends, one entry per version.
+    With an Idempotency-Key the id is the key's, whatever the version. Without one, the id was
+    made against the version the action had then: a retry matches the *latest* command entry
+    (entry i made version i+1 from version i), so an identical change made on purpose after
+    another one is still a new change.
+    """
+    history = action.get("history") if isinstance(action.get("history"), list) else []
+    action_id = action["action_id"]
+    if key is not None:
+        wanted = command_id_for(organisation, f"{action_id}@", key, body)
+        return any(isinstance(e, dict) and e.get("command_id") == wanted for e in history)
+    for index in range(len(history) - 1, -1, -1):
+        entry = history[index]
+        if isinstance(entry, dict) and entry.get("command_id"):
+            return entry["command_id"] == command_id_for(organisation, f"{action_id}@{index}", None, body)
+    return False
 
 
 def _later(new: str | None, current: Any) -> bool:
@@ -276,12 +298,13 @@ class ActionsApi:
         now = datetime.now(UTC)
         key, problems = self._idempotency_key(request)
         fields, body_problems = parse_change(body, now)
-        problems += body_problems
-        if fields.get("change") == EXTEND and not _later(fields.get("due_at"), action.get("due_at")):
-            problems.append(Problem("due_at", "must be later than the action's current due date"))
-        if problems:
-            return _refused(problems)
+        if problems or body_problems:
+            return _refused(problems + body_problems)
         action_id, status = action["action_id"], str(action.get("status"))
+        if _already_applied(action, caller.organisation, key, body):
+            return _json({"action_id": action_id}, 202)  # a retry of what the stage already applied
+        if fields["change"] == EXTEND and not _later(fields.get("due_at"), action.get("due_at")):
+            return _refused([Problem("due_at", "must be later than the action's current due date")])
         if not change_allowed(fields["change"], status):
             return _error(409, f"a {status} action cannot take the change {fields['change']}")
         command_id = command_id_for(caller.organisation, f"{action_id}@{action['version']}", key, body)

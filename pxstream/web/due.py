@@ -8,14 +8,10 @@ a second copy of either.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime
 
 from pxstream.web.actions_requests import DueClock
-
-ACTIONS_ENV = "PXSTREAM_ACTIONS"
-DEFAULT_ACTIONS_PATH = "infra/actions/actions.yaml"
 
 
 def due_clock_for(calendar: object) -> DueClock:
@@ -32,8 +28,7 @@ def due_clock_for(calendar: object) -> DueClock:
 
 
 def due_clock_from_env(env: Mapping[str, str] | None = None) -> DueClock:
-    """The clock of the actions file named by PXSTREAM_ACTIONS; a bad file is a ConfigError (exit 2)."""
-    from streams.actions.config import load_actions
+    """The clock of the actions file the stage reads (PXSTREAM_ACTIONS); a bad file exits 2."""
+    from streams.actions.agent import load_default_actions
 
-    env = os.environ if env is None else env
-    return due_clock_for(load_actions(env.get(ACTIONS_ENV) or DEFAULT_ACTIONS_PATH).calendar)
+    return due_clock_for(load_default_actions(env).calendar)

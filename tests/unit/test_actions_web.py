@@ -113,3 +113,25 @@ def test_the_served_document_has_ingest_and_actions() -> None:
     assert {v["properties"]["change"]["const"]: sorted(v["required"]) for v in variants} == {
         change: sorted(["change", "by", *REQUIRED_FOR[change]]) for change in CHANGES
     }
+
+
+def test_a_retry_of_an_applied_change_is_recognised_from_the_history() -> None:
+    from pxstream.web.actions_api import _already_applied
+
+    body = {"change": "comment", "by": "x", "note": "chased"}
+    made_at_v2 = command_id_for("QWO", "a@2", None, body)
+    keyed = command_id_for("QWO", "a@", "k-1", body)
+    history = [{"change": "create"}, {"change": "remind"}, {"change": "comment", "command_id": made_at_v2}]
+    action = {"action_id": "a", "version": 3, "history": history}
+    assert _already_applied(action, "QWO", None, body)  # the retry after the stage applied it
+    assert not _already_applied(action, "QM7", None, body)
+    assert not _already_applied(action, "QWO", None, {**body, "note": "chased again"})
+    later = {
+        **action,
+        "version": 5,
+        "history": [*history, {"change": "comment", "command_id": "cmd-other"}, {}],
+    }
+    assert not _already_applied(later, "QWO", None, body)  # the same words after another change: a new one
+    assert not _already_applied(action, "QWO", "k-1", body)
+    with_key = {**action, "history": [*history, {"change": "comment", "command_id": keyed}]}
+    assert _already_applied(with_key, "QWO", "k-1", {"anything": 1})
