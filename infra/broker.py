@@ -268,9 +268,7 @@ async def _ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
                     spec.name,
                     num_partitions=spec.partitions,
                     replication_factor=1,
-                    topic_configs=(
-                        {"retention.ms": str(spec.retention_days * 86_400_000)} if spec.retention_days else {}
-                    ),
+                    topic_configs=spec.configs,
                 )
                 for spec in missing
             ]

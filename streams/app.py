@@ -192,9 +192,7 @@ async def ensure_topics(settings: Settings, config: WorkerConfig, *, timeout_s: 
                 config.topic(spec.name),
                 num_partitions=spec.partitions,
                 replication_factor=config.replication_factor,
-                topic_configs=(
-                    {"retention.ms": str(spec.retention_days * 86_400_000)} if spec.retention_days else {}
-                ),
+                topic_configs=spec.configs,
             )
             for spec in topics.TOPICS
             if config.topic(spec.name) not in existing

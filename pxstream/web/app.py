@@ -1,0 +1,36 @@
+"""The one HTTP server people and source systems talk to: ingest plus the actions API.
+
+It reads from several floors (the ingest connector, the actions stage's topics and clock), so it
+is composed here on the top floor (docs/actions-api.md): the ingest app as
+connectors/ingest/server.py builds it, with the actions routes added to the same router, the same
+bearer tokens, the same per-token rate limit and request metrics, and one OpenAPI document for all.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from connectors.ingest.server import IngestConfig, IngestService
+from connectors.ingest.tokens import TokenStore
+from pxstream.web.actions_api import ActionsApi, ActionsApiConfig
+from pxstream.web.actions_requests import DueClock
+from pxstream.web.actions_view import ActionsView
+from pxstream.web.openapi import build_document
+
+
+def create_app(
+    config: IngestConfig,
+    tokens: TokenStore,
+    *,
+    due_clock: DueClock,
+    actions: ActionsApiConfig | None = None,
+) -> web.Application:
+    """The served application; `actions` overrides the actions topics (tests use their own)."""
+    actions = actions or ActionsApiConfig(bootstrap=config.bootstrap)
+    ingest = IngestService(config, tokens)
+    ingest.document = orjson.dumps(build_document())
+    app = ingest.app()
+    view = ActionsView(actions.bootstrap, actions.actions_topic)
+    ActionsApi(actions, tokens, ingest.limiter, view, due_clock).add_routes(app)
+    return app

@@ -1,0 +1,126 @@
+"""The actions API with the real actions stage behind it (a subprocess on the real broker).
+
+What no stand-in can show: the 201 carries the stage's own record (owner from the directory, the
+stage's deadline), a retried change is applied once, and an outcome with personal data comes back
+redacted by the stage.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from connectors.ingest.server import IngestConfig
+from connectors.ingest.tokens import TokenStore
+from infra.broker import delete_topics, ensure_topics
+from pxstream.web.actions_api import ActionsApiConfig
+from pxstream.web.app import create_app
+from pxstream.web.due import due_clock_from_env
+from schemas.topics import TOPICS
+from tests.conftest import wait_for
+from tests.integration.test_actions_api import QM7, ActionsServer
+from tests.integration.test_ingest_http import RunningServer, write_tokens
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = "07700 900123"
+
+
+@pytest.fixture
+def with_stage(kafka_bootstrap: str, tmp_path: Path) -> Iterator[ActionsServer]:
+    prefix = f"test-aapi-{uuid.uuid4().hex[:8]}."
+    names = [replace(spec, name=prefix + spec.name) for spec in TOPICS]
+    ensure_topics(kafka_bootstrap, names)
+    log_path = tmp_path / "stage.log"
+    env = {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_ALERTMANAGER_URL": ""}
+    env.pop("PXSTREAM_ACTIONS", None)  # the shipped actions file, as the server reads it too
+    with open(log_path, "wb") as log:
+        stage = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streams.actions.standalone",
+                "--group",
+                f"{prefix}stage",
+                "--topic-prefix",
+                prefix,
+                "--tick-interval",
+                "0.5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: b"actions stage ready" in log_path.read_bytes() or stage.poll() is not None,
+            60,
+            "the actions stage to start",
+        )
+        assert stage.poll() is None, log_path.read_text()
+        config = ActionsApiConfig(
+            bootstrap=kafka_bootstrap,
+            actions_topic=prefix + "actions",
+            commands_topic=prefix + "actions.commands",
+            create_wait_s=30,
+        )
+        app = create_app(
+            IngestConfig(
+                bootstrap=kafka_bootstrap, topic=prefix + "feedback.raw", rate_per_s=1000, burst=1000
+            ),
+            TokenStore.load(write_tokens(tmp_path)),
+            due_clock=due_clock_from_env({}),
+            actions=config,
+        )
+        with RunningServer(app) as running:
+            yield ActionsServer(running.url, kafka_bootstrap, config.actions_topic, config.commands_topic)
+    finally:
+        stage.terminate()
+        stage.wait(30)
+        delete_topics(kafka_bootstrap, [spec.name for spec in names])
+
+
+def test_create_change_and_retry_through_the_real_stage(with_stage: ActionsServer) -> None:
+    server = with_stage
+    wait_for(lambda: server.get("/v1/actions").status_code == 200, 30, "the view")
+    body = {"title": "Review call-bell response times on Ward 7", "due": "5 working days", "ward": "Ward 7"}
+    made = server.post("/v1/actions", body)
+    assert made.status_code == 201, made.text
+    action = made.json()
+    assert (action["rule_id"], action["status"], action["version"]) == ("manual", "open", 1)
+    assert action["owner"] == "icb-quality-team"  # the directory's fallback: the stage decided
+    assert action["organisations"] == ["QWO"] and action["trigger"]["command_id"]
+    path = f"/v1/actions/{action['action_id']}"
+
+    assert server.post(f"{path}/changes", {"change": "acknowledge", "by": "quality-lead"}).status_code == 202
+    wait_for(lambda: server.get(path).json()["status"] == "acknowledged", 30, "the acknowledgement")
+    complete = {
+        "change": "complete",
+        "by": "quality-lead",
+        "outcome": f"Bells answered in 2 minutes; call {PHONE}",
+    }
+    assert server.post(f"{path}/changes", complete).status_code == 202
+    assert server.post(f"{path}/changes", complete).status_code == 202  # a retry, before the stage applied it
+    done = wait_for(
+        lambda: (a := server.get(path).json())["status"] == "completed" and a, 30, "the completion"
+    )
+    assert PHONE not in done["outcome"] and done["outcome"].startswith("Bells answered in 2 minutes")
+    assert [entry["change"] for entry in done["history"]] == ["create", "acknowledge", "complete"]
+    sent = len(server.commands())
+    late_retry = server.post(f"{path}/changes", complete)  # the stage applied it: found in the history
+    assert (late_retry.status_code, len(server.commands())) == (202, sent)  # answered, nothing sent again
+    assert server.post(f"{path}/changes", {**complete, "outcome": "other"}).status_code == 409  # a new change
+
+    again = server.post("/v1/actions", body)  # the create retried: the same action, in its current state
+    assert again.status_code == 201 and again.json()["action_id"] == action["action_id"]
+    assert again.json()["status"] == "completed"
+    assert server.get(path, QM7).status_code == 404
+    assert server.post(f"{path}/changes", {"change": "reopen", "by": "x"}, QM7).status_code == 404

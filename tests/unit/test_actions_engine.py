@@ -1,0 +1,387 @@
+"""The follow-up engine, walked through weeks of clock in microseconds (no Kafka, no wall clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from schemas import action as contract
+from streams.actions.config import parse_actions
+from streams.actions.engine import ActionEngine, iso
+from streams.actions.notifications import alerts_for, segments
+
+CONFIG = parse_actions(
+    {
+        "calendar": {"holidays": "england-and-wales"},
+        "owners": [
+            {"match": {}, "owner": "icb-quality", "escalate_to": ["icb-head"]},
+            {
+                "match": {"source": "complaint"},
+                "owner": "complaints",
+                "escalate_to": ["complaints-lead", "icb-head"],
+            },
+            {
+                "match": {"provider": "R1A", "ward": "Ward 7"},
+                "owner": "ward-7",
+                "escalate_to": ["matron", "director"],
+            },
+            {"match": {"provider": "R1A"}, "owner": "r1a", "escalate_to": ["r1a-lead"]},
+        ],
+        "rules": [
+            {
+                "id": "complaint-ack",
+                "on": "event",
+                "when": {"source": ["complaint"]},
+                "title": "Acknowledge",
+                "due": "3 working days",
+                "remind_before": "1 working day",
+                "escalate_every": "1 working day",
+            },
+            {
+                "id": "candour",
+                "on": "event",
+                "when": {"source": ["incident"], "severity": ["severe", "death"]},
+                "title": "Duty of candour",
+                "due": "10 working days",
+            },
+            {
+                "id": "review",
+                "on": "alert",
+                "title": "Review",
+                "due": "5 working days",
+                "escalate_every": "2 days",
+            },
+        ],
+    }
+)
+ENGINE = ActionEngine(CONFIG)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def complaint(**overrides: Any) -> dict[str, Any]:
+    return {
+        "event_id": "c-1",
+        "source": "complaint",
+        "organisation": "QNB",
+        "provider": "R2B",
+        "ward": "Oak Ward",
+        "domains": ["building_better_relationships"],
+        "occurred_at": "2026-12-10T10:00:00Z",
+        "received_at": "2026-12-18T16:00:00Z",  # Friday 16:00: due the end of Wed 23
+        **overrides,
+    }
+
+
+def created(event: dict[str, Any], now: str = "2026-12-18T16:00:05Z") -> dict[str, Any]:
+    (action,) = ENGINE.on_event(event, lambda _: False, at(now))
+    return action
+
+
+def command(action: dict[str, Any], change: str, command_id: str = "cmd-1", **fields: Any) -> dict[str, Any]:
+    return {
+        "command_id": command_id,
+        "action_id": action["action_id"],
+        "change": change,
+        "by": "j.bloggs",
+        "at": "2026-12-21T09:00:00Z",
+        "organisation": "QNB",
+        **fields,
+    }
+
+
+def test_a_complaint_makes_one_acknowledgement_action() -> None:
+    action = created(complaint())
+    assert action["action_id"] == contract.action_id_for("complaint-ack", "event", "QNB", "c-1")
+    assert set(action) == set(contract.ACTION_FIELDS)
+    assert action["due_at"] == "2026-12-23T23:59:59Z"
+    assert (action["owner"], action["notify"], action["status"], action["version"]) == (
+        "complaints",
+        "complaints",
+        "open",
+        1,
+    )
+    assert action["organisations"] == ["QNB"] and action["trigger"] == {"event_id": "c-1"}
+    assert [h["change"] for h in action["history"]] == ["create"]
+    # delivered again: the action exists, nothing new
+    assert ENGINE.on_event(complaint(), lambda i: i == action["action_id"], at("2026-12-18T17:00:00Z")) == []
+    # the same event id from another organisation is another complaint
+    other = created(complaint(organisation="QKK"))
+    assert other["action_id"] != action["action_id"] and other["organisations"] == ["QKK"]
+
+
+def test_received_at_falls_back_to_occurred_at_and_non_matching_events_make_nothing() -> None:
+    event = complaint()
+    del event["received_at"]
+    assert created(event)["due_at"] == "2026-12-15T23:59:59Z"  # Thu 10 Dec: Fri 11, Mon 14, Tue 15
+    assert ENGINE.on_event(complaint(source="pals"), lambda _: False, at("2026-12-18T16:00:00Z")) == []
+    assert ENGINE.on_event({"source": "complaint"}, lambda _: False, at("2026-12-18T16:00:00Z")) == []
+
+
+def test_severe_harm_makes_a_duty_of_candour_action_and_moderate_does_not() -> None:
+    incident = complaint(source="incident", severity="death", provider="R1A", ward="Ward 7", event_id="i-1")
+    action = created(incident)
+    # Fri 18 Dec 2026: Mon 21 .. Thu 24 (4), Tue 29 .. Thu 31 (7), Fri 1 Jan holiday, Mon 4 .. Wed 6 (10)
+    assert (action["rule_id"], action["owner"], action["due_at"]) == (
+        "candour",
+        "ward-7",
+        "2027-01-06T23:59:59Z",
+    )
+    assert (
+        ENGINE.on_event({**incident, "severity": "moderate"}, lambda _: False, at("2026-12-18T16:00:00Z"))
+        == []
+    )
+
+
+def alert(**overrides: Any) -> dict[str, Any]:
+    return {
+        "alert_id": "al-1",
+        "rule_id": "ward-incidents-24h",
+        "status": "firing",
+        "group": {"provider": "R1A", "ward": "Ward 7"},
+        "severity": "warning",
+        "fired_at": "2026-12-18T10:00:00Z",
+        "organisations": ["QNB", "QKK"],
+        **overrides,
+    }
+
+
+def test_a_firing_hotspot_makes_one_review_action_seen_by_every_organisation() -> None:
+    (action,) = ENGINE.on_alert(alert(), lambda _: False, at("2026-12-18T10:00:01Z"))
+    assert action["action_id"] == contract.action_id_for("review", "alert", "", "al-1")
+    assert action["organisations"] == ["QKK", "QNB"]
+    # Fri 18 Dec: Mon 21 .. Thu 24 (4); Christmas, the weekend, the substitute Monday; Tue 29 (5)
+    assert (action["owner"], action["due_at"]) == ("ward-7", "2026-12-29T23:59:59Z")
+    assert action["trigger"] == {"alert_id": "al-1"}
+    assert ENGINE.on_alert(alert(status="resolved"), lambda _: False, at("2026-12-18T11:00:00Z")) == []
+    assert ENGINE.on_alert(alert(), lambda _: True, at("2026-12-18T11:00:00Z")) == []
+    # Alert v1 before `organisations`: the group's organisation
+    (old,) = ENGINE.on_alert(
+        alert(organisations=None, group={"organisation": "QWE", "provider": "R9Z"}),
+        lambda _: False,
+        at("2026-12-18T10:00:01Z"),
+    )
+    assert old["organisations"] == ["QWE"] and old["owner"] == "icb-quality"
+
+
+def walk(action: dict[str, Any], times: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Tick at each time; the changes made (change:level:notify)."""
+    made = []
+    for moment in times:
+        new = ENGINE.tick(action, at(moment))
+        if new is not None:
+            assert new["version"] == action["version"] + 1
+            entry = new["history"][-1]
+            made.append(f"{entry['change']}:{entry['level']}:{entry['notify']}")
+            action = new
+    return action, made
+
+
+def test_remind_then_overdue_then_escalate_one_level_per_working_day_until_the_chain_ends() -> None:
+    action = created(complaint())  # due the end of Wed 23 Dec 2026
+    action, made = walk(
+        action,
+        [
+            "2026-12-22T12:00:00Z",  # Tue: nothing yet
+            "2026-12-23T00:00:01Z",  # the start of Wed: the reminder
+            "2026-12-23T12:00:00Z",  # nothing new
+            "2026-12-24T00:00:00Z",  # overdue: the owner is chased
+            "2026-12-24T12:00:00Z",
+            "2026-12-25T00:00:00Z",  # the end of Thu 24: one level up
+            "2026-12-28T12:00:00Z",  # Christmas, weekend, substitute day: no working day has ended
+            "2026-12-30T00:00:00Z",  # the end of Tue 29: the last level
+            "2027-01-30T00:00:00Z",  # the chain has ended
+        ],
+    )
+    assert made == [
+        "remind:0:complaints",
+        "overdue:0:complaints",
+        "escalate:1:complaints-lead",
+        "escalate:2:icb-head",
+    ]
+    assert action["overdue"] and action["escalation_level"] == 2 and action["notify"] == "icb-head"
+
+
+def test_after_downtime_it_catches_up_once_to_the_level_the_time_implies() -> None:
+    action = created(complaint())
+    _, made = walk(action, ["2026-12-29T12:00:00Z", "2026-12-29T12:00:01Z"])
+    # one change: overdue straight at level 1 (the end of Thu 24 has passed, the end of Tue 29 not yet)
+    assert made == ["overdue:1:complaints-lead"]
+    # and an item received long ago is overdue at the end of the chain at once, on creation
+    old = created(complaint(received_at="2026-01-05T09:00:00Z"), now="2026-12-18T16:00:00Z")
+    assert [h["change"] for h in old["history"]] == ["create", "overdue"] and old["escalation_level"] == 2
+
+
+def test_changes_through_commands() -> None:
+    action = created(complaint())
+    ack = ENGINE.on_command(command(action, "acknowledge"), action, at("2026-12-21T09:00:01Z")).action
+    assert ack is not None and ack["status"] == "acknowledged" and ack["version"] == 2
+    assert ack["history"][-1]["by"] == "j.bloggs" and ack["history"][-1]["command_id"] == "cmd-1"
+    # the same command again (a replay, a retried request): applied once
+    again = ENGINE.on_command(command(ack, "acknowledge"), ack, at("2026-12-21T09:00:02Z"))
+    assert again.duplicate and again.action is None
+    # acknowledge is only for open actions
+    assert ENGINE.on_command(command(ack, "acknowledge", "cmd-2"), ack, at("2026-12-21T09:01:00Z")).refused
+    commented = ENGINE.on_command(
+        command(ack, "comment", "cmd-3", note="Rang 07700 900123"), ack, at("2026-12-21T10:00:00Z")
+    ).action
+    assert commented is not None and "07700 900123" not in commented["history"][-1]["note"]
+    # extend: needs a reason and a later date
+    assert ENGINE.on_command(
+        command(ack, "extend", "cmd-4", due_at="2026-12-30T12:00:00Z"), ack, at("2026-12-21T10:00:00Z")
+    ).refused
+    assert ENGINE.on_command(
+        command(ack, "extend", "cmd-4", due_at="2026-12-20T12:00:00Z", reason="x"),
+        ack,
+        at("2026-12-21T10:00:00Z"),
+    ).refused
+    extended = ENGINE.on_command(
+        command(commented, "extend", "cmd-4", due_at="2027-01-08T17:00:00Z", reason="complainant away"),
+        commented,
+        at("2026-12-21T10:00:00Z"),
+    ).action
+    assert extended is not None and extended["due_at"] == "2027-01-08T17:00:00Z"
+    assert "complainant away" in extended["history"][-1]["note"]
+    done = ENGINE.on_command(
+        command(extended, "complete", "cmd-5", outcome="Apologised to Mrs Jane Smith, NHS 943 476 5919"),
+        extended,
+        at("2026-12-22T10:00:00Z"),
+    ).action
+    assert (
+        done is not None and done["status"] == "completed" and done["completed_at"] == "2026-12-21T09:00:00Z"
+    )
+    assert (
+        "943 476 5919" not in done["outcome"]
+        and "Jane Smith" not in done["outcome"]
+        and "Apologised" in done["outcome"]
+    )
+    assert ENGINE.tick(done, at("2027-06-01T00:00:00Z")) is None  # a completed action is never chased
+    assert ENGINE.on_command(
+        command(done, "cancel", "cmd-6", reason="dup"), done, at("2026-12-22T10:00:00Z")
+    ).refused
+    reopened = ENGINE.on_command(command(done, "reopen", "cmd-7"), done, at("2026-12-22T11:00:00Z")).action
+    assert reopened is not None and reopened["status"] == "open" and reopened["outcome"] is None
+    cancelled = ENGINE.on_command(
+        command(reopened, "cancel", "cmd-8", reason="duplicate of c-0"), reopened, at("2026-12-22T12:00:00Z")
+    ).action
+    assert cancelled is not None and cancelled["status"] == "cancelled"
+    assert [h["change"] for h in cancelled["history"]] == [
+        "create",
+        "acknowledge",
+        "comment",
+        "extend",
+        "complete",
+        "reopen",
+        "cancel",
+    ]
+    assert cancelled["version"] == 7
+
+
+def test_another_organisation_cannot_change_an_action_and_bad_commands_are_refused() -> None:
+    action = created(complaint())
+    refused = ENGINE.on_command(
+        command(action, "acknowledge", organisation="QKK"), action, at("2026-12-21T09:00:00Z")
+    )
+    assert refused.refused == "the action is not the requesting organisation's" and refused.action is None
+    assert (
+        ENGINE.on_command(command(action, "acknowledge"), None, at("2026-12-21T09:00:00Z")).refused
+        == "unknown action"
+    )
+    assert (
+        ENGINE.on_command(command(action, "complete"), action, at("2026-12-21T09:00:00Z")).refused
+        == "complete needs outcome"
+    )
+    assert ENGINE.on_command(command(action, "delete"), action, at("2026-12-21T09:00:00Z")).refused
+    assert ENGINE.on_command(
+        command(action, "comment", note="x" * 5000), action, at("2026-12-21T09:00:00Z")
+    ).refused
+    assert ENGINE.on_command({"change": "acknowledge"}, action, at("2026-12-21T09:00:00Z")).refused
+
+
+def test_reassigning_an_overdue_action_chases_the_new_owner_from_level_zero() -> None:
+    action, _ = walk(created(complaint()), ["2026-12-25T00:00:00Z"])  # overdue, level 1
+    assert action["escalation_level"] == 1
+    reassign = command(action, "reassign", owner="r1a", at="2026-12-29T09:00:00Z")
+    moved = ENGINE.on_command(reassign, action, at("2026-12-29T09:00:01Z")).action
+    assert moved is not None and (moved["owner"], moved["notify"], moved["escalation_level"]) == (
+        "r1a",
+        "r1a",
+        0,
+    )
+    # r1a's own chain, counted from the reassignment (Tue 29 09:00): the end of Wed 30
+    _, made = walk(moved, ["2026-12-30T12:00:00Z", "2026-12-31T00:00:00Z"])
+    assert made == ["escalate:1:r1a-lead"]
+
+
+def test_a_manual_action_from_a_create_command() -> None:
+    action_id = contract.action_id_for("manual", "command", "QNB", "m-1")
+    create = {
+        "command_id": "m-1",
+        "action_id": action_id,
+        "change": "create",
+        "by": "board",
+        "at": "2026-12-18T10:00:00Z",
+        "organisation": "QNB",
+        "title": "Audit hand hygiene on Ward 7",
+        "due_at": "2027-01-15T17:00:00Z",
+        "provider": "R1A",
+        "ward": "Ward 7",
+        "links": {"alert_id": "al-1"},
+    }
+    made = ENGINE.on_command(create, None, at("2026-12-18T10:00:01Z")).action
+    assert made is not None and made["rule_id"] == "manual" and made["owner"] == "ward-7"
+    assert made["trigger"] == {"command_id": "m-1", "alert_id": "al-1"}
+    assert ENGINE.on_command(create, made, at("2026-12-18T10:00:02Z")).duplicate
+    assert ENGINE.on_command({**create, "action_id": "act-x"}, None, at("2026-12-18T10:00:02Z")).refused
+
+
+def test_notifications_follow_the_history_one_alert_per_level() -> None:
+    action, _ = walk(
+        created(complaint()), ["2026-12-23T00:00:01Z", "2026-12-24T00:00:00Z", "2026-12-25T00:00:00Z"]
+    )
+    kinds = [(s.kind, s.level, s.notify, s.ends_at is None) for s in segments(action)]
+    assert kinds == [
+        ("due", 0, "complaints", False),
+        ("overdue", 0, "complaints", False),
+        ("overdue", 1, "complaints-lead", True),
+    ]
+    now = at("2026-12-25T00:00:05Z").timestamp()
+    pushed = alerts_for(action, now=now, keep_s=240, base_url="http://px.example")
+    open_ = [a for a in pushed if a["endsAt"] > iso(at("2026-12-25T00:00:05Z"))]
+    (current,) = open_
+    assert current["labels"] == {
+        "alertname": "PatientExperienceActionOverdue",
+        "action_id": action["action_id"],
+        "rule": "complaint-ack",
+        "owner": "complaints",
+        "notify": "complaints-lead",
+        "organisations": "QNB",
+        "provider": "R2B",
+        "ward": "Oak Ward",
+        "escalation_level": "1",
+        "severity": "warning",
+    }
+    assert current["annotations"]["link"] == f"http://px.example/actions/{action['action_id']}"
+    assert current["annotations"]["due_at"] == "2026-12-23T23:59:59Z"
+    # level 0 ended at the escalation (within keep_s, so it is still pushed, as ended); the
+    # reminder ended a day earlier, long gone from Alertmanager
+    assert [a["labels"]["escalation_level"] for a in pushed] == ["0", "1"]
+    done = ENGINE.on_command(
+        command(action, "complete", outcome="done"), action, at("2026-12-25T00:00:10Z")
+    ).action
+    assert done is not None
+    assert all(s.ends_at is not None for s in segments(done))
+    later = alerts_for(done, now=at("2026-12-25T01:00:00Z").timestamp(), keep_s=240, base_url="")
+    assert later == []
+
+
+@pytest.mark.parametrize("offset_minutes", [0, 1, 59, 24 * 60])
+def test_ticking_is_idempotent(offset_minutes: int) -> None:
+    action = created(complaint())
+    moment = at("2026-12-24T00:00:00Z") + timedelta(minutes=offset_minutes)
+    once = ENGINE.tick(action, moment)
+    assert once is not None and ENGINE.tick(once, moment) is None
