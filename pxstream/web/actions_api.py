@@ -35,7 +35,7 @@ from aiokafka.errors import KafkaError
 
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
-from connectors.ingest.ratelimit import RateLimiter, retry_after_header
+from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.server import _read_capped
 from connectors.ingest.tokens import Caller, TokenStore
 from pxstream.web.actions_requests import (
@@ -127,6 +127,16 @@ def _later(new: str | None, current: Any) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class ChangeResult:
+    """What became of a change: 202 (sent, or already applied), 400 with problems, 409, 503."""
+
+    status: int
+    problems: tuple[Problem, ...] = ()
+    message: str = ""
+    already_applied: bool = False
+
+
 class ActionsApi:
     """The `/v1/actions` routes; shares the ingest server's tokens and rate limiter."""
 
@@ -134,7 +144,7 @@ class ActionsApi:
         self,
         config: ActionsApiConfig,
         tokens: TokenStore,
-        limiter: RateLimiter,
+        limiter: CallerRateLimit,
         view: ActionsView,
         due_clock: DueClock,
     ) -> None:
@@ -295,32 +305,49 @@ class ActionsApi:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        now = datetime.now(UTC)
         key, problems = self._idempotency_key(request)
-        fields, body_problems = parse_change(body, now)
-        if problems or body_problems:
-            return _refused(problems + body_problems)
+        if problems:  # every problem at once: the key's and the body's
+            return _refused(problems + parse_change(body, datetime.now(UTC))[1])
+        result = await self.submit_change(caller.organisation, action, body, key)
+        if result.problems:
+            return _refused(list(result.problems))
+        if result.status == 503:
+            return _error(503, result.message, {"Retry-After": "5"})
+        if result.status != 202:
+            return _error(result.status, result.message)
+        return _json({"action_id": action["action_id"]}, 202)
+
+    async def submit_change(
+        self, organisation: str, action: dict[str, Any], body: Any, key: str | None
+    ) -> ChangeResult:
+        """Check one change to `action` and put it on `actions.commands`: the path the API and the
+        owners' page share (docs/owners-page.md), so the stage stays the single writer and a retry
+        (same body and version, or same key) is applied once."""
+        now = datetime.now(UTC)
+        fields, problems = parse_change(body, now)
+        if problems:
+            return ChangeResult(400, tuple(problems))
         action_id, status = action["action_id"], str(action.get("status"))
-        if _already_applied(action, caller.organisation, key, body):
-            return _json({"action_id": action_id}, 202)  # a retry of what the stage already applied
+        if _already_applied(action, organisation, key, body):
+            return ChangeResult(202, already_applied=True)  # a retry of what the stage already applied
         if fields["change"] == EXTEND and not _later(fields.get("due_at"), action.get("due_at")):
-            return _refused([Problem("due_at", "must be later than the action's current due date")])
+            return ChangeResult(400, (Problem("due_at", "must be later than the action's current due date"),))
         if not change_allowed(fields["change"], status):
-            return _error(409, f"a {status} action cannot take the change {fields['change']}")
-        command_id = command_id_for(caller.organisation, f"{action_id}@{action['version']}", key, body)
+            return ChangeResult(409, message=f"a {status} action cannot take the change {fields['change']}")
+        command_id = command_id_for(organisation, f"{action_id}@{action['version']}", key, body)
         command = {
             "command_id": command_id,
             "action_id": action_id,
             "at": iso(now),
-            "organisation": caller.organisation,
+            "organisation": organisation,
             **fields,
         }
         if (failed := await self._send(action_id, command)) is not None:
-            return failed
+            return ChangeResult(503, message=orjson.loads(failed.body)["error"])
         log.info(
-            "POST /v1/actions/{id}/changes organisation=%s action_id=%s change=%s",
-            caller.organisation,
+            "change to an action organisation=%s action_id=%s change=%s",
+            organisation,
             action_id,
             fields["change"],
         )
-        return _json({"action_id": action_id}, 202)
+        return ChangeResult(202)
