@@ -58,6 +58,10 @@ class ActionsView:
             return None
         return action
 
+    def find(self, action_id: str) -> dict[str, Any] | None:
+        """The action whatever its organisations: only for checking a signed link, which names it."""
+        return self._actions.get(action_id)
+
     def of_organisation(self, organisation: str) -> list[dict[str, Any]]:
         return [self._actions[action_id] for action_id in self._by_organisation.get(organisation, ())]
 

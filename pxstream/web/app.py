@@ -1,4 +1,4 @@
-"""The one HTTP server people and source systems talk to: ingest plus the actions API.
+"""The one HTTP server people and source systems talk to: ingest, the actions API, the owners' page.
 
 It reads from several floors (the ingest connector, the actions stage's topics and clock), so it
 is composed here on the top floor (docs/actions-api.md): the ingest app as
@@ -17,6 +17,8 @@ from pxstream.web.actions_api import ActionsApi, ActionsApiConfig
 from pxstream.web.actions_requests import DueClock
 from pxstream.web.actions_view import ActionsView
 from pxstream.web.openapi import build_document
+from pxstream.web.owners_evidence import EvidenceSource
+from pxstream.web.owners_page import OwnersPage, OwnersPageConfig
 
 
 def create_app(
@@ -25,12 +27,18 @@ def create_app(
     *,
     due_clock: DueClock,
     actions: ActionsApiConfig | None = None,
+    owners: OwnersPageConfig | None = None,
+    evidence: EvidenceSource | None = None,
 ) -> web.Application:
-    """The served application; `actions` overrides the actions topics (tests use their own)."""
+    """The served application; `actions` overrides the actions topics (tests use their own);
+    `owners` adds the owners' page (docs/owners-page.md) on the same view and change path."""
     actions = actions or ActionsApiConfig(bootstrap=config.bootstrap)
     ingest = IngestService(config, tokens)
     ingest.document = orjson.dumps(build_document())
     app = ingest.app()
     view = ActionsView(actions.bootstrap, actions.actions_topic)
-    ActionsApi(actions, tokens, ingest.limiter, view, due_clock).add_routes(app)
+    api = ActionsApi(actions, tokens, ingest.limiter, view, due_clock)
+    api.add_routes(app)
+    if owners is not None:
+        OwnersPage(owners, view, api, evidence).add_routes(app)
     return app
