@@ -212,7 +212,7 @@ def test_pages_send_the_security_headers_and_no_personal_data_in_urls() -> None:
         response = await client.get("/actions/act-mine")
         headers = response.headers
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-        assert headers["Referrer-Policy"] == "no-referrer" and headers["Cache-Control"] == "no-store"
+        assert headers["Referrer-Policy"] == "same-origin" and headers["Cache-Control"] == "no-store"
         page = await response.text()
         for url in re.findall(r'(?:href|action|src)="([^"]+)"', page):
             assert url.startswith(("/", "#", "http://grafana.example")), url
