@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sinks.cli",
     "grafana.cli",
     "pxstream.bench",
+    "pxstream.web.cli",
 )
 
 
