@@ -1,4 +1,4 @@
-"""`pxstream demo`'s owners' page: a secret and an address made up when not given, and a working sign-in link."""
+"""`pxstream demo`'s owners' page: a secret and an address when not given, and a working sign-in link."""
 
 from __future__ import annotations
 
