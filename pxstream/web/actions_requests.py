@@ -244,7 +244,7 @@ def parse_list_query(query: Mapping[str, str]) -> tuple[ListQuery, list[Problem]
         statuses = frozenset(s.strip() for s in query["status"].split(",")[:8])
         if not statuses <= set(STATUSES):
             problems.append(Problem("status", f"must be one or more of {', '.join(STATUSES)}"))
-    owner = query.get("owner") or None
+    owner = query.get("owner")
     if owner is not None and not OWNER_PATTERN.match(owner):
         problems.append(Problem("owner", "must be an owner id: letters, digits and . _ @ -"))
     overdue = {"true": True, "false": False, None: None}.get(query.get("overdue"), "bad")
