@@ -39,13 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(http_app_factory=http_app)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # stage not built yet: its commands are simply absent
-                continue
-            raise
-        module.register(subparsers)
+        # Every module is part of the product: a missing one is a broken install, not an
+        # optional stage, so the import error surfaces instead of a command quietly vanishing.
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

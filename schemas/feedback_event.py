@@ -215,8 +215,15 @@ def _parse_datetime(value: str) -> datetime | None:
     return parsed
 
 
-def format_timestamp(moment: datetime) -> str:
-    """The one output form of a timestamp: UTC, milliseconds, `Z` (CONTRACTS.md)."""
+def format_timestamp(moment: datetime | float) -> str:
+    """The one output form of a timestamp: UTC, milliseconds, `Z` (CONTRACTS.md).
+
+    Takes an aware datetime or Unix epoch seconds (the hotspot engine's clock), so events and
+    alerts are written alike. Milliseconds are truncated, never rounded up, so a later moment
+    never prints earlier than an earlier one.
+    """
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

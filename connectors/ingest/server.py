@@ -25,7 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
 from connectors.ingest.openapi import MAX_BODY_BYTES, MAX_EVENTS, build_document
-from connectors.ingest.ratelimit import RateLimiter, retry_after_header
+from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.tokens import Caller, TokenStore
 from schemas import topics
 from schemas.feedback_event import InvalidEvent, decode, parse_event
@@ -102,7 +102,7 @@ class IngestService:
     def __init__(self, config: IngestConfig, tokens: TokenStore) -> None:
         self.config = config
         self.tokens = tokens
-        self.limiter = RateLimiter(config.rate_per_s, config.burst)
+        self.limiter = CallerRateLimit(config.rate_per_s, config.burst)
         self.kafka = KafkaLink(config.bootstrap, config.topic, connect_timeout_s=config.connect_timeout_s)
         self.metrics = _Metrics()
         self.document = orjson.dumps(build_document())

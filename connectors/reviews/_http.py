@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.exceptions import SourceUnavailable
-from connectors.runtime import RateLimited, RateLimiter, aiohttp, check_status
+from connectors.ratelimit import RequestPacer
+from connectors.runtime import RateLimited, aiohttp, check_status
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ async def get_json(
     where: str,
     params: Mapping[str, str | int] | None = None,
     headers: Mapping[str, str] | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: RequestPacer | None = None,
     max_rate_limited: int = 5,
     longest_wait_s: float = 300.0,
 ) -> Any:

@@ -19,33 +19,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from schemas.domains import DOMAIN_IDS
+from schemas.month import Month
 
 SPC_PERIODS = 26
 SPC_PERIOD_DAYS = 7
 TOP_THEMES = 12
 TOP_CHANGES = 6
-
-
-@dataclass(frozen=True)
-class Month:
-    start: date
-    end: date  # exclusive
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        year, month = (int(part) for part in text.split("-"))
-        start = date(year, month, 1)
-        end = date(year + month // 12, month % 12 + 1, 1)
-        return cls(start, end)
-
-    @property
-    def previous(self) -> Month:
-        last = self.start - timedelta(days=1)
-        return Month(last.replace(day=1), self.start)
-
-    @property
-    def label(self) -> str:
-        return self.start.strftime("%B %Y")
 
 
 @dataclass

@@ -13,13 +13,13 @@ import pytest
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, SourceUnavailable
+from connectors.ratelimit import RequestPacer
 from connectors.runtime import (
     EVENTS_TOTAL,
     Backoff,
     Batch,
     ConnectorRun,
     RateLimited,
-    RateLimiter,
     RecentIds,
     RunOptions,
     Source,
@@ -221,7 +221,7 @@ def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
 
 def test_rate_limiter_spaces_requests() -> None:
     async def scenario() -> float:
-        limiter = RateLimiter(rate=20, burst=1)
+        limiter = RequestPacer(rate=20, burst=1)
         started = time.monotonic()
         for _ in range(6):
             await limiter.acquire()
