@@ -35,7 +35,7 @@ from aiokafka.errors import KafkaError
 
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
-from connectors.ingest.ratelimit import RateLimiter, retry_after_header
+from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.server import _read_capped
 from connectors.ingest.tokens import Caller, TokenStore
 from pxstream.web.actions_requests import (
@@ -43,7 +43,6 @@ from pxstream.web.actions_requests import (
     MAX_BODY_BYTES,
     DueClock,
     Problem,
-    iso,
     parse_change,
     parse_list_query,
     parse_new_action,
@@ -51,6 +50,7 @@ from pxstream.web.actions_requests import (
 from pxstream.web.actions_view import ActionsView
 from schemas import topics
 from schemas.action import CREATE, EXTEND, MANUAL_RULE, action_id_for, change_allowed
+from schemas.feedback_event import format_timestamp as iso
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class ActionsApi:
         self,
         config: ActionsApiConfig,
         tokens: TokenStore,
-        limiter: RateLimiter,
+        limiter: CallerRateLimit,
         view: ActionsView,
         due_clock: DueClock,
     ) -> None:

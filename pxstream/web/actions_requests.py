@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from schemas.action import CHANGES, EXTEND, REASSIGN, REQUIRED_FOR, STATUSES
+from schemas.feedback_event import format_timestamp as iso
 from streams.actions.engine import MAX_NOTE, MAX_OUTCOME, MAX_SHORT
 
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -136,11 +137,6 @@ class _Checker:
     def unknown(self, allowed: frozenset[str], what: str) -> None:
         for name in sorted(set(self.body) - allowed):
             self.refuse(name if len(name) <= 64 else name[:64] + "…", f"is not a field of {what}")
-
-
-def iso(moment: datetime) -> str:
-    """UTC with `Z`, milliseconds, as every timestamp pxstream writes (CONTRACTS: `Z` on output)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_change(body: Any, now: datetime) -> tuple[dict[str, Any], list[Problem]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.feedback_event import format_timestamp as iso
+
 NOW = datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def action(action_id: str, organisations: list[str], *, version: int = 1, **fields: Any) -> dict[str, Any]:
