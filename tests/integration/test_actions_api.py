@@ -133,7 +133,8 @@ def test_each_organisation_lists_reads_and_changes_only_its_own(server: ActionsS
     [(key, command)] = server.commands()  # only the shared action's change went out
     assert key == b"act-both" and command["organisation"] == "QM7"
 
-    assert server.get("/v1/actions").status_code == 200
+    metrics = server.get("/metrics", {}).text
+    assert "pxstream_actions_view_ready 1.0" in metrics and "pxstream_actions_view_actions 5.0" in metrics
     assert server.get("/v1/actions", {"Authorization": "Bearer nope"}).status_code == 401
     assert server.get("/v1/actions/act-qwo-open", {}).status_code == 401
     assert server.post("/v1/actions/act-qwo-open/changes", change, {}).status_code == 401
