@@ -27,7 +27,7 @@ from pxstream.web.due import due_clock_for
 from schemas.action import MANUAL_RULE, action_id_for
 from streams.actions.calendar import LONDON, WorkingCalendar, parse_duration
 from tests.conftest import wait_for
-from tests.integration._actions_support import NOW, action, iso
+from tests.integration._action_records import NOW, action, iso
 from tests.integration._hotspots_support import produce, read_all
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
 

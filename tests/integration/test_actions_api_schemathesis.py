@@ -21,7 +21,7 @@ from pxstream.web.openapi import build_document
 from schemas.topics import TopicSpec
 from streams.actions.calendar import WorkingCalendar
 from tests.conftest import wait_for
-from tests.integration._actions_support import action
+from tests.integration._action_records import action
 from tests.integration._hotspots_support import produce
 from tests.integration.test_ingest_http import CHECKS, TOKEN, RunningServer, write_tokens
 
