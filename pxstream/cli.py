@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pxstream.demo",
     "streams.cli",
     "pxstream.worker",
+    "pxstream.actions_cli",
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",

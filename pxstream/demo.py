@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pxstream.live_view import LiveState
 
 DEMO_RULES = "rules/demo.yaml"
+DEMO_ACTIONS = "actions/demo.yaml"  # minute-scale deadlines: a review goes overdue and escalates
 TITLE = "pxstream demo — NHS Northby and Riverside ICB (synthetic data)"
 
 
@@ -68,6 +69,7 @@ def _topic_names(prefix: str) -> dict[str, str]:
         "tagged": prefix + topics.TAGGED,
         "dlq": prefix + topics.DLQ,
         "alerts": prefix + topics.ALERTS,
+        "actions": prefix + topics.ACTIONS,
     }
 
 
@@ -165,6 +167,8 @@ def run_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if "PXSTREAM_RULES" not in env:
         env["PXSTREAM_RULES"] = str(resources.files("infra").joinpath(DEMO_RULES))
+    if "PXSTREAM_ACTIONS" not in env:
+        env["PXSTREAM_ACTIONS"] = str(resources.files("infra").joinpath(DEMO_ACTIONS))
     running_before = _parts_running()
     if subprocess.run(_pxstream("infra", "up"), check=False).returncode != 0:
         raise PxstreamError("`pxstream infra up` failed (see above); the demo needs the local broker")
@@ -180,7 +184,11 @@ def run_demo(args: argparse.Namespace) -> int:
         sent, state = asyncio.run(_play_and_watch(settings, args, worker, log_path))
         print(
             f"\ndemo: {sent} events sent, {state.tagged} tagged, {sum(state.dead.values())} dead letters, "
-            f"{state.fired} hotspot episodes fired, {state.resolved} resolved.\n"
+            f"{state.fired} hotspot episodes fired, {state.resolved} resolved; actions: "
+            + ", ".join(f"{count} {name}" for name, count in state.action_counts().items())
+            + ".\n"
+            "Follow-up:        pxstream actions list --overdue; "
+            "pxstream actions digest --owner r1a-ward-7-manager\n"
             'What was stored:  pxstream sql "SELECT provider, ward, count() FROM feedback_events FINAL '
             'GROUP BY provider, ward ORDER BY count() DESC"',
             file=sys.stderr,

@@ -59,6 +59,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
+    parser.add_argument(
+        "--no-actions",
+        action="store_true",
+        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+    )
     parser.set_defaults(func=run_worker)
 
 
@@ -156,11 +161,20 @@ def run_worker(args: argparse.Namespace) -> int:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects
         if rules is None:
             config = replace(config, hotspots=False)
+    actions = None
+    if not args.no_actions:
+        from streams.actions.agent import load_default_actions
+
+        actions = load_default_actions()  # ConfigError (exit 2) before anything connects
     check_broker(settings.kafka_bootstrap)
     created = asyncio.run(ensure_topics(settings, config))
     if created:
         log.info("created topics: %s", ", ".join(created))
     app = create_app(settings, config, rules=rules)
+    if actions is not None:
+        from streams.actions.agent import attach as attach_actions
+
+        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
 
     sink: SinkThread | None = None
     if not args.no_sink:

@@ -17,8 +17,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from grafana.report.data import Month
 from grafana.report.html import table
+from schemas.month import Month
 
 ORG = "has(organisations, {org:String})"
 ACTIVE = ("open", "acknowledged")

@@ -43,7 +43,6 @@ from pxstream.web.actions_requests import (
     MAX_BODY_BYTES,
     DueClock,
     Problem,
-    iso,
     parse_change,
     parse_list_query,
     parse_new_action,
@@ -51,6 +50,7 @@ from pxstream.web.actions_requests import (
 from pxstream.web.actions_view import ActionsView
 from schemas import topics
 from schemas.action import CREATE, EXTEND, MANUAL_RULE, action_id_for, change_allowed
+from schemas.feedback_event import format_timestamp as iso
 
 log = logging.getLogger(__name__)
 

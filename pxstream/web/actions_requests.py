@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from schemas.action import CHANGES, EXTEND, REASSIGN, REQUIRED_FOR, STATUSES
+from schemas.feedback_event import format_timestamp as iso
 from streams.actions.engine import MAX_NOTE, MAX_OUTCOME, MAX_SHORT
 
 MAX_BODY_BYTES: Final = 64 * 1024
@@ -138,11 +139,6 @@ class _Checker:
             self.refuse(name if len(name) <= 64 else name[:64] + "…", f"is not a field of {what}")
 
 
-def iso(moment: datetime) -> str:
-    """UTC with `Z`, milliseconds, as every timestamp pxstream writes (CONTRACTS: `Z` on output)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_change(body: Any, now: datetime) -> tuple[dict[str, Any], list[Problem]]:
     """The change's fields for a command, or the problems: `change`, `by`, what REQUIRED_FOR names."""
     if not isinstance(body, dict):
@@ -244,7 +240,7 @@ def parse_list_query(query: Mapping[str, str]) -> tuple[ListQuery, list[Problem]
         statuses = frozenset(s.strip() for s in query["status"].split(",")[:8])
         if not statuses <= set(STATUSES):
             problems.append(Problem("status", f"must be one or more of {', '.join(STATUSES)}"))
-    owner = query.get("owner") or None
+    owner = query.get("owner")
     if owner is not None and not OWNER_PATTERN.match(owner):
         problems.append(Problem("owner", "must be an owner id: letters, digits and . _ @ -"))
     overdue = {"true": True, "false": False, None: None}.get(query.get("overdue"), "bad")

@@ -68,6 +68,12 @@ class ActionsView:
     def __len__(self) -> int:
         return len(self._actions)
 
+    def ready_value(self) -> float:
+        return 1.0 if self.ready else 0.0
+
+    def refused_value(self) -> float:
+        return float(self.refused)
+
     async def wait_for(self, action_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The action once it is on the topic, or None if it has not appeared within `timeout_s`."""
         found = self._actions.get(action_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import orjson
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
 
 from connectors.ingest.server import IngestConfig, IngestService
 from connectors.ingest.tokens import TokenStore
@@ -39,6 +40,29 @@ def create_app(
     view = ActionsView(actions.bootstrap, actions.actions_topic)
     api = ActionsApi(actions, tokens, ingest.limiter, view, due_clock)
     api.add_routes(app)
+    _export_view_metrics(view, ingest.metrics.registry)
     if owners is not None:
         OwnersPage(owners, view, api, evidence).add_routes(app)
     return app
+
+
+def _export_view_metrics(view: ActionsView, registry: CollectorRegistry) -> None:
+    """On the server's /metrics: whether the view is complete, its size, what it had to skip."""
+    for name, documentation, read in (
+        (
+            "pxstream_actions_view_ready",
+            "1 once the actions topic has been read to its end at start",
+            view.ready_value,
+        ),
+        (
+            "pxstream_actions_view_actions",
+            "Actions held in the server's view of the actions topic",
+            view.__len__,
+        ),
+        (
+            "pxstream_actions_view_refused",
+            "Records on the actions topic that are not an Action v1",
+            view.refused_value,
+        ),
+    ):
+        Gauge(name, documentation, registry=registry).set_function(read)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from schemas import action as contract
@@ -33,6 +33,8 @@ MAX_SHORT: Final = 200
 # due date and the last of these (a new owner, a new due date or a reopened action starts at level 0).
 _RESTARTS: Final = frozenset({"reassign", "extend", "reopen"})
 _REARMS_REMINDER: Final = frozenset({"create", "extend", "reopen"})
+
+_JUST_AFTER: Final = timedelta(microseconds=1)  # overdue is strictly after the due time
 
 Redactor = Callable[[str], str]
 
@@ -212,6 +214,30 @@ class ActionEngine:
         if remind is not None and not _reminded(action) and now >= self.config.calendar.before(due, remind):
             return self._system(action, now, "remind", (action["owner"],), 0, f"due {action['due_at']}")
         return None
+
+    def next_tick_at(self, action: Mapping[str, Any]) -> datetime | None:
+        """The earliest time `tick` could change this action (None: never, unless it changes).
+
+        The stage ticks an action only from then on, so a tick costs one comparison per open
+        action instead of a pass through the calendar.
+        """
+        if action["status"] not in contract.ACTIVE_STATUSES:
+            return None
+        due = parse_time(action["due_at"])
+        if due is None:
+            return None
+        rule = self.config.by_id.get(action["rule_id"])
+        if not action["overdue"]:
+            remind = rule.remind_before if rule is not None else None
+            if remind is not None and not _reminded(action):
+                return min(self.config.calendar.before(due, remind), due + _JUST_AFTER)
+            return due + _JUST_AFTER
+        every = rule.escalate_every if rule is not None else MANUAL_ESCALATE_EVERY
+        level = int(action["escalation_level"])
+        if every is None or level + 1 >= len(self._chain(action)):
+            return None
+        base = max([due, *(_at(e) for e in action["history"] if e["change"] in _RESTARTS)])
+        return self.config.calendar.add(base, Duration(every.amount * (level + 1), every.unit))
 
     def _system(
         self,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from schemas import action as contract
 from streams.actions.engine import ActionEngine
 from streams.actions.notifications import ActionNotifier
 from streams.actions.store import read_actions
@@ -80,12 +81,15 @@ class ActionsStage:
         self.batch_size = batch_size
         self.clock = clock
         self.state: dict[str, dict[str, Any]] = {}
-        self.active: set[str] = set()  # ids of open or acknowledged actions: what a tick looks at
+        # Open or acknowledged actions → the earliest time a tick could change each (None: only a
+        # command can): what a tick looks at.
+        self.next_tick: dict[str, float | None] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()
         self.written = 0
         self.refused = 0
+        self.committed_inputs = 0  # input records whose offsets are committed (for the bench)
 
     # -- pure part: inputs → changed actions -----------------------------------------------------
     def process(
@@ -130,11 +134,20 @@ class ActionsStage:
     def due_ticks(self, now: datetime) -> dict[str, dict[str, Any]]:
         """Reminders, overdue marks and escalations that `now` brings."""
         changed = {}
-        for action_id in self.active:
-            new = self.engine.tick(self.state[action_id], now)
-            if new is not None:
-                changed[action_id] = new
+        moment = now.timestamp()
+        for action_id, at in self.next_tick.items():
+            if at is not None and at <= moment:
+                new = self.engine.tick(self.state[action_id], now)
+                if new is not None:
+                    changed[action_id] = new
         return changed
+
+    def _schedule(self, action_id: str, action: Mapping[str, Any]) -> None:
+        if action.get("status") in contract.ACTIVE_STATUSES:
+            at = self.engine.next_tick_at(action)
+            self.next_tick[action_id] = None if at is None else at.timestamp()
+        else:
+            self.next_tick.pop(action_id, None)
 
     # -- Kafka -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -149,14 +162,15 @@ class ActionsStage:
         )
         await self.producer.start()
         self.state = await read_actions(self.bootstrap, self.topics.actions)
-        self.active = {i for i, a in self.state.items() if a.get("status") in ("open", "acknowledged")}
-        log.info("actions stage: %d actions known (%d active)", len(self.state), len(self.active))
+        for action_id, action in self.state.items():
+            self._schedule(action_id, action)
+        log.info("actions stage: %d actions known (%d active)", len(self.state), len(self.next_tick))
         if self.notifier is not None:
             self.notifier.track(self.state.values())
+        # Every input partition assigned to this one instance (no group membership): a restart after
+        # kill -9 resumes at once instead of waiting a session timeout for the dead member to leave.
+        # Offsets are still committed under the group id, and read back here.
         self.consumer = AIOKafkaConsumer(
-            self.topics.tagged,
-            self.topics.alerts,
-            self.topics.commands,
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
             client_id=self.group_id,
@@ -165,7 +179,28 @@ class ActionsStage:
             max_poll_interval_ms=300_000,
         )
         await self.consumer.start()
+        await self._assign_inputs()
         self.ready.set()
+
+    async def _assign_inputs(self) -> None:
+        from aiokafka import TopicPartition
+
+        from streams.hotspots.alertmanager import topic_partitions
+
+        consumer = self.consumer
+        assert consumer is not None
+        tps = [
+            TopicPartition(topic, partition)
+            for topic in (self.topics.tagged, self.topics.alerts, self.topics.commands)
+            for partition in await topic_partitions(self.bootstrap, topic)
+        ]
+        consumer.assign(tps)
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            if committed is None or committed < 0:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -209,6 +244,7 @@ class ActionsStage:
         await self._publish(self.process(records, self.clock()))
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
         await self.consumer.commit(offsets)  # type: ignore[union-attr]
+        self.committed_inputs += len(records)
 
     async def _publish(self, changed: Mapping[str, dict[str, Any]]) -> None:
         """Write every changed action and wait for Kafka to have all of them; then take them."""
@@ -238,9 +274,6 @@ class ActionsStage:
         self.written += len(changed)
         for action_id, action in changed.items():
             self.state[action_id] = action
-            if action["status"] in ("open", "acknowledged"):
-                self.active.add(action_id)
-            else:
-                self.active.discard(action_id)
+            self._schedule(action_id, action)
         if self.notifier is not None:
             self.notifier.track(changed.values())

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 
 from schemas.errors import PxstreamError
@@ -43,11 +45,14 @@ def main(argv: list[str] | None = None) -> int:
 
     async def run() -> None:
         task = asyncio.ensure_future(stage.run())
+        # SIGTERM stops cleanly (the batch under way is delivered and committed); kill -9 is the test.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         ready = asyncio.ensure_future(stage.ready.wait())
         await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if stage.ready.is_set():
             print("actions stage ready", flush=True)
-        await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     try:
         asyncio.run(run())

@@ -27,7 +27,7 @@ from pxstream.web.due import due_clock_for
 from schemas.action import MANUAL_RULE, action_id_for
 from streams.actions.calendar import LONDON, WorkingCalendar, parse_duration
 from tests.conftest import wait_for
-from tests.integration._actions_support import NOW, action, iso
+from tests.integration._action_records import NOW, action, iso
 from tests.integration._hotspots_support import produce, read_all
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
 
@@ -133,7 +133,8 @@ def test_each_organisation_lists_reads_and_changes_only_its_own(server: ActionsS
     [(key, command)] = server.commands()  # only the shared action's change went out
     assert key == b"act-both" and command["organisation"] == "QM7"
 
-    assert server.get("/v1/actions").status_code == 200
+    metrics = server.get("/metrics", {}).text
+    assert "pxstream_actions_view_ready 1.0" in metrics and "pxstream_actions_view_actions 5.0" in metrics
     assert server.get("/v1/actions", {"Authorization": "Bearer nope"}).status_code == 401
     assert server.get("/v1/actions/act-qwo-open", {}).status_code == 401
     assert server.post("/v1/actions/act-qwo-open/changes", change, {}).status_code == 401

@@ -7,65 +7,35 @@ redacted by the stage.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from connectors.ingest.server import IngestConfig
 from connectors.ingest.tokens import TokenStore
-from infra.broker import delete_topics, ensure_topics
+from infra.broker import delete_topics
 from pxstream.web.actions_api import ActionsApiConfig
 from pxstream.web.app import create_app
 from pxstream.web.due import due_clock_from_env
 from schemas.topics import TOPICS
 from tests.conftest import wait_for
+from tests.integration._actions_support import ActionsProcess, fresh_topics
 from tests.integration.test_actions_api import QM7, ActionsServer
 from tests.integration.test_ingest_http import RunningServer, write_tokens
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ACTIONS_FILE = Path(__file__).resolve().parents[2] / "infra/actions/actions.yaml"
 PHONE = "07700 900123"
 
 
 @pytest.fixture
 def with_stage(kafka_bootstrap: str, tmp_path: Path) -> Iterator[ActionsServer]:
-    prefix = f"test-aapi-{uuid.uuid4().hex[:8]}."
-    names = [replace(spec, name=prefix + spec.name) for spec in TOPICS]
-    ensure_topics(kafka_bootstrap, names)
-    log_path = tmp_path / "stage.log"
-    env = {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_ALERTMANAGER_URL": ""}
-    env.pop("PXSTREAM_ACTIONS", None)  # the shipped actions file, as the server reads it too
-    with open(log_path, "wb") as log:
-        stage = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streams.actions.standalone",
-                "--group",
-                f"{prefix}stage",
-                "--topic-prefix",
-                prefix,
-                "--tick-interval",
-                "0.5",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    prefix = fresh_topics(kafka_bootstrap)
+    stage = ActionsProcess(
+        tmp_path, bootstrap=kafka_bootstrap, prefix=prefix, actions_file=ACTIONS_FILE
+    ).start()
     try:
-        wait_for(
-            lambda: b"actions stage ready" in log_path.read_bytes() or stage.poll() is not None,
-            60,
-            "the actions stage to start",
-        )
-        assert stage.poll() is None, log_path.read_text()
         config = ActionsApiConfig(
             bootstrap=kafka_bootstrap,
             actions_topic=prefix + "actions",
@@ -77,15 +47,14 @@ def with_stage(kafka_bootstrap: str, tmp_path: Path) -> Iterator[ActionsServer]:
                 bootstrap=kafka_bootstrap, topic=prefix + "feedback.raw", rate_per_s=1000, burst=1000
             ),
             TokenStore.load(write_tokens(tmp_path)),
-            due_clock=due_clock_from_env({}),
+            due_clock=due_clock_from_env({"PXSTREAM_ACTIONS": str(ACTIONS_FILE)}),  # the stage's file
             actions=config,
         )
         with RunningServer(app) as running:
             yield ActionsServer(running.url, kafka_bootstrap, config.actions_topic, config.commands_topic)
     finally:
-        stage.terminate()
-        stage.wait(30)
-        delete_topics(kafka_bootstrap, [spec.name for spec in names])
+        stage.stop()
+        delete_topics(kafka_bootstrap, [prefix + spec.name for spec in TOPICS])
 
 
 def test_create_change_and_retry_through_the_real_stage(with_stage: ActionsServer) -> None:

@@ -11,7 +11,7 @@ import pytest
 from schemas.settings import Settings
 from sinks.client import connect
 from sinks.runner import run_sink
-from tests.integration._actions_support import NOW, action, iso
+from tests.integration._action_records import NOW, action, iso
 from tests.integration._hotspots_support import committed
 from tests.integration.test_sink_kafka import SinkThread, produce
 

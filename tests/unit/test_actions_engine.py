@@ -385,3 +385,32 @@ def test_ticking_is_idempotent(offset_minutes: int) -> None:
     moment = at("2026-12-24T00:00:00Z") + timedelta(minutes=offset_minutes)
     once = ENGINE.tick(action, moment)
     assert once is not None and ENGINE.tick(once, moment) is None
+
+
+def test_ticking_only_at_next_tick_at_changes_the_same_as_ticking_always() -> None:
+    """The stage ticks an action only from `next_tick_at` on: that must miss nothing."""
+    start = created(complaint())
+    reassigned = ENGINE.on_command(
+        command(start, "reassign", owner="r1a", at="2026-12-18T17:00:00Z"), start, at("2026-12-18T17:00:01Z")
+    ).action
+    manual_id = contract.action_id_for("manual", "command", "QNB", "m-9")
+    manual = ENGINE.on_command(
+        {"command_id": "m-9", "action_id": manual_id, "change": "create", "by": "b",
+         "at": "2026-12-18T16:00:00Z", "organisation": "QNB", "title": "Audit",
+         "due_at": "2026-12-21T12:00:00Z"},
+        None,
+        at("2026-12-18T16:00:00Z"),
+    ).action  # fmt: skip
+    for first in (start, reassigned, manual):
+        assert first is not None
+        always, scheduled = first, first
+        moment = at("2026-12-18T16:10:00Z")
+        while moment < at("2027-01-20T00:00:00Z"):
+            always = ENGINE.tick(always, moment) or always
+            due = ENGINE.next_tick_at(scheduled)
+            if due is not None and moment >= due:
+                scheduled = ENGINE.tick(scheduled, moment) or scheduled
+            moment += timedelta(minutes=10)
+        assert scheduled["history"] == always["history"]
+        assert ENGINE.next_tick_at(always) is None  # the end of the chain: only a command changes it
+        assert len(always["history"]) > 2

@@ -32,6 +32,8 @@ def test_every_command_and_connector_is_registered() -> None:
         "grafana",
         "report",
         "bench",
+        "actions",
+        "web",
     }
     assert set(_subcommands(commands["connect"])) == {
         "http",
