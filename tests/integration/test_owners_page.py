@@ -12,23 +12,19 @@ size go to $PXSTREAM_SCREENSHOT_DIR (default: the test's tmp dir), and axe-core 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import yaml
 
 from connectors.ingest.server import IngestConfig
 from connectors.ingest.tokens import TokenStore
-from infra.broker import delete_topics, ensure_topics
+from infra.broker import delete_topics
 from pxstream.web.actions_api import ActionsApiConfig
 from pxstream.web.app import create_app
 from pxstream.web.due import due_clock_for
@@ -39,6 +35,7 @@ from schemas.topics import TOPICS
 from streams.actions.config import load_actions
 from streams.actions.links import action_token
 from tests.conftest import wait_for
+from tests.integration._actions_support import ActionsProcess, fresh_topics, write_actions_file
 from tests.integration._browser_support import (
     DESKTOP,
     PHONE,
@@ -51,7 +48,6 @@ from tests.integration._hotspots_support import Alertmanager, produce, read_all
 from tests.integration.test_ingest_http import RunningServer, write_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-owners-page-secret-0123456789"
 PHONE_NUMBER = "07700 900123"
 OWNERS = [
@@ -116,11 +112,8 @@ class Stack:
 
 @pytest.fixture
 def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
-    prefix = f"test-owners-{uuid.uuid4().hex[:8]}."
-    names = [replace(spec, name=prefix + spec.name) for spec in TOPICS]
-    ensure_topics(kafka_bootstrap, names)
-    actions_file = tmp_path / "actions.yaml"
-    actions_file.write_text(yaml.safe_dump({"owners": OWNERS, "rules": RULES}), encoding="utf-8")
+    prefix = fresh_topics(kafka_bootstrap)
+    actions_file = write_actions_file(tmp_path / "actions.yaml", RULES, OWNERS)
     alertmanager = Alertmanager(tmp_path / "alertmanager").start()
     config = ActionsApiConfig(
         bootstrap=kafka_bootstrap,
@@ -128,9 +121,16 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
         commands_topic=prefix + "actions.commands",
     )
     actions = load_actions(actions_file)
-    stage: subprocess.Popen[bytes] | None = None
+    stage = ActionsProcess(
+        tmp_path,
+        bootstrap=kafka_bootstrap,
+        prefix=prefix,
+        actions_file=actions_file,
+        alertmanager_url=alertmanager.url,
+        tick_interval=0.5,
+        resend_interval=2.0,
+    )
     try:
-        server_env = {"PXSTREAM_WEB_SECRET": SECRET, "PXSTREAM_PUBLIC_URL": "http://127.0.0.1"}
         app = create_app(
             IngestConfig(
                 bootstrap=kafka_bootstrap, topic=prefix + "feedback.raw", rate_per_s=1000, burst=1000
@@ -138,37 +138,17 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
             TokenStore.load(write_tokens(tmp_path)),
             due_clock=due_clock_for(actions.calendar),
             actions=config,
-            owners=owners_config(actions, server_env),
+            owners=owners_config(actions, {"PXSTREAM_WEB_SECRET": SECRET, "PXSTREAM_PUBLIC_URL": "http://x"}),
         )
         with RunningServer(app) as running:
-            env = {
-                **os.environ,
-                "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap,
-                "PXSTREAM_ALERTMANAGER_URL": alertmanager.url,
-                "PXSTREAM_ACTIONS": str(actions_file),
-                "PXSTREAM_PUBLIC_URL": running.url,
-                "PXSTREAM_WEB_SECRET": SECRET,
-            }
-            log_path = tmp_path / "stage.log"
-            with open(log_path, "wb") as log:
-                stage = subprocess.Popen(
-                    [sys.executable, "-m", "streams.actions.standalone", "--group", f"{prefix}stage",
-                     "--topic-prefix", prefix, "--tick-interval", "0.5", "--resend-interval", "2"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            wait_for(
-                lambda: b"actions stage ready" in log_path.read_bytes() or stage.poll() is not None,
-                60,
-                "the actions stage to start",
-            )
-            assert stage.poll() is None, log_path.read_text()
+            # the stage signs each alert's link for this server, with the server's secret
+            stage.env.update(PXSTREAM_PUBLIC_URL=running.url, PXSTREAM_WEB_SECRET=SECRET)
+            stage.start()
             yield Stack(running.url, kafka_bootstrap, prefix, alertmanager, OwnerAuth(SECRET.encode()))
     finally:
-        if stage is not None:
-            stage.terminate()
-            stage.wait(30)
+        stage.stop()
         alertmanager.stop()
-        delete_topics(kafka_bootstrap, [spec.name for spec in names])
+        delete_topics(kafka_bootstrap, [prefix + spec.name for spec in TOPICS])
 
 
 def screenshots_dir(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -25,41 +25,18 @@ from pxstream.web.owners_auth import LIST_SCOPE, OwnerAuth
 from pxstream.web.owners_page import OwnersPage, OwnersPageConfig
 from streams.actions.calendar import WorkingCalendar
 from streams.actions.links import action_token, link_expiry
+from tests.integration._action_records import NOW
+from tests.integration._action_records import action as action_record
+from tests.integration._action_records import iso as _iso
 
 SECRET = b"k" * 40
 AUTH = OwnerAuth(SECRET)
-NOW = datetime.now(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def action(action_id: str, organisation: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "action_id": action_id,
-        "version": 1,
-        "rule_id": "complaint-acknowledgement",
-        "title": f"Acknowledge complaint {action_id}",
-        "status": "open",
-        "overdue": False,
-        "escalation_level": 0,
-        "owner": "r1a-ward-7",
-        "notify": "r1a-ward-7",
-        "organisations": [organisation],
-        "provider": "R1A",
-        "site": None,
-        "ward": "Ward 7",
-        "source": "complaint",
-        "domains": [],
-        "trigger": {"event_id": f"ev-{action_id}"},
-        "created_at": _iso(NOW - timedelta(days=1)),
-        "due_at": _iso(NOW + timedelta(days=9)),
-        "completed_at": None,
-        "outcome": None,
-        "history": [{"at": _iso(NOW - timedelta(days=1)), "by": "pxstream", "change": "create"}],
-        **fields,
-    }
+    return action_record(
+        action_id, [organisation], **{"title": f"Acknowledge complaint {action_id}", **fields}
+    )
 
 
 @dataclass
