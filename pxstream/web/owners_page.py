@@ -308,7 +308,8 @@ class OwnersPage:
             history = [entry for entry in action.get("history") or [] if isinstance(entry, dict)]
             candidates += [entry.get("notify") for entry in history]
             recipient = self.auth.action_recipient(action_id, token, [str(c) for c in candidates if c])
-        if action is None or recipient is None:
+        organisations = list(action.get("organisations") or []) if action is not None else []
+        if action is None or recipient is None or not organisations:  # no organisation: nobody's to see
             log.info("owners' page: an action link was refused (expired, altered or unknown)")
             return self._message(
                 403,
@@ -317,7 +318,6 @@ class OwnersPage:
                 "notification, or sign in to see your actions.",
                 current,
             )
-        organisations = list(action.get("organisations") or [])
         if current is not None and current.organisation not in organisations:
             log.info("owners' page: a link to another organisation's action was refused")
             return self._message(

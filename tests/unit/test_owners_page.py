@@ -58,6 +58,7 @@ def run(test: Callable[[TestClient, RecordingApi], Awaitable[None]]) -> None:
         action("act-late", "QWO", overdue=True, due_at=_iso(NOW - timedelta(days=7)), escalation_level=1),
         action("act-other-owner", "QWO", owner="r1a-ward-9", notify="r1a-ward-9"),
         action("act-qm7", "QM7", title="QM7 private action"),
+        {**action("act-nobodys", "QWO"), "organisations": []},  # e.g. a hotspot with no organisation
     ):
         view.apply(orjson.dumps(record))
     view._ready.set()
@@ -176,6 +177,8 @@ def test_a_notification_link_opens_one_action_and_is_refused_when_altered_expire
         assert (await client.get(f"/actions/act-mine?k={token}")).status == 403  # another action
         old = action_token(SECRET, "act-late", "r1a-ward-7", int(NOW.timestamp()) - 60)
         assert (await client.get(f"/actions/act-late?k={old}")).status == 403  # expired
+        nobodys = action_token(SECRET, "act-nobodys", "r1a-ward-7", expires)
+        assert (await client.get(f"/actions/act-nobodys?k={nobodys}")).status == 403  # no organisation
         signed_in(client, "QM7")
         foreign = await client.get(f"/actions/act-late?k={token}")
         assert foreign.status == 403 and "another organisation" in await foreign.text()
