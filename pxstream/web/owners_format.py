@@ -58,7 +58,7 @@ def _days(count: int) -> str:
 class Due:
     """An action's deadline as the page shows it."""
 
-    text: str  # "due in 2 working days", "3 working days overdue", "due today"
+    text: str  # "due in 2 working days", "3 working days overdue", "due today"; "" when finished
     overdue: bool
     when: str  # "Friday 4 December 2026 at 11:59pm"
 
@@ -69,7 +69,7 @@ def due_of(action: Mapping[str, Any], now: datetime, calendar: WorkingCalendar) 
         return Due("no due date", False, "")
     when = plain_time(due)
     if action.get("status") not in ACTIVE_STATUSES:
-        return Due(f"was due {when}", False, when)
+        return Due("", False, when)  # finished: the date is history, not a deadline
     today, due_day = now.astimezone(LONDON).date(), due.astimezone(LONDON).date()
     if due <= now:
         count = _working_days_between(calendar, due_day, today)
@@ -77,6 +77,11 @@ def due_of(action: Mapping[str, Any], now: datetime, calendar: WorkingCalendar) 
         return Due(text, True, when)
     count = _working_days_between(calendar, today, due_day)
     return Due("due today" if count == 0 else f"due in {_days(count)}", False, when)
+
+
+def sentence(text: str) -> str:
+    """First letter up, the rest as it is (Jinja's `capitalize` lowers the rest: "thursday")."""
+    return text[:1].upper() + text[1:]
 
 
 def plain_time(moment: datetime) -> str:

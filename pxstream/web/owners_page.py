@@ -40,6 +40,7 @@ from pxstream.web.owners_format import (
     due_of,
     mine,
     plain_at,
+    sentence,
     sort_for_owner,
 )
 from schemas.action import ACTIVE_STATUSES, STATUSES, change_allowed
@@ -113,6 +114,7 @@ class OwnersPage:
             lstrip_blocks=True,
         )
         self.templates.filters["plain"] = plain_at
+        self.templates.filters["sentence"] = sentence
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/actions", self.list_page)

@@ -189,6 +189,8 @@ def test_follow_the_notification_complete_the_action_and_the_alert_resolves(
         # an empty outcome is asked for in plain words, nothing sent
         browser.find_element("css selector", "form button.nhsuk-button:not(.nhsuk-button--secondary)").click()
         assert "Enter what was done" in browser.find_element("css selector", ".nhsuk-error-summary").text
+        full_page_screenshot(browser, shots / "action-error-desktop.png")
+        assert axe_violations(browser) == []
         assert stack.commands(qwo_id) == []
         outcome = browser.find_element("id", "complete-outcome")
         outcome.clear()
@@ -204,6 +206,9 @@ def test_follow_the_notification_complete_the_action_and_the_alert_resolves(
             "the banner",
         )
         assert "completed" in banner[0].text.lower()
+        resize(browser, PHONE)
+        full_page_screenshot(browser, shots / "action-completed-phone.png")
+        assert axe_violations(browser) == []
         cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
 
     done = wait_for(
