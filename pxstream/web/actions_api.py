@@ -36,7 +36,10 @@ from aiokafka.errors import KafkaError
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
 from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
-from connectors.ingest.server import _read_capped
+
+# The ingest server's own response and body helpers, so both APIs answer alike.
+from connectors.ingest.server import _error, _json, _read_capped
+from connectors.ingest.server import _refused as _problems
 from connectors.ingest.tokens import Caller, TokenStore
 from pxstream.web.actions_requests import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -65,18 +68,8 @@ class ActionsApiConfig:
     connect_timeout_s: float = 5.0
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
-    )
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return _json({"error": message}, status, headers)
-
-
 def _refused(problems: list[Problem]) -> web.Response:
-    return _json({"errors": [p.as_json() for p in problems]}, 400)
+    return _problems([p.as_json() for p in problems])
 
 
 def command_id_for(

@@ -20,7 +20,14 @@ from pxstream.web.actions_requests import (
     OWNER_PATTERN,
     TEXT_LIMITS,
 )
-from schemas.action import ACTION_FIELDS, CHANGES, HISTORY_FIELDS, REQUIRED_FOR, STATUSES
+from schemas.action import (
+    ACTION_FIELDS,
+    CHANGES,
+    HISTORY_EXTENSION_FIELDS,
+    HISTORY_FIELDS,
+    REQUIRED_FOR,
+    STATUSES,
+)
 
 _REF = "#/components/schemas/"
 
@@ -78,7 +85,10 @@ def _action_schema() -> dict[str, Any]:
             "outcome": nullable_text,
             "history": {
                 "type": "array",
-                "items": {"type": "object", "properties": {name: {} for name in HISTORY_FIELDS}},
+                "items": {
+                    "type": "object",
+                    "properties": {name: {} for name in (*HISTORY_FIELDS, *HISTORY_EXTENSION_FIELDS)},
+                },
             },
         }
     )

@@ -18,10 +18,12 @@ from infra.broker import delete_topics
 from pxstream.web.actions_api import ActionsApiConfig
 from pxstream.web.app import create_app
 from pxstream.web.due import due_clock_from_env
+from schemas import action as contract
 from schemas.topics import TOPICS
-from tests.conftest import wait_for
-from tests.integration._actions_support import ActionsProcess, fresh_topics
+from tests.conftest import AlertmanagerHandle, wait_for
+from tests.integration._actions_support import ActionsProcess, fresh_topics, send, write_actions_file
 from tests.integration.test_actions_api import QM7, ActionsServer
+from tests.integration.test_actions_stage import OWNERS, SHORT_RULES, complaint, iso_now
 from tests.integration.test_ingest_http import RunningServer, write_tokens
 
 pytestmark = pytest.mark.integration
@@ -93,3 +95,63 @@ def test_create_change_and_retry_through_the_real_stage(with_stage: ActionsServe
     assert again.json()["status"] == "completed"
     assert server.get(path, QM7).status_code == 404
     assert server.post(f"{path}/changes", {"change": "reopen", "by": "x"}, QM7).status_code == 404
+
+
+def test_an_overdue_alert_resolves_when_the_action_is_completed_through_the_api(
+    kafka_bootstrap: str, tmp_path: Path, alertmanager: AlertmanagerHandle
+) -> None:
+    """The issue's acceptance: deadline passes → overdue alert in Alertmanager → completed through
+    the API → the alert ends, and the owner's receiver hears that it resolved."""
+    prefix = fresh_topics(kafka_bootstrap)
+    rules = write_actions_file(tmp_path / "fast.yaml", SHORT_RULES, OWNERS)
+    stage = ActionsProcess(
+        tmp_path,
+        bootstrap=kafka_bootstrap,
+        prefix=prefix,
+        actions_file=rules,
+        alertmanager_url=alertmanager.url,
+    ).start()
+    action_id = contract.action_id_for("complaint-ack-fast", "event", "QWO", "c-api")
+    try:
+        app = create_app(
+            IngestConfig(bootstrap=kafka_bootstrap, topic=f"{prefix}feedback.raw"),
+            TokenStore.load(write_tokens(tmp_path)),
+            due_clock=due_clock_from_env({"PXSTREAM_ACTIONS": str(rules)}),
+            actions=ActionsApiConfig(kafka_bootstrap, f"{prefix}actions", f"{prefix}actions.commands"),
+        )
+        with RunningServer(app) as running:
+            server = ActionsServer(
+                running.url, kafka_bootstrap, f"{prefix}actions", f"{prefix}actions.commands"
+            )
+            send(kafka_bootstrap, f"{prefix}feedback.tagged", [("R2B", complaint("c-api", iso_now(), "QWO"))])
+            wait_for(
+                lambda: alertmanager.alerts(alertname=contract.OVERDUE_ALERTNAME, action_id=action_id),
+                60,
+                "the overdue alert",
+            )
+            assert server.get(f"/v1/actions/{action_id}").json()["overdue"] is True
+            assert (
+                server.post(
+                    f"/v1/actions/{action_id}/changes", {"change": "complete", "by": "x", "outcome": "y"}, QM7
+                ).status_code
+                == 404
+            )
+            outcome = {"change": "complete", "by": "complaints-lead", "outcome": "Acknowledged by phone"}
+            assert server.post(f"/v1/actions/{action_id}/changes", outcome).status_code == 202
+            wait_for(
+                lambda: not alertmanager.alerts(alertname=contract.OVERDUE_ALERTNAME, action_id=action_id),
+                60,
+                "the overdue alert to end",
+            )
+            alertmanager.wait_for_webhook(
+                lambda r: r.status == "resolved" and r.receiver.startswith("actions-")
+            )
+            done = server.get(f"/v1/actions/{action_id}").json()
+            assert (done["status"], done["overdue"], done["history"][-1]["change"]) == (
+                "completed",
+                False,
+                "complete",
+            )
+    finally:
+        stage.stop()
+        delete_topics(kafka_bootstrap, [prefix + spec.name for spec in TOPICS])

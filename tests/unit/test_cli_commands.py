@@ -31,6 +31,7 @@ def test_every_command_and_connector_is_registered() -> None:
         "sink",
         "grafana",
         "report",
+        "actions",
         "bench",
         "actions",
         "web",
