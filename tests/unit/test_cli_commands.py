@@ -33,7 +33,6 @@ def test_every_command_and_connector_is_registered() -> None:
         "report",
         "actions",
         "bench",
-        "actions",
         "web",
     }
     assert set(_subcommands(commands["connect"])) == {
