@@ -198,3 +198,17 @@ def test_pages_send_the_security_headers_and_no_personal_data_in_urls() -> None:
             assert url.startswith(("/", "#", "http://grafana.example")), url
 
     run(test)
+
+
+def test_sign_out_needs_the_form_token_and_ends_the_session() -> None:
+    async def test(client: TestClient, api: RecordingApi) -> None:
+        csrf = signed_in(client)
+        assert (await client.post("/sign-out", data={})).status == 403
+        out = await client.post("/sign-out", data={"csrf": csrf}, allow_redirects=False)
+        assert out.status == 303 and out.headers["Location"] == "/sign-in?signed-out"
+        assert "Max-Age=0" in out.headers["Set-Cookie"] or 'pxstream-session=""' in out.headers["Set-Cookie"]
+        client.session.cookie_jar.clear()
+        page = await (await client.get("/sign-in?signed-out")).text()
+        assert "You have signed out." in page
+
+    run(test)
