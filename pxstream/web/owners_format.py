@@ -23,6 +23,22 @@ STATUS_LABELS: Final[Mapping[str, str]] = {
     "completed": "Completed",
     "cancelled": "Cancelled",
 }
+# FeedbackEvent v1 sources (docs/contracts.md) as the people who handle them say them.
+SOURCE_LABELS: Final[Mapping[str, str]] = {
+    "complaint": "Complaint",
+    "pals": "PALS contact",
+    "incident": "Incident report",
+    "fft": "Friends and Family Test comment",
+    "ppi_survey": "Survey response",
+    "gp_comment_card": "GP comment card",
+    "gp_clinical_concern": "GP clinical concern",
+    "mp_letter": "Letter from an MP",
+    "local_media": "Local news story",
+    "social_media": "Social media post",
+    "healthwatch": "Healthwatch report",
+    "partner": "Partner intelligence",
+    "web_form": "Web form",
+}
 CHANGE_LABELS: Final[Mapping[str, str]] = {
     "create": "Created",
     "remind": "Reminder sent",
@@ -77,6 +93,10 @@ def due_of(action: Mapping[str, Any], now: datetime, calendar: WorkingCalendar) 
         return Due(text, True, when)
     count = _working_days_between(calendar, today, due_day)
     return Due("due today" if count == 0 else f"due in {_days(count)}", False, when)
+
+
+def source_label(source: object) -> str:
+    return SOURCE_LABELS.get(str(source), "Feedback")
 
 
 def sentence(text: str) -> str:

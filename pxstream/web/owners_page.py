@@ -42,6 +42,7 @@ from pxstream.web.owners_format import (
     plain_at,
     sentence,
     sort_for_owner,
+    source_label,
 )
 from schemas.action import ACTIVE_STATUSES, STATUSES, change_allowed
 from streams.actions.calendar import END_OF_DAY, LONDON, WorkingCalendar
@@ -115,6 +116,7 @@ class OwnersPage:
         )
         self.templates.filters["plain"] = plain_at
         self.templates.filters["sentence"] = sentence
+        self.templates.filters["source"] = source_label
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/actions", self.list_page)

@@ -22,6 +22,7 @@ from pxstream.web.actions_api import ChangeResult
 from pxstream.web.actions_requests import Problem
 from pxstream.web.actions_view import ActionsView
 from pxstream.web.owners_auth import LIST_SCOPE, OwnerAuth
+from pxstream.web.owners_evidence import Evidence
 from pxstream.web.owners_page import OwnersPage, OwnersPageConfig
 from streams.actions.calendar import WorkingCalendar
 from streams.actions.links import action_token, link_expiry
@@ -51,7 +52,24 @@ class RecordingApi:
         return self.answer
 
 
-def run(test: Callable[[TestClient, RecordingApi], Awaitable[None]]) -> None:
+@dataclass
+class FixedEvidence:
+    """Stands in for the ClickHouse lookup (tested on chDB in tests/integration/test_owners_evidence.py)."""
+
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    async def lookup(self, action: dict[str, Any], organisation: str) -> Evidence:
+        self.asked.append((action["action_id"], organisation))
+        item = {"event_id": "e-1", "source": "gp_comment_card", "received_at": "2026-12-01T09:30:00Z",
+                "text": "Waited [DURATION] for the call bell"}  # fmt: skip
+        hotspot = {"rule_id": "ward-falls-24h", "window_start": "2026-12-01T00:00:00Z",
+                   "window_end": "2026-12-02T00:00:00Z", "count": 7, "threshold": 5.0}  # fmt: skip
+        return Evidence(True, [item], hotspot if action["trigger"].get("alert_id") else None)
+
+
+def run(
+    test: Callable[[TestClient, RecordingApi], Awaitable[None]], evidence: FixedEvidence | None = None
+) -> None:
     view = ActionsView("localhost:1")
     for record in (
         action("act-mine", "QWO"),
@@ -59,6 +77,7 @@ def run(test: Callable[[TestClient, RecordingApi], Awaitable[None]]) -> None:
         action("act-other-owner", "QWO", owner="r1a-ward-9", notify="r1a-ward-9"),
         action("act-qm7", "QM7", title="QM7 private action"),
         {**action("act-nobodys", "QWO"), "organisations": []},  # e.g. a hotspot with no organisation
+        action("act-hotspot", "QWO", rule_id="hotspot-review", trigger={"alert_id": "al-9"}, source=None),
     ):
         view.apply(orjson.dumps(record))
     view._ready.set()
@@ -73,7 +92,7 @@ def run(test: Callable[[TestClient, RecordingApi], Awaitable[None]]) -> None:
         redirect_wait_s=0,
     )
     app = web.Application()
-    OwnersPage(config, view, api).add_routes(app)  # type: ignore[arg-type]
+    OwnersPage(config, view, api, evidence).add_routes(app)  # type: ignore[arg-type]
 
     async def go() -> None:
         async with TestClient(TestServer(app)) as client:
@@ -212,3 +231,20 @@ def test_sign_out_needs_the_form_token_and_ends_the_session() -> None:
         assert "You have signed out." in page
 
     run(test)
+
+
+def test_what_started_the_action_shows_the_items_text_and_the_hotspot_with_its_dashboard() -> None:
+    evidence = FixedEvidence()
+
+    async def test(client: TestClient, api: RecordingApi) -> None:
+        signed_in(client)
+        page = await (await client.get("/actions/act-hotspot")).text()
+        assert "rule <strong>ward-falls-24h</strong> counted 7 items (limit 5.0)" in page
+        assert "between Tuesday 1 December 2026 at midnight" not in page  # plain English, not ISO
+        assert "Tuesday 1 December 2026 at 12am" in page
+        assert 'href="http://grafana.example/d/pxstream-hotspots?var-alert_id=al-9"' in page
+        page = await (await client.get("/actions/act-mine")).text()
+        assert "Waited [DURATION] for the call bell" in page and "GP comment card, received" in page
+        assert evidence.asked == [("act-hotspot", "QWO"), ("act-mine", "QWO")]
+
+    run(test, evidence)
