@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pxstream.web import http_app
 from schemas.errors import PxstreamError
 
 # Order is the order of `pxstream --help`.
@@ -26,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sinks.cli",
     "grafana.cli",
     "pxstream.bench",
+    "pxstream.web.cli",
 )
 
 
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time patient-experience and patient-safety intelligence for the NHS.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # `pxstream connect http` serves the composed server (ingest + actions API) built up here.
+    parser.set_defaults(http_app_factory=http_app)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         # Every module is part of the product: a missing one is a broken install, not an

@@ -159,6 +159,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from pxstream.web import demo_page
+
     # The live view owns the terminal; client chatter at INFO would scroll it away.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = Settings.from_env()
@@ -171,10 +173,13 @@ def run_demo(args: argparse.Namespace) -> int:
     if subprocess.run(_pxstream("infra", "up"), check=False).returncode != 0:
         raise PxstreamError("`pxstream infra up` failed (see above); the demo needs the local broker")
     _ensure_topics(settings.kafka_bootstrap, env.get("PXSTREAM_TOPIC_PREFIX", ""))
+    demo_page.prepare(env, settings.data_dir)  # the stage signs links with the page's secret
     worker, log_path = _start_worker(settings, env, args.web_port)
     print(
         f"worker started (pid {worker.pid}, log {log_path}); rules {env['PXSTREAM_RULES']}", file=sys.stderr
     )
+    page = demo_page.start(_pxstream(), env, settings.data_dir / "logs" / "demo-http.log")
+    print(demo_page.banner(env), file=sys.stderr)
     try:
         sent, state = asyncio.run(_play_and_watch(settings, args, worker, log_path))
         print(
@@ -188,9 +193,11 @@ def run_demo(args: argparse.Namespace) -> int:
             'GROUP BY provider, ward ORDER BY count() DESC"',
             file=sys.stderr,
         )
+        print(demo_page.banner(env), file=sys.stderr)
     except KeyboardInterrupt:
         print("\ndemo: stopping", file=sys.stderr)
     finally:
+        _stop(page)
         _stop(worker)
         started = sorted({"kafka", "alertmanager", "prometheus"} - running_before)
         if started and not args.keep_infra:

@@ -23,6 +23,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from schemas import topics
 from schemas.errors import PxstreamError
 from schemas.probe import check_broker
 from schemas.settings import Settings
@@ -91,6 +92,7 @@ class SinkThread(threading.Thread):
                 stop=self._stop_event,
                 tagged_topic=config.tagged_topic,
                 alerts_topic=config.alerts_topic,
+                actions_topic=config.topic(topics.ACTIONS),
                 # The production group keeps its historical name; test and tenant workers get their own.
                 group_id="pxstream-sink" if config.app_id == DEFAULT_APP_ID else f"{config.app_id}.sink",
             )

@@ -24,11 +24,12 @@ def register(subparsers: Any) -> None:
     sink = subparsers.add_parser(
         "sink",
         help="run the Kafka→ClickHouse sink on its own (to scale it apart from the worker)",
-        description="Consume feedback.tagged and hotspots.alerts and write them to ClickHouse, "
+        description="Consume feedback.tagged, hotspots.alerts and actions and write them to ClickHouse, "
         "committing offsets only after each insert succeeded.",
     )
     sink.add_argument("--tagged-topic", default="feedback.tagged")
     sink.add_argument("--alerts-topic", default="hotspots.alerts")
+    sink.add_argument("--actions-topic", default="actions")
     sink.add_argument("--group-id", default="pxstream-sink")
     sink.add_argument(
         "--batch-size", type=int, help="records per flush (default 5000, or PXSTREAM_SINK_BATCH_SIZE)"
@@ -120,6 +121,7 @@ def _sink(args: argparse.Namespace) -> int:
             settings,
             tagged_topic=args.tagged_topic,
             alerts_topic=args.alerts_topic,
+            actions_topic=args.actions_topic,
             group_id=args.group_id,
             config=config,
         )

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sinks import metrics
+from sinks.action_rows import ACTION_HISTORY_COLUMNS
 from sinks.rows import ALERT_COLUMNS, EVENT_COLUMNS, ColumnBatch
 
 if TYPE_CHECKING:
@@ -42,9 +43,11 @@ log = logging.getLogger(__name__)
 
 EVENTS_TABLE = "feedback_events"
 ALERTS_TABLE = "hotspot_alerts"
+ACTION_HISTORY_TABLE = "action_history"  # its view keeps `actions` (latest state) in step
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS_TABLE: (*EVENT_COLUMNS, "sink_batch"),
     ALERTS_TABLE: ALERT_COLUMNS,
+    ACTION_HISTORY_TABLE: ACTION_HISTORY_COLUMNS,
 }
 # Tables that record which batch wrote each row (a 64-bit digest of its token).
 BATCH_STAMPED_TABLES = frozenset({EVENTS_TABLE})

@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 from grafana.report import charts
+from grafana.report.actions import ActionsMonth, actions_section, load_actions_month
 from grafana.report.data import SPC_PERIODS, Month, MonthData, load_month
 from grafana.report.html import Figure, change, page, table
 from grafana.report.spc import DEFAULT_BASELINE, XmrChart, xmr
@@ -26,10 +27,11 @@ def build_report(clickhouse_url: str, organisation: str, month_text: str, out: P
     from sinks.client import connect
 
     client = connect(clickhouse_url)
-    return write_report(load_month(client, organisation, Month.parse(month_text)), out)
+    data = load_month(client, organisation, Month.parse(month_text))
+    return write_report(data, out, load_actions_month(client, organisation, data.month, data.episodes))
 
 
-def write_report(data: MonthData, out: Path) -> Path:
+def write_report(data: MonthData, out: Path, actions: ActionsMonth | None = None) -> Path:
     if data.events == 0 and data.events_previous == 0 and not data.episodes:
         raise ReportError(
             f"no feedback for organisation {data.organisation!r} in {data.month.label} or the month before "
@@ -42,7 +44,12 @@ def write_report(data: MonthData, out: Path) -> Path:
         _sources_and_themes(data, figures),
         _spc(data, figures),
     ]
-    sections += [_episodes(data), _changes(data), _method()]
+    sections += [
+        _episodes(data),
+        *([actions_section(actions, data.month)] if actions else []),
+        _changes(data),
+    ]
+    sections.append(_method())
     try:
         out.mkdir(parents=True, exist_ok=True)
         for figure in figures:

@@ -31,6 +31,7 @@ from typing import Any, Final
 from schemas import action as contract
 from schemas.feedback_event import format_timestamp
 from streams.actions.engine import parse_time
+from streams.actions.links import action_link, link_secret
 from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,16 @@ def public_url(env: Mapping[str, str] | None = None) -> str:
 
 
 def postable(
-    action: Mapping[str, Any], segment: Segment, *, now: float, keep_s: float, base_url: str
+    action: Mapping[str, Any],
+    segment: Segment,
+    *,
+    now: float,
+    keep_s: float,
+    base_url: str,
+    secret: bytes | None = None,
 ) -> dict[str, Any]:
-    """One segment as an Alertmanager v2 postable alert (labels as docs/actions.md)."""
+    """One segment as an Alertmanager v2 postable alert (labels as docs/actions.md); the `link`
+    is signed for whoever this segment chases (streams/actions/links.py, docs/owners-page.md)."""
     labels = {
         "alertname": _ALERTNAMES[segment.kind],
         "action_id": str(action["action_id"]),
@@ -101,7 +109,7 @@ def postable(
         "severity": _SEVERITY[segment.kind],
     }
     labels = {k: v for k, v in labels.items() if v != ""}  # Alertmanager drops empty labels anyway
-    link = f"{base_url}/actions/{action['action_id']}"
+    link = action_link(base_url, str(action["action_id"]), segment.notify, now=now, secret=secret)
     when = "overdue since" if segment.kind == "overdue" else "due"
     summary = f"{action['title'][:120]} — {when} {action['due_at']}; chasing {segment.notify}"
     ends = format_timestamp(now + keep_s if segment.ends_at is None else segment.ends_at)
@@ -115,12 +123,12 @@ def postable(
 
 
 def alerts_for(
-    action: Mapping[str, Any], *, now: float, keep_s: float, base_url: str
+    action: Mapping[str, Any], *, now: float, keep_s: float, base_url: str, secret: bytes | None = None
 ) -> list[dict[str, Any]]:
     """Every alert Alertmanager may still hold for this action: open ones, and ones ended within
     `keep_s` (an older end has passed the `endsAt` we last gave it, so Alertmanager has let it go)."""
     return [
-        postable(action, segment, now=now, keep_s=keep_s, base_url=base_url)
+        postable(action, segment, now=now, keep_s=keep_s, base_url=base_url, secret=secret)
         for segment in segments(action)
         if segment.ends_at is None or segment.ends_at.timestamp() > now - keep_s
     ]
@@ -132,6 +140,7 @@ class ActionNotifier:
     def __init__(self, config: PusherConfig, base_url: str | None = None) -> None:
         self.config = config
         self.base_url = base_url or public_url()
+        self.secret = link_secret()
         self.client = AlertmanagerClient(config)
         self.keep_s = config.resend_interval_s * config.ends_at_intervals
         self._live: dict[str, Mapping[str, Any]] = {}  # actions with alerts Alertmanager may hold
@@ -181,7 +190,9 @@ class ActionNotifier:
         payload = [
             alert
             for action in actions
-            for alert in alerts_for(action, now=now, keep_s=self.keep_s, base_url=self.base_url)
+            for alert in alerts_for(
+                action, now=now, keep_s=self.keep_s, base_url=self.base_url, secret=self.secret
+            )
         ]
         for start in range(0, len(payload), self.config.batch_size):
             try:

@@ -114,7 +114,11 @@ def test_retention_ttl_is_configurable_and_only_altered_when_it_changes(client):
 def test_row_policy_migrations_are_valid_clickhouse_sql(client):
     """No server here to enforce them; the engine's parser at least checks every statement."""
     migrations = [m for m in load_migrations() if "access_management" in m.requires]
-    assert [m.name for m in migrations] == ["row_policies", "alert_organisations_policy"]
+    assert [m.name for m in migrations] == [
+        "row_policies",
+        "alert_organisations_policy",
+        "actions_row_policies",
+    ]
     for policies in migrations:
         statements = policies.statements()
         assert any("ROW POLICY" in s and "getSetting('SQL_pxstream_organisation')" in s for s in statements)

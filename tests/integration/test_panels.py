@@ -180,6 +180,66 @@ ALERTS = [
 ]  # fmt: skip
 
 
+HISTORY_COLUMNS = [
+    "history_id", "action_id", "version", "rule_id", "title", "status", "overdue", "escalation_level", "owner",
+    "notify", "organisations", "provider", "ward", "trigger_kind", "trigger_alert_id", "created_at", "due_at",
+    "completed_at", "outcome", "change", "changed_at", "kafka_offset",
+]  # fmt: skip
+ACK = "complaint-acknowledgement"
+REVIEW = "hotspot-review"
+
+
+def _at(day: int, hour: int = 9) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+def _version(action_id, version, rule, status, *, created, due, ward="Ward 7", owner="ward-7-manager", completed=None,
+             outcome="", overdue=False, level=0, notify=None, kind="event", alert="", orgs=("QWE",),
+             provider="RX1", title="Acknowledge the complaint", change="create"):  # fmt: skip
+    return [
+        f"{action_id}@{version}", action_id, version, rule, title, status, overdue, level, owner, notify or owner,
+        list(orgs), provider, ward, kind, alert, created, due, completed, outcome, change, completed or created,
+        version,
+    ]  # fmt: skip
+
+
+# Follow-up actions, every version as the sink stores them (the view keeps the latest in `actions`).
+# fmt: off
+ACTION_VERSIONS = [
+    # c1: acknowledged on time (due 5 March, done 4 March, 2 days after creation).
+    _version("c1", 1, ACK, "open", created=_at(2), due=_at(5, 23)),
+    _version("c1", 2, ACK, "completed", created=_at(2), due=_at(5, 23), completed=_at(4), outcome="Letter sent", change="complete"),
+    # c2: done late (due 12 March, done 13 March, 4 days).
+    _version("c2", 1, ACK, "open", created=_at(9), due=_at(12, 23)),
+    _version("c2", 2, ACK, "completed", created=_at(9), due=_at(12, 23), completed=_at(13), outcome="Called back", change="complete"),
+    # c3: first due 16 March, extended to 20 March and still open: late against its first due date.
+    _version("c3", 1, ACK, "open", created=_at(13), due=_at(16, 23), ward="Ward 9", owner="ward-9-manager"),
+    _version("c3", 2, ACK, "acknowledged", created=_at(13), due=_at(20, 23), ward="Ward 9", owner="ward-9-manager", change="extend"),
+    # c4: due after the end of the range: not in the on-time cohort.
+    _version("c4", 1, ACK, "open", created=_at(16), due=_at(19, 23)),
+    # c5: cancelled: never counted as on time or late.
+    _version("c5", 1, ACK, "cancelled", created=_at(5), due=_at(10, 23), change="cancel"),
+    # h1: hotspot review, overdue and escalated to the matron.
+    _version("h1", 1, REVIEW, "open", created=_at(10), due=_at(17, 23), kind="alert", alert="a1", title="Review the hotspot"),
+    _version("h1", 2, REVIEW, "open", created=_at(10), due=_at(17, 23), kind="alert", alert="a1", overdue=True, level=1,
+             notify="matron", title="Review the hotspot", change="escalate"),
+    # h2: a hotspot review done on time, shown on the wall as "you said" (a2's description), "we did".
+    _version("h2", 1, REVIEW, "completed", created=_at(2), due=_at(9, 23), completed=_at(3), kind="alert", alert="a2",
+             outcome="Deep clean and a new cleaning rota", title="Review the hotspot", change="complete"),
+    # m1: a manual action from the review meeting, done in 14 days, due later than the range.
+    _version("m1", 1, "manual", "completed", created=_at(1), due=_at(29, 23), completed=_at(15), kind="command",
+             outcome="Call bells now answered within two minutes", title="Review call-bell response times", change="complete"),
+    # s1: shared by two organisations (a hotspot across both), open on Ward 9.
+    _version("s1", 1, REVIEW, "open", created=_at(11), due=_at(25, 23), ward="Ward 9", owner="icb-quality-team",
+             orgs=("ZZZ", "QWE"), kind="alert"),
+    # x1, x2: another organisation's actions on a ward of the same name.
+    _version("x1", 1, REVIEW, "completed", created=_at(2), due=_at(4), completed=_at(3), orgs=("ZZZ",), provider="RY2",
+             kind="alert", outcome="Not ours", change="complete"),
+    _version("x2", 1, ACK, "open", created=_at(2), due=_at(4), orgs=("ZZZ",), provider="RY2", overdue=True),
+]
+# fmt: on
+
+
 @pytest.fixture(scope="module")
 def clickhouse(tmp_path_factory):
     client = connect(f"chdb://{tmp_path_factory.mktemp('panels-ch')}")
@@ -188,6 +248,7 @@ def clickhouse(tmp_path_factory):
     # count each event once; hotspot_alerts gets two states of a2 and FINAL must keep the latest.
     client.insert("feedback_events", EVENTS, column_names=EVENT_COLUMNS)
     client.insert("hotspot_alerts", ALERTS, column_names=ALERT_COLUMNS)
+    client.insert("action_history", ACTION_VERSIONS, column_names=HISTORY_COLUMNS)
     return client
 
 
@@ -202,6 +263,7 @@ VARS = {
     "pxstream-commissioner": ORG_VARS,
     "pxstream-hotspots": HOTSPOT_VARS,
     "pxstream-themes": THEME_VARS,
+    "pxstream-actions": ORG_VARS,
 }
 DOMAIN_COLUMNS = ["Safe care", "Relationships", "Information", "Access & waiting", "Environment"]
 
@@ -404,3 +466,50 @@ def test_themes_domains_over_time_totals(clickhouse):
     columns, rows = run(clickhouse, "pxstream-themes", "Feedback by domain")
     assert columns == ["time", *DOMAIN_COLUMNS]
     assert [sum(r[i] for r in rows) for i in range(1, 6)] == [3, 2, 0, 1, 1]
+
+
+# --- actions ------------------------------------------------------------------------------------------------
+
+
+def test_actions_headlines(clickhouse):
+    assert run(clickhouse, "pxstream-actions", "Open now")[1] == [[4]]  # c3, c4, h1, s1 (shared); x2 is ZZZ's
+    assert run(clickhouse, "pxstream-actions", "Overdue now")[1] == [[1]]  # h1
+    # First due in range, not cancelled: c1 and h2 on time; c2 late, c3 late (extension does not count), h1 late.
+    [[rate]] = run(clickhouse, "pxstream-actions", "Done by the first due date")[1]
+    assert rate == pytest.approx(2 / 5)
+    [[median]] = run(clickhouse, "pxstream-actions", "Median days to complete")[1]
+    assert median == pytest.approx(3.0)  # h2 1, c1 2, c2 4, m1 14 days
+
+
+def test_actions_open_by_owner_and_place(clickhouse):
+    columns, rows = run(clickhouse, "pxstream-actions", "Open and overdue by owner")
+    assert columns == ["owner", "open", "overdue", "highest_escalation"]
+    assert rows == [["ward-7-manager", 2, 1, 1], ["icb-quality-team", 1, 0, 0], ["ward-9-manager", 1, 0, 0]]
+    columns, rows = run(clickhouse, "pxstream-actions", "Open and overdue by provider and ward")
+    assert columns == ["provider", "ward", "open", "overdue", "highest_escalation"]
+    assert rows == [["RX1", "Ward 7", 2, 1, 1], ["RX1", "Ward 9", 2, 0, 0]]
+
+
+def test_actions_on_time_per_rule(clickhouse):
+    columns, rows = run(clickhouse, "pxstream-actions", "On time per rule (first due in range)")
+    assert columns == ["rule", "due", "on_time", "late", "on_time_rate", "median_days_to_complete"]
+    assert rows == [
+        [ACK, 3, 1, 2, pytest.approx(0.333), pytest.approx(3.0)],  # c1 2 days, c2 4 days
+        [REVIEW, 2, 1, 1, 0.5, 1.0],
+    ]
+
+
+def test_actions_open_list_puts_overdue_first(clickhouse):
+    columns, rows = run(clickhouse, "pxstream-actions", "Open actions (overdue first)")
+    ids = [r[columns.index("action_id")] for r in rows]
+    assert ids == ["h1", "c4", "c3", "s1"]  # h1 overdue; then by due date (c3 extended to 20 March)
+    assert rows[0][columns.index("chasing")] == "matron"
+
+
+def test_ward_you_said_we_did(clickhouse):
+    columns, rows = run(clickhouse, "pxstream-ward", "You said, we did")
+    assert columns == ["completed", "you said", "we did"]
+    assert [r[1:] for r in rows] == [
+        ["Review call-bell response times", "Call bells now answered within two minutes"],
+        ["Unusual day", "Deep clean and a new cleaning rota"],  # the hotspot it answered
+    ]  # c1 and c2 (single complaints) stay off the wall; x1 is another organisation's

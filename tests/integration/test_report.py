@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from grafana.report.actions import load_actions_month
 from grafana.report.build import write_report
 from grafana.report.data import Month, load_month
 from grafana.report.spc import DEFAULT_BASELINE, xmr
@@ -83,6 +84,45 @@ for alert in ALERTS:
 EVENTS = seed_events()
 
 
+def _on(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(f"2026-{day}T{hour:02d}:00:00+00:00")
+
+
+HISTORY_COLUMNS = ["history_id", "action_id", "version", "rule_id", "status", "overdue", "organisations", "provider",
+                   "ward", "trigger_kind", "trigger_alert_id", "created_at", "due_at", "completed_at", "change",
+                   "changed_at", "kafka_offset"]  # fmt: skip
+
+
+def _v(action_id, version, rule, status, created, due, change, changed, *, completed=None, alert="", overdue=False,
+       orgs=("QWE",)):  # fmt: skip
+    kind = "alert" if alert else "event"
+    return [f"{action_id}@{version}", action_id, version, rule, status, overdue, list(orgs), "RX1", "Ward 7", kind,
+            alert, _on(created), _on(due, 23), completed and _on(completed), change, _on(changed), version]  # fmt: skip
+
+
+ACK, REVIEW = "complaint-acknowledgement", "hotspot-review"
+# fmt: off
+ACTION_VERSIONS = [
+    _v("r1", 1, REVIEW, "open", "03-09", "03-16", "create", "03-09", alert="m1"),
+    _v("r1", 2, REVIEW, "completed", "03-09", "03-16", "complete", "03-12", completed="03-12", alert="m1"),  # on time
+    _v("r2", 1, REVIEW, "open", "03-21", "03-28", "create", "03-21", alert="m2"),
+    _v("r2", 2, REVIEW, "open", "03-21", "03-28", "overdue", "03-29", alert="m2", overdue=True),  # m2 unanswered
+    _v("k1", 1, ACK, "open", "03-02", "03-05", "create", "03-02"),
+    _v("k1", 2, ACK, "completed", "03-02", "03-05", "complete", "03-05", completed="03-05"),  # on the due day
+    _v("k2", 1, ACK, "open", "03-25", "03-28", "create", "03-25"),  # still open: overdue at the end
+    _v("k3", 1, ACK, "open", "02-25", "03-02", "create", "02-25"),  # opened in February
+    _v("k3", 2, ACK, "completed", "02-25", "03-02", "complete", "03-03", completed="03-03"),  # late
+    _v("k4", 1, ACK, "open", "03-30", "04-02", "create", "03-30"),  # due next month
+    _v("k5", 1, ACK, "open", "03-10", "03-13", "create", "03-10"),
+    _v("k5", 2, ACK, "cancelled", "03-10", "03-13", "cancel", "03-11"),  # cancelled: in no rate
+    _v("k6", 1, ACK, "open", "03-04", "03-09", "create", "03-04"),
+    _v("k6", 2, ACK, "completed", "03-04", "03-09", "complete", "03-06", completed="03-06"),
+    _v("k6", 3, ACK, "open", "03-04", "03-09", "reopen", "03-08"),  # completed in March, then reopened
+    _v("z1", 1, ACK, "open", "03-02", "03-05", "create", "03-02", orgs=("ZZZ",)),  # another organisation's
+]
+# fmt: on
+
+
 @pytest.fixture(scope="module")
 def ch_url(tmp_path_factory):
     url = f"chdb://{tmp_path_factory.mktemp('report-ch')}"
@@ -90,6 +130,7 @@ def ch_url(tmp_path_factory):
     ensure_schema(client)
     client.insert("feedback_events", EVENTS, column_names=COLUMNS)
     client.insert("hotspot_alerts", ALERTS, column_names=ALERT_COLUMNS)
+    client.insert("action_history", ACTION_VERSIONS, column_names=HISTORY_COLUMNS)
     return url, client
 
 
@@ -186,3 +227,25 @@ def test_two_organisations_events_with_one_id_are_each_in_their_own_report(ch_ur
         data = load_month(client, organisation, month)
         assert (data.events, data.negative) == (1, 1), organisation
         assert data.by_domain["safe_high_quality_care"][0] == 1
+
+
+def test_actions_of_the_month(ch_url):
+    _url, client = ch_url
+    month = load_month(client, "QWE", MONTH)
+    actions = load_actions_month(client, "QWE", MONTH, month.episodes)
+    assert actions.opened == 7  # r1 r2 k1 k2 k4 k5 k6; k3 was February's, z1 another organisation's
+    assert actions.completed == 4  # r1 k1 k3 k6 (k6 reopened later still completed once in March)
+    assert actions.overdue_at_end == 3  # r2 k2 k6
+    assert (actions.on_time, actions.due) == (2, 6)  # r1 k1 on time; r2 k2 k3 k6 late; k5 cancelled
+    assert actions.by_rule == [(ACK, 5, 3, 4, 1), (REVIEW, 2, 1, 2, 1)]
+    assert [(e["alert_id"], e["actions"]) for e in actions.hotspots_open] == [("m2", "overdue")]
+
+
+def test_report_pack_has_the_actions_section(ch_url, tmp_path):
+    url, _client = ch_url
+    from grafana.report.build import build_report
+
+    html = build_report(url, "QWE", "2026-03", tmp_path / "pack").read_text()
+    assert "Follow-up: actions in March 2026" in html
+    assert "done by the first due date (2 of 6 due)" in html
+    assert "Unusual day for a provider and domain" in html.split("Hotspots with no completed action yet")[1]

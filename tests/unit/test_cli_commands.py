@@ -33,6 +33,7 @@ def test_every_command_and_connector_is_registered() -> None:
         "grafana",
         "report",
         "bench",
+        "web",
     }
     assert set(_subcommands(commands["connect"])) == {
         "http",

@@ -47,6 +47,7 @@ def test_stable_uids():
         "pxstream-commissioner",
         "pxstream-hotspots",
         "pxstream-themes",
+        "pxstream-actions",
         "pxstream-pipeline",
     }
     assert all(uid == d["uid"] for uid, d in DASHBOARDS.items())
@@ -99,7 +100,8 @@ def test_every_clickhouse_query_filters_by_organisation(uid):
             sql = target.get("rawSql", "")
             if "feedback_" in sql:
                 assert "organisation = ${organisation:singlequote}" in sql, panel["title"]
-            if "hotspot_alerts" in sql:
+            if "hotspot_alerts" in sql or "action" in sql:
+                # An alert or an action belongs to every organisation on its list: `has` on it.
                 assert "has(organisations, ${organisation:singlequote})" in sql, panel["title"]
 
 
