@@ -118,9 +118,14 @@ class ActionEngine:
         return created
 
     def on_alert(
-        self, alert: Mapping[str, Any], exists: Callable[[str], bool], now: datetime
+        self, alert: Mapping[str, Any], current: Callable[[str], Any], now: datetime
     ) -> list[dict[str, Any]]:
-        """New actions for a hotspot episode that fires (its resolution changes nothing here)."""
+        """New actions for a hotspot episode that fires (its resolution changes nothing here).
+
+        `current(action_id)` is the action's state, or something falsy when there is none. An
+        episode is announced again when another organisation's events join it (docs/tenancy.md):
+        its action then gains that organisation, so every tenant whose events counted sees it.
+        """
         if not self.alert_rules or alert.get("status") != "firing":
             return []
         alert_id = alert.get("alert_id")
@@ -143,7 +148,12 @@ class ActionEngine:
             if not matches(rule.when, facts):
                 continue
             action_id = contract.action_id_for(rule.id, "alert", "", alert_id)
-            if exists(action_id):
+            existing = current(action_id)
+            if existing:
+                if isinstance(existing, Mapping):
+                    shared = self._share(existing, organisations, now)
+                    if shared is not None:
+                        created.append(shared)
                 continue
             created.append(
                 self._create(
@@ -157,6 +167,24 @@ class ActionEngine:
                 )
             )
         return created
+
+    @staticmethod
+    def _share(action: Mapping[str, Any], organisations: list[str], now: datetime) -> dict[str, Any] | None:
+        """The action with the organisations it lacks added; None when it has them all."""
+        joining = sorted(set(organisations) - set(action["organisations"]))
+        if not joining:
+            return None
+        new = _next(action)
+        new["organisations"] = sorted({*action["organisations"], *joining})
+        new["history"].append(
+            {
+                "at": format_timestamp(now),
+                "by": SYSTEM,
+                "change": "share",
+                "note": "the hotspot now also counts events of " + ", ".join(joining),
+            }
+        )
+        return new
 
     def _create(
         self,

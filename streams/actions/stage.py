@@ -118,7 +118,7 @@ class ActionsStage:
                 for action in self.engine.on_event(record, view.__contains__, now):
                     changed[action["action_id"]] = action
             elif topic == self.topics.alerts:
-                for action in self.engine.on_alert(record, view.__contains__, now):
+                for action in self.engine.on_alert(record, view.get, now):
                     changed[action["action_id"]] = action
             elif topic == self.topics.commands:
                 action_id = record.get("action_id")

@@ -171,6 +171,20 @@ def test_a_firing_hotspot_makes_one_review_action_seen_by_every_organisation() -
     assert old["organisations"] == ["QWE"] and old["owner"] == "icb-quality"
 
 
+def test_an_episode_announced_again_with_another_organisation_shares_its_action() -> None:
+    (action,) = ENGINE.on_alert(alert(organisations=["QNB"]), lambda _: None, at("2026-12-18T10:00:01.000Z"))
+    assert action["organisations"] == ["QNB"]
+    state = {action["action_id"]: action}
+    # The same announcement again (a replay) changes nothing.
+    assert ENGINE.on_alert(alert(organisations=["QNB"]), state.get, at("2026-12-18T10:05:00.000Z")) == []
+    (shared,) = ENGINE.on_alert(alert(), state.get, at("2026-12-18T10:06:00.000Z"))
+    assert shared["action_id"] == action["action_id"]
+    assert shared["organisations"] == ["QKK", "QNB"]
+    assert shared["version"] == action["version"] + 1
+    assert (shared["owner"], shared["due_at"]) == (action["owner"], action["due_at"])
+    assert shared["history"][-1]["change"] == "share"
+
+
 def walk(action: dict[str, Any], times: list[str]) -> tuple[dict[str, Any], list[str]]:
     """Tick at each time; the changes made (change:level:notify)."""
     made = []
