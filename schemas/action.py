@@ -55,7 +55,8 @@ HISTORY_FIELDS: Final[tuple[str, ...]] = ("at", "by", "change", "note")
 # the stage applies a command once. Readers may ignore them.
 HISTORY_EXTENSION_FIELDS: Final[tuple[str, ...]] = ("alert", "notify", "level", "owner", "command_id")
 # Changes the stage itself records (by "pxstream"), beside the commands' CHANGES.
-SYSTEM_CHANGES: Final[tuple[str, ...]] = ("create", "remind", "overdue", "escalate")
+# `share`: a hotspot announced again with another organisation adds it to the review action.
+SYSTEM_CHANGES: Final[tuple[str, ...]] = ("create", "remind", "overdue", "escalate", "share")
 
 # -- actions.commands ----------------------------------------------------------------------------
 # One JSON object per command, keyed by `action_id`:
