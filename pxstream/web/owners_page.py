@@ -8,56 +8,46 @@ key that becomes the command's idempotency key).
 
 Routes: `GET /actions` (my actions), `GET /actions/{id}` (one action; `?k=` a signed link from a
 notification), `POST /actions/{id}` (a change), `GET /sign-in` (`?k=` a sign-in link),
-`POST /sign-out`, and the design system's compiled assets under `/assets/`.
+`POST /sign-out`, and the design system's compiled assets under `/assets/`. This module holds
+the routes, sessions and rendering; what the templates show is built in owners_views.py and the
+change forms are read in owners_forms.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connectors.ingest.server import _read_capped
 from pxstream.web.actions_api import ActionsApi
-from pxstream.web.actions_requests import CHANGE_FIELDS, IDEMPOTENCY_KEY_PATTERN, Problem
+from pxstream.web.actions_requests import IDEMPOTENCY_KEY_PATTERN, Problem
 from pxstream.web.actions_view import ActionsView
 from pxstream.web.owners_auth import LIST_SCOPE, OwnerAuth, Session
 from pxstream.web.owners_evidence import Evidence, EvidenceSource
 from pxstream.web.owners_format import (
-    CHANGE_LABELS,
-    STATUS_LABELS,
-    due_of,
     mine,
     plain_at,
     sentence,
-    sort_for_owner,
     source_label,
 )
-from schemas.action import ACTIVE_STATUSES, STATUSES, change_allowed
-from streams.actions.calendar import END_OF_DAY, LONDON, WorkingCalendar
+from pxstream.web.owners_forms import FORM_CHANGES, RELOAD, change_body, read_form
+from pxstream.web.owners_views import action_context, list_context
+from streams.actions.calendar import WorkingCalendar
 
 log = logging.getLogger(__name__)
 
 HERE: Final = Path(__file__).parent
 ASSETS: Final = HERE / "static" / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
 COOKIE: Final = "pxstream-session"
-MAX_FORM_BYTES: Final = 32 * 1024
-MAX_FILTER: Final = 200
-FORM_CHANGES: Final = ("acknowledge", "comment", "reassign", "extend", "complete", "cancel")
-_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Which form field shows a problem the API reports for a body field.
-_FIELD_OF: Final = {"due_at": "due_date", "by": "change"}
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
@@ -198,7 +188,7 @@ class OwnersPage:
 
     async def sign_out(self, request: web.Request) -> web.Response:
         session = self._session(request)
-        form = await self._form(request)
+        form = await read_form(request)
         if session is not None and (refused := self._refuse_forgery(request, session, form)) is not None:
             return refused
         return self._redirect("/sign-in?signed-out", clear=True)
@@ -215,20 +205,10 @@ class OwnersPage:
             return self._message(
                 403,
                 "This form has expired",
-                _RELOAD,
+                RELOAD,
                 session,
             )
         return None
-
-    async def _form(self, request: web.Request) -> dict[str, str] | None:
-        body = await _read_capped(request, MAX_FORM_BYTES)
-        if body is None:
-            return None
-        try:
-            parsed = parse_qs(body.decode("utf-8"), max_num_fields=20, strict_parsing=False)
-        except (UnicodeDecodeError, ValueError):
-            return None
-        return {name: values[0] for name, values in parsed.items() if values}
 
     # -- the list ------------------------------------------------------------------------------------
     async def list_page(self, request: web.Request) -> web.Response:
@@ -239,32 +219,8 @@ class OwnersPage:
             return self._loading(session)
         now = self.clock()
         own = [a for a in self.view.of_organisation(session.organisation) if mine(a, session.owner)]
-        status = request.query.get("status", "active")
-        provider = request.query.get("provider", "")[:MAX_FILTER]
-        ward = request.query.get("ward", "")[:MAX_FILTER]
-        wanted = ACTIVE_STATUSES if status not in STATUSES else frozenset({status})
-        shown = [
-            a
-            for a in own
-            if a.get("status") in wanted
-            and (not provider or a.get("provider") == provider)
-            and (not ward or a.get("ward") == ward)
-        ]
-        rows = [
-            {"action": a, "due": due_of(a, now, self.config.calendar), "status": STATUS_LABELS[a["status"]]}
-            for a in sort_for_owner(shown)
-        ]
         return self._render(
-            "list.html",
-            session=session,
-            rows=rows,
-            status_filter="active" if status not in STATUSES else status,
-            provider=provider,
-            ward=ward,
-            statuses=[("active", "Open or acknowledged")] + [(s, STATUS_LABELS[s]) for s in STATUSES],
-            providers=sorted({str(a["provider"]) for a in own if a.get("provider")}),
-            wards=sorted({str(a["ward"]) for a in own if a.get("ward")}),
-            overdue=sum(1 for r in rows if r["due"].overdue),
+            "list.html", session=session, **list_context(own, request.query, now, self.config)
         )
 
     # -- one action ----------------------------------------------------------------------------------
@@ -352,50 +308,25 @@ class OwnersPage:
         evidence: Evidence | None = None
         if self.evidence is not None:
             evidence = await self.evidence.lookup(action, session.organisation)
-        trigger = action.get("trigger") or {}
-        hotspot_link = None
-        if trigger.get("alert_id"):
-            query = urlencode({"var-alert_id": trigger["alert_id"]})
-            hotspot_link = f"{self.config.grafana_url}{self.config.hotspot_dashboard_path}?{query}"
-        errors = {_FIELD_OF.get(p.path, p.path): p.message for p in problems or []}
-        return self._render(
-            "action.html",
-            status,
-            session,
-            action=action,
-            due=due_of(action, now, self.config.calendar),
-            status_label=STATUS_LABELS.get(str(action.get("status")), str(action.get("status"))),
-            chain=self.config.chain_for(action),
-            history=[
-                {
-                    **entry,
-                    "label": CHANGE_LABELS.get(str(entry.get("change")), ""),
-                    "when": plain_at(entry["at"]),
-                }
-                for entry in reversed(action.get("history") or [])
-            ],
-            created=plain_at(action.get("created_at")),
-            completed=plain_at(action.get("completed_at")),
-            trigger=trigger,
-            evidence=evidence,
-            hotspot_link=hotspot_link,
-            allowed={change: change_allowed(change, str(action.get("status"))) for change in FORM_CHANGES},
-            form_key=secrets.token_urlsafe(16),
+        context = action_context(
+            self.config,
+            action,
+            now,
+            evidence,
             sent=sent,
-            sent_label=CHANGE_LABELS.get(sent or "", ""),
-            errors=errors,
+            problems=problems,
             open_form=open_form,
-            values=values or {},
+            values=values,
             message=message,
-            today=now.astimezone(LONDON).date().isoformat(),
         )
+        return self._render("action.html", status, session, **context)
 
     # -- a change ------------------------------------------------------------------------------------
     async def post_change(self, request: web.Request) -> web.Response:
         session = self._session(request)
         if session is None:
             return self._not_signed_in()
-        form = await self._form(request)
+        form = await read_form(request)
         if (refused := self._refuse_forgery(request, session, form)) is not None:
             return refused
         assert form is not None
@@ -407,8 +338,8 @@ class OwnersPage:
         change = form.get("change", "")
         key = form.get("form_key", "")
         if change not in FORM_CHANGES or not IDEMPOTENCY_KEY_PATTERN.match(key):
-            return self._message(400, "Something went wrong", _RELOAD, session)
-        body, problems = self._change_body(change, form, session)
+            return self._message(400, "Something went wrong", RELOAD, session)
+        body, problems = change_body(change, form, session)
         if not problems:
             result = await self.api.submit_change(session.organisation, dict(action), body, f"page-{key}")
             problems = list(result.problems)
@@ -426,30 +357,6 @@ class OwnersPage:
             session, action, status=400, problems=problems, open_form=change, values=form
         )
 
-    def _change_body(
-        self, change: str, form: Mapping[str, str], session: Session
-    ) -> tuple[dict[str, Any], list[Problem]]:
-        """The API body for a form's change; the form's own problems (the date) in its words."""
-        body: dict[str, Any] = {"change": change, "by": session.owner}
-        problems: list[Problem] = []
-        text = {name: (form.get(name) or "").strip() for name in ("note", "outcome", "reason", "owner")}
-        required = {"comment": "note", "complete": "outcome", "cancel": "reason", "extend": "reason"}
-        for name, value in text.items():
-            if value:
-                body[name] = value
-        if change in required and not text[required[change]]:
-            problems.append(Problem(required[change], _REQUIRED_MESSAGES[change]))
-        if change == "reassign" and not text["owner"]:
-            problems.append(Problem("owner", "Enter the owner to give this action to"))
-        if change == "extend":
-            due = _end_of_day(form.get("due_date", ""))
-            if due is None:
-                problems.append(Problem("due_date", "Enter the new due date, for example 2027-01-15"))
-            else:
-                body["due_at"] = due
-        body = {k: v for k, v in body.items() if k in CHANGE_FIELDS[change]}  # the API's own list
-        return body, problems
-
     async def _wait_for_version(self, action: Mapping[str, Any], version: int) -> None:
         """Give the stage a moment to apply the change, so the page shows it; never an error."""
         deadline = time.monotonic() + self.config.redirect_wait_s
@@ -458,25 +365,3 @@ class OwnersPage:
             if current is not None and int(current["version"]) > version:
                 return
             await asyncio.sleep(0.1)
-
-
-_RELOAD: Final = "Go back, reload the page and try again."
-_REQUIRED_MESSAGES: Final = {
-    "comment": "Enter a comment",
-    "complete": "Enter what was done (the outcome)",
-    "cancel": "Enter why the action is cancelled",
-    "extend": "Enter why the due date needs to move",
-}
-
-
-def _end_of_day(value: str) -> str | None:
-    """A `YYYY-MM-DD` from the form as the end of that day in Europe/London, ISO 8601 in UTC."""
-    value = value.strip()
-    if not _DATE.match(value):
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return None
-    moment = datetime.combine(day, END_OF_DAY, LONDON)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,7 +1,7 @@
 """Hotspot rules: load the YAML file named by ``PXSTREAM_RULES`` into frozen dataclasses.
 
 The file is configuration written by people, so it is checked completely on load and every
-refusal names the file, the rule id and the field (CONTRACTS.md, "Hotspot rules"). Unknown keys
+refusal names the file, the rule id and the field (docs/contracts.md, "Hotspot rules file"). Unknown keys
 are refused so that a typo (``treshold``) never silently turns a rule off.
 
 Extensions to the contract, all optional:
@@ -33,6 +33,15 @@ import yaml
 from schemas.alert import GROUP_FIELDS
 from schemas.domains import DOMAIN_IDS
 from schemas.errors import ConfigError
+from streams.hotspots.rule_fields import (
+    FieldPath,
+    as_duration,
+    duration_field,
+    int_field,
+    refuse_unknown_keys,
+    shown,
+)
+from streams.hotspots.rule_fields import parse_duration as parse_duration  # re-exported for callers
 
 WHEN_FIELDS: tuple[str, ...] = (
     "source",
@@ -85,9 +94,7 @@ MAX_DESCRIPTION_CHARS = 1000
 MAX_RULES_FILE_BYTES = 1 << 20
 DEFAULT_SPC_MIN_HISTORY = 12
 _RULE_ID = re.compile(r"^[a-z0-9-]+$")
-_DURATION = re.compile(r"^([0-9]+)([smhd])$")
 _LABEL_VALUE = re.compile(r"^[a-z][a-z0-9_-]*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RULE_KEYS = frozenset(
     {"id", "description", "when", "group_by", "window", "threshold", "spc", "severity", "allowed_lateness"}
 )
@@ -167,75 +174,12 @@ class RuleSet:
         return max((rule.allowed_lateness_s for rule in self.rules), default=0)
 
 
-def parse_duration(text: Any) -> int | None:
-    """``'24h'`` → 86400; None when it is not a positive duration with a unit."""
-    if not isinstance(text, str):
-        return None
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        return None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-class _Where:
-    """Builds error messages that name the file, the rule and the field."""
-
-    def __init__(self, source: str, rule_id: str | None = None, index: int | None = None) -> None:
-        self.source, self.rule_id, self.index = source, rule_id, index
-
-    def error(self, field_path: str, message: str) -> ConfigError:
-        if self.rule_id is not None:
-            who = f"rule '{self.rule_id}'"
-        elif self.index is not None:
-            who = f"rule #{self.index + 1}"
-        else:
-            who = "top level"
-        where = f"{who}: {field_path}" if field_path else who
-        return ConfigError(f"{self.source}: {where}: {message}")
-
-
-def _duration(where: _Where, field_path: str, value: Any, maximum_s: int) -> int:
-    seconds = parse_duration(value)
-    if seconds is None:
-        raise where.error(field_path, f"{_shown(value)} is not a duration (use s, m, h, d, e.g. '24h')")
-    if seconds > maximum_s:
-        raise where.error(field_path, f"{value!r} is longer than the limit {_as_duration(maximum_s)}")
-    return seconds
-
-
-def _positive_int(where: _Where, field_path: str, value: Any, minimum: int = 1, maximum: int = 10**9) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise where.error(field_path, f"{_shown(value)} is not an integer >= {minimum}")
-    if value > maximum:
-        raise where.error(field_path, f"{value:,} is more than the limit {maximum:,}")
-    return value
-
-
-def _shown(value: Any) -> str:
-    """A value for an error line: never a whole pasted document."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _as_duration(seconds: int) -> str:
-    for unit in ("d", "h", "m"):
-        if seconds % _UNIT_SECONDS[unit] == 0:
-            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
-    return f"{seconds}s"
-
-
-def _unknown_keys(where: _Where, prefix: str, mapping: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(str(key) for key in mapping if key not in allowed)
-    if unknown:
-        raise where.error(f"{prefix}{unknown[0]}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
-
-
-def _parse_when(where: _Where, raw: Any) -> tuple[tuple[str, frozenset[str]], ...]:
+def _parse_when(where: FieldPath, raw: Any) -> tuple[tuple[str, frozenset[str]], ...]:
     if raw is None:
         return ()
     if not isinstance(raw, Mapping):
         raise where.error("when", "must be a mapping of field → list of values")
-    _unknown_keys(where, "when.", raw, frozenset(WHEN_FIELDS))
+    refuse_unknown_keys(where, "when.", raw, frozenset(WHEN_FIELDS))
     parsed: list[tuple[str, frozenset[str]]] = []
     for name in WHEN_FIELDS:
         if name not in raw:
@@ -256,14 +200,16 @@ def _parse_when(where: _Where, raw: Any) -> tuple[tuple[str, frozenset[str]], ..
     return tuple(parsed)
 
 
-def _parse_window(where: _Where, raw: Any) -> Window:
+def _parse_window(where: FieldPath, raw: Any) -> Window:
     if not isinstance(raw, Mapping):
         raise where.error("window", "is required: {size: 24h, step: 1h} (no step = tumbling)")
-    _unknown_keys(where, "window.", raw, _WINDOW_KEYS)
+    refuse_unknown_keys(where, "window.", raw, _WINDOW_KEYS)
     if "size" not in raw:
         raise where.error("window.size", "is required")
-    size = _duration(where, "window.size", raw["size"], MAX_WINDOW_S)
-    step = size if raw.get("step") is None else _duration(where, "window.step", raw["step"], MAX_WINDOW_S)
+    size = duration_field(where, "window.size", raw["size"], MAX_WINDOW_S)
+    step = (
+        size if raw.get("step") is None else duration_field(where, "window.step", raw["step"], MAX_WINDOW_S)
+    )
     if step > size or size % step:
         raise where.error("window.step", f"{raw.get('step')!r} must divide window.size {raw['size']!r}")
     if size // step > MAX_BUCKETS_PER_WINDOW:
@@ -275,24 +221,24 @@ def _parse_window(where: _Where, raw: Any) -> Window:
     return Window(size_s=size, step_s=step)
 
 
-def _parse_spc(where: _Where, raw: Any, window: Window) -> Spc:
+def _parse_spc(where: FieldPath, raw: Any, window: Window) -> Spc:
     if not isinstance(raw, Mapping):
         raise where.error("spc", "must be a mapping {baseline, sigma, min_count, min_history}")
-    _unknown_keys(where, "spc.", raw, _SPC_KEYS)
+    refuse_unknown_keys(where, "spc.", raw, _SPC_KEYS)
     if "baseline" not in raw:
         raise where.error("spc.baseline", "is required (number of previous windows)")
-    baseline = _positive_int(where, "spc.baseline", raw["baseline"], minimum=2, maximum=MAX_SPC_BASELINE)
+    baseline = int_field(where, "spc.baseline", raw["baseline"], minimum=2, maximum=MAX_SPC_BASELINE)
     if baseline * window.size_s > MAX_SPC_HISTORY_S:
         raise where.error(
             "spc.baseline",
-            f"{baseline} windows of {_as_duration(window.size_s)} reach back further than the limit "
-            f"{_as_duration(MAX_SPC_HISTORY_S)}",
+            f"{baseline} windows of {as_duration(window.size_s)} reach back further than the limit "
+            f"{as_duration(MAX_SPC_HISTORY_S)}",
         )
     sigma = raw.get("sigma", 3)
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 < sigma <= MAX_SPC_SIGMA:
-        raise where.error("spc.sigma", f"{_shown(sigma)} is not a number > 0 and <= {MAX_SPC_SIGMA:g}")
-    min_count = _positive_int(where, "spc.min_count", raw.get("min_count", 1), maximum=MAX_THRESHOLD)
-    min_history = _positive_int(
+        raise where.error("spc.sigma", f"{shown(sigma)} is not a number > 0 and <= {MAX_SPC_SIGMA:g}")
+    min_count = int_field(where, "spc.min_count", raw.get("min_count", 1), maximum=MAX_THRESHOLD)
+    min_history = int_field(
         where,
         "spc.min_history",
         raw.get("min_history", min(baseline, DEFAULT_SPC_MIN_HISTORY)),
@@ -304,14 +250,14 @@ def _parse_spc(where: _Where, raw: Any, window: Window) -> Spc:
 
 
 def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rule:
-    where = _Where(source, index=index)
+    where = FieldPath(source, index=index)
     if not isinstance(raw, Mapping):
         raise where.error("", "each rule must be a mapping")
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
         raise where.error("id", f"{rule_id!r} is not a rule id ([a-z0-9-]+)")
-    where = _Where(source, rule_id=rule_id)
-    _unknown_keys(where, "", raw, _RULE_KEYS)
+    where = FieldPath(source, rule_id=rule_id)
+    refuse_unknown_keys(where, "", raw, _RULE_KEYS)
 
     group_by = raw.get("group_by")
     if isinstance(group_by, str):
@@ -329,7 +275,7 @@ def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rul
     if has_threshold == has_spc:
         raise where.error("threshold", "give exactly one of threshold or spc")
     threshold = (
-        _positive_int(where, "threshold", raw["threshold"], maximum=MAX_THRESHOLD) if has_threshold else None
+        int_field(where, "threshold", raw["threshold"], maximum=MAX_THRESHOLD) if has_threshold else None
     )
     spc = _parse_spc(where, raw["spc"], window) if has_spc else None
 
@@ -347,7 +293,7 @@ def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rul
         )
     lateness = default_lateness
     if raw.get("allowed_lateness") is not None:
-        lateness = _duration(where, "allowed_lateness", raw["allowed_lateness"], MAX_ALLOWED_LATENESS_S)
+        lateness = duration_field(where, "allowed_lateness", raw["allowed_lateness"], MAX_ALLOWED_LATENESS_S)
     return Rule(
         id=rule_id,
         description=description.strip(),
@@ -363,10 +309,10 @@ def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rul
 
 def parse_rules(document: Any, source: str = "<memory>") -> RuleSet:
     """Validate an already-parsed YAML document (a mapping with ``rules:``)."""
-    top = _Where(source)
+    top = FieldPath(source)
     if not isinstance(document, Mapping):
         raise top.error("rules", "the file must be a mapping with a 'rules' list")
-    _unknown_keys(top, "", document, _TOP_KEYS)
+    refuse_unknown_keys(top, "", document, _TOP_KEYS)
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, list):
         raise top.error("rules", "must be a list of rules")
@@ -374,7 +320,7 @@ def parse_rules(document: Any, source: str = "<memory>") -> RuleSet:
         raise top.error("rules", f"{len(raw_rules):,} rules; the limit is {MAX_RULES:,}")
     default_lateness = DEFAULT_ALLOWED_LATENESS_S
     if document.get("allowed_lateness") is not None:
-        default_lateness = _duration(
+        default_lateness = duration_field(
             top, "allowed_lateness", document["allowed_lateness"], MAX_ALLOWED_LATENESS_S
         )
     rules: list[Rule] = []
@@ -382,7 +328,7 @@ def parse_rules(document: Any, source: str = "<memory>") -> RuleSet:
     for index, raw in enumerate(raw_rules):
         rule = _parse_rule(source, index, raw, default_lateness)
         if rule.id in seen:
-            raise _Where(source, rule_id=rule.id).error("id", "is used by more than one rule")
+            raise FieldPath(source, rule_id=rule.id).error("id", "is used by more than one rule")
         seen.add(rule.id)
         rules.append(rule)
     return RuleSet(rules=tuple(rules), source=source)
