@@ -61,9 +61,9 @@ def action_history_row(record: dict[str, Any], position: Position, ingested_ms: 
     status = record.get("status")
     if status not in STATUSES:
         raise RefusedRecord("invalid_field", "status is not an Action v1 status")
+    # An action of an event or alert with no organisation is still stored (nothing lost): the
+    # operators see it, and the row policies keep it from every tenant, as for such alerts.
     organisations = _strings(record.get("organisations"))
-    if not organisations:
-        raise RefusedRecord("invalid_field", "organisations is empty: nobody could see the action")
     history = record.get("history")
     last = history[-1] if isinstance(history, list) and history and isinstance(history[-1], dict) else {}
     level = record.get("escalation_level", 0)

@@ -50,7 +50,6 @@ def test_the_row_carries_the_state_and_the_change_that_made_it() -> None:
         {"version": 0},
         {"version": True},
         {"status": "done"},
-        {"organisations": []},
         {"due_at": "next week"},
     ],
 )
@@ -69,3 +68,11 @@ def test_a_batch_of_action_versions_keeps_one_row_per_version() -> None:
     for offset, record in enumerate((RECORD, RECORD, second), start=41):
         batch.add(offset, action_history_row(record, Position("actions", 0, offset), 1))
     assert sorted(row[0] for row in batch.unique_rows()) == ["act-1@2", "act-1@3"]
+
+
+def test_an_action_of_no_organisation_is_stored_for_the_operators() -> None:
+    """An event without an organisation still makes an action; the sink keeps it (nothing lost)."""
+    row = dict(
+        zip(ACTION_HISTORY_COLUMNS, action_history_row({**RECORD, "organisations": []}, AT, 1), strict=True)
+    )
+    assert row["organisations"] == [] and row["history_id"] == "act-1@2"
