@@ -23,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -38,6 +37,7 @@ from prometheus_client import Counter
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, ConnectorError, SourceUnavailable
+from runtime.backoff import Backoff
 from schemas.feedback_event import InvalidEvent, parse_event
 
 log = logging.getLogger(__name__)
@@ -189,24 +189,6 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog): spreads reconnect storms."""
-
-    base_s: float = 1.0
-    cap_s: float = 300.0
-    attempt: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self, at_least: float = 0.0) -> float:
-        ceiling = min(self.cap_s, self.base_s * (2**self.attempt))
-        self.attempt += 1
-        return max(at_least, self.rng.uniform(0, ceiling))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Progress:

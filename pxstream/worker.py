@@ -27,7 +27,7 @@ from schemas.errors import PxstreamError, UnreachableError
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
-    from streams.app import WorkerConfig
+    from streams.worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class SinkThread(threading.Thread):
 
     def run(self) -> None:
         from sinks.runner import run_sink
-        from streams.app import DEFAULT_APP_ID
+        from streams.worker_config import DEFAULT_APP_ID
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
@@ -137,7 +137,8 @@ class SinkThread(threading.Thread):
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
-    from streams.app import WorkerConfig, create_app, ensure_topics, load_hotspot_rules
+    from streams.app import create_app, load_hotspot_rules
+    from streams.worker_config import WorkerConfig, ensure_topics
 
     settings = Settings.from_env()
     config = WorkerConfig.from_env(

@@ -27,6 +27,9 @@ class TopicSpec:
     # Days to keep; None keeps the broker default. The DLQ keeps longer so an operator
     # has time to look at what was refused.
     retention_days: int | None = None
+    # Compacted topics keep the latest record per key (a state's log); runtime/admin.py creates
+    # them with cleanup.policy=compact.
+    compacted: bool = False
 
 
 TOPICS: Final[tuple[TopicSpec, ...]] = (

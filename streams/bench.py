@@ -310,7 +310,7 @@ def _run_pipeline(
 ) -> dict[str, Any]:
     import tempfile
 
-    from streams.app import WorkerConfig, ensure_topics
+    from streams.worker_config import WorkerConfig, ensure_topics
 
     prefix = unique_prefix("bench-pipeline")
     config = WorkerConfig(app_id=f"{prefix}worker", topic_prefix=prefix)
@@ -519,7 +519,7 @@ def bench_alert_latency(
     while `background_rate` synthetic events/s flow through the same worker."""
     import tempfile
 
-    from streams.app import WorkerConfig, ensure_topics
+    from streams.worker_config import WorkerConfig, ensure_topics
 
     prefix = unique_prefix("bench-latency")
     config = WorkerConfig(app_id=f"{prefix}worker", topic_prefix=prefix)

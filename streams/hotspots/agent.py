@@ -35,9 +35,11 @@ from typing import Any
 
 import orjson
 
+from runtime.tail import read_to_end
 from schemas.settings import Settings
-from streams.hotspots.alertmanager import AlertmanagerPusher, PusherConfig
+from streams.hotspots.alertmanager import PusherConfig
 from streams.hotspots.engine import EngineStats, HotspotEngine, StagedState
+from streams.hotspots.pusher import AlertmanagerPusher
 from streams.hotspots.rules import RuleSet
 
 log = logging.getLogger(__name__)
@@ -216,38 +218,12 @@ class PublishedAlerts:
             del self._seen[next(iter(self._seen))]
 
     async def load(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        from streams.hotspots.alertmanager import topic_partitions
-
-        tps = [TopicPartition(self.topic, p) for p in await topic_partitions(self.bootstrap, self.topic)]
-        if not tps:
-            return
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
-        await reader.start()
-        try:
-            reader.assign(tps)
-            firsts = await reader.beginning_offsets(tps)
-            ends = await reader.end_offsets(tps)
-            pending = set()
-            for tp in tps:
-                start = max(firsts[tp], ends[tp] - self.tail_records)
-                if start < ends[tp]:
-                    reader.seek(tp, start)
-                    pending.add(tp)
-            while pending:
-                batch = await reader.getmany(*pending, timeout_ms=1000, max_records=2000)
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            self.add(orjson.loads(record.value))
-                        except (orjson.JSONDecodeError, KeyError, TypeError):
-                            continue
-                for tp in list(pending):
-                    if await reader.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-        finally:
-            await reader.stop()
+        async for records in read_to_end(self.bootstrap, self.topic, last=self.tail_records):
+            for record in records:
+                try:
+                    self.add(orjson.loads(record.value))
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    continue
         log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from schemas.dead_letter import original_bytes
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
 from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
+from streams.worker_config import WorkerConfig, ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
 from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
+from streams.worker_config import WorkerConfig, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -289,7 +289,7 @@ rules:
 
 def hotspot_committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
     """(offsets the group has committed on `topic`, records in `topic`), summed over partitions."""
-    from tests.integration._hotspots_support import committed, end_offsets
+    from tests.support.kafka import committed, end_offsets
 
     return committed(bootstrap, group, topic), end_offsets(bootstrap, topic)
 
@@ -306,7 +306,9 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
 
     from streams.hotspots.engine import HotspotEngine
     from streams.hotspots.rules import load_rules
-    from tests.integration._hotspots_support import read_alerts, read_all, read_table, wait_until
+    from tests.support.hotspots import read_alerts, read_table
+    from tests.support.kafka import read_all
+    from tests.support.waiting import wait_for
     from tests.unit.test_hotspot_engine import brute_force
 
     rules_path = tmp_path / "rules.yaml"
@@ -338,7 +340,7 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
                 assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
         worker = start_worker(settings, config, tmp_path, **options)
     try:
-        wait_until(
+        wait_for(
             lambda: (lambda done, size: size >= len(raw) and done == size)(
                 *hotspot_committed(settings.kafka_bootstrap, config.app_id, config.tagged_topic)
             ),
@@ -371,7 +373,7 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
                     counts.update(((rule.id, key), n) for key, n in engine.window_counts(rule.id).items())
             return counts
 
-        wait_until(lambda: actual() == expected, 60, "hotspot counts to equal a recount of distinct events")
+        wait_for(lambda: actual() == expected, 60, "hotspot counts to equal a recount of distinct events")
 
         alerts = read_alerts(settings.kafka_bootstrap, config.alerts_topic)
         firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")
