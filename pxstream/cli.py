@@ -24,7 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",
-    "pxstream.bench",
+    "bench.cli",
 )
 
 

@@ -54,29 +54,6 @@ T = TypeVar("T")
 RETENTION_ENV = "PXSTREAM_CLICKHOUSE_RETENTION_DAYS"
 BATCH_SIZE_ENV = "PXSTREAM_SINK_BATCH_SIZE"
 LINGER_ENV = "PXSTREAM_SINK_LINGER_S"
-HOLD_ENV = "PXSTREAM_SINK_TEST_HOLD"
-
-
-def hold_from_env() -> Callable[[str], None] | None:
-    """Crash-test hook, `PXSTREAM_SINK_TEST_HOLD=STAGE:MARKER_FILE` (never set in production).
-
-    The first time a flush reaches STAGE ("journaled": batch ranges recorded, nothing inserted;
-    "inserted": rows stored, offsets not committed) the sink writes MARKER_FILE and stops there,
-    so the test can `kill -9` it at exactly that point.
-    """
-    spec = os.environ.get(HOLD_ENV, "")
-    if ":" not in spec:
-        return None
-    stage, marker = spec.split(":", 1)
-
-    def hold(reached: str) -> None:
-        if reached == stage:
-            with open(marker, "w") as file:
-                file.write(str(os.getpid()))
-            while True:
-                time.sleep(3600)
-
-    return hold
 
 
 @dataclass(frozen=True)
@@ -174,7 +151,6 @@ class KafkaClickHouseSink:
                 client.close()
                 raise
             self._writer = ClickHouseWriter(client, self.group_id)
-            self._writer.on_stage = hold_from_env()
         return self._writer
 
     def _drop_writer(self) -> None:

@@ -13,9 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.harness import WorkerProcess, collect, synthetic_events, unique_prefix
+from runtime.admin import delete_topics
+from runtime.produce import produce
 from schemas.dead_letter import original_bytes
 from schemas.settings import Settings
-from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
 from streams.worker_config import WorkerConfig, ensure_topics
 
 pytestmark = pytest.mark.integration

@@ -145,15 +145,13 @@ def test_clickhouse_outage_pauses_commits_bounds_memory_and_loses_nothing(
 
 # -- subprocess: kill -9 and a locked engine ----------------------------------------------------
 def start_sink(url: str, bootstrap: str, tagged: str, alerts: str, group: str, log: Path, hold: str = ""):
-    env = {
-        **os.environ,
-        "PXSTREAM_CLICKHOUSE_URL": url,
-        "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-        "PXSTREAM_SINK_TEST_HOLD": hold,
-    }
+    """`pxstream sink` as a subprocess; with `hold="STAGE:MARKER"`, the same sink held at STAGE
+    of its first batch (tests/support/held_sink.py)."""
+    env = {**os.environ, "PXSTREAM_CLICKHOUSE_URL": url, "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap}
     args = ["--tagged-topic", tagged, "--alerts-topic", alerts, "--group-id", group, "--batch-size", "1500"]
+    command = ["-m", "tests.support.held_sink", *hold.split(":", 1)] if hold else ["-m", "pxstream", "sink"]
     return subprocess.Popen(
-        [sys.executable, "-m", "pxstream", "sink", *args],
+        [sys.executable, *command, *args],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),

@@ -18,8 +18,10 @@ import jsonschema
 import orjson
 import pytest
 
+from bench.harness import WorkerProcess, collect, synthetic_events, unique_prefix
+from runtime.admin import delete_topics
+from runtime.produce import produce
 from schemas.settings import Settings
-from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
 from streams.worker_config import WorkerConfig, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -266,7 +268,7 @@ def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
 
 
 def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Settings) -> None:
-    from streams.bench import bench_alert_latency
+    from bench.latency import bench_alert_latency
 
     result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)
     assert result["alert_latency_ms"]["trials"] == 2
