@@ -140,3 +140,47 @@ async def group_state(bootstrap: str, group: str) -> GroupState:
     # DescribeGroups v0+: (error_code, group_id, state, protocol_type, protocol, members, ...)
     state, members = described[2], described[5]
     return GroupState(state=state, members=tuple(sorted(member[0] for member in members)))
+
+
+class CommittedOffsets:
+    """A consumer group's committed offsets as the broker holds them, refreshed on demand and read
+    without waiting.
+
+    For a group whose consumer is not ours to ask (Faust's): the broker's committed offsets are
+    public, and never ahead of what the group's own client believes it committed, so a reader
+    that needs "where would a crash replay from" gets an answer that is at worst a little old,
+    i.e. earlier: the safe side. One admin connection is kept for the refreshes.
+    """
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.bootstrap = bootstrap
+        self.group = group
+        self._offsets: dict[tuple[str, int], int] = {}
+        self._admin: Any = None
+
+    def get(self, topic: str, partition: int) -> int | None:
+        """The last refreshed committed offset (next to read), None when unknown."""
+        return self._offsets.get((topic, partition))
+
+    async def refresh(self) -> None:
+        """Ask the broker again; on failure keep the previous (older, so still safe) view."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        try:
+            if self._admin is None:
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+                await admin.start()
+                self._admin = admin
+            offsets = await self._admin.list_consumer_group_offsets(self.group)
+        except Exception:
+            await self.close()
+            return
+        self._offsets = {
+            (tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0
+        }
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()

@@ -19,6 +19,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
+from runtime.admin import CommittedOffsets
 from runtime.exceptions import BackpressureError
 from runtime.loop import ConsumeLoop, LoopConfig
 from runtime.produce import new_producer
@@ -140,18 +141,21 @@ def register_tagging_agent(
             log.critical("tagging stopped: %s: %s", type(exc).__name__, exc)
             await app.crash(exc)
 
+    # The Faust consumer's committed offsets, from the broker (Faust keeps its own view private).
+    faust_committed = CommittedOffsets(settings.kafka_bootstrap, config.app_id)
+
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
         positions = await loop.positions()
         # Partitions the Faust consumer holds (the hotspot agents' input) count too.
         faust_consumer = app.consumer
-        committed = getattr(faust_consumer, "_committed_offset", {})
+        await faust_committed.refresh()
         for tp in faust_consumer.assignment():
             # Changelogs are written, not read, once recovered: their "lag" would look like a stall.
             if tp.topic.endswith(("__assignor-__leader", "-changelog")):
                 continue
             high = faust_consumer.highwater(tp)
-            position = committed.get(tp)
+            position = faust_committed.get(tp.topic, tp.partition)
             if position is None:  # nothing committed yet: where the fetcher is
                 try:
                     position = await faust_consumer.position(tp)
