@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.exceptions import SourceUnavailable
-from connectors.runtime import RateLimited, RateLimiter, aiohttp, check_status
+from connectors.http_limits import RateLimited, RateLimiter, check_status
+from connectors.runtime import aiohttp
 
 log = logging.getLogger(__name__)
 

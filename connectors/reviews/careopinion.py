@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.exceptions import ConnectorConfigError
+from connectors.http_limits import RateLimiter
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, text_fingerprint
 from connectors.reviews._http import get_json
-from connectors.runtime import Batch, RateLimiter, Source, aiohttp
+from connectors.runtime import Batch, Source, aiohttp
 
 BASE_URL = "https://www.careopinion.org.uk/api/v2"
 MAX_TAKE = 100
@@ -262,7 +263,7 @@ def read_key(env_name: str, key_file: str | None) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser(
         "careopinion", help="stories from the Care Opinion API v2 (source web_form)"
@@ -286,7 +287,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from connectors.runtime import load_reference, run_source_from_args
+    from connectors.command_line import load_reference, run_source_from_args
 
     filters = {}
     for pair in args.filter:

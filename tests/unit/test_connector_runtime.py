@@ -12,18 +12,8 @@ import pytest
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, SourceUnavailable
-from connectors.runtime import (
-    EVENTS_TOTAL,
-    Batch,
-    ConnectorRun,
-    RateLimited,
-    RateLimiter,
-    RecentIds,
-    RunOptions,
-    Source,
-    check_status,
-    retry_after_seconds,
-)
+from connectors.http_limits import RateLimited, RateLimiter, check_status, retry_after_seconds
+from connectors.runtime import EVENTS_TOTAL, Batch, ConnectorRun, RecentIds, RunOptions, Source
 from tests.support.connectors import MemorySink
 
 
