@@ -4,8 +4,8 @@ A tenant of the Kafka runtime's consume → effect → commit loop (docs/runtime
 of the Faust worker. It reads with the loop's plain aiokafka consumer (`getmany`) rather than a
 Faust stream: measured on the project broker (2 busy cores, same pipeline with a trivial tagger),
 one worker did 2.2k events/s through a Faust `take_events` agent, 4.3k/s through this loop
-committing per batch, and 12k/s committing once a second (docs/runtime.md: per-message framework
-overhead dominates). The stage holds no state, so it needs none of Faust's table machinery.
+committing per batch, and 12k/s committing once a second: per-message framework overhead
+dominates. The stage holds no state, so it needs none of Faust's table machinery.
 
 At-least-once: a batch's offsets become committable only after Kafka has acknowledged every
 output record of the batch (committed within `COMMIT_INTERVAL_S`, on revocation and at stop).
@@ -116,7 +116,7 @@ def tagging_loop(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -
         backoff_max_s=10.0,
         max_failures=MAX_DELIVERY_FAILURES,
         # Batches are small and quick; a generous poll interval keeps a slow tagger from being
-        # mistaken for a dead member (the rebalance loops of docs/runtime.md).
+        # mistaken for a dead member (and the group caught in a rebalance loop).
         max_poll_interval_s=300.0,
     )
     return ConsumeLoop(settings.kafka_bootstrap, loop_config, TaggingSink(settings, config, pipeline))

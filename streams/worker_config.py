@@ -26,7 +26,7 @@ class WorkerConfig:
     topic_prefix: str = ""  # prepended to every topic name: unique topics per test or per tenant
     web_host: str = "127.0.0.1"
     web_port: int = DEFAULT_WEB_PORT
-    batch_size: int = 1000  # raw messages per take; docs/runtime.md: per-message overhead dominates
+    batch_size: int = 1000  # raw messages per poll: per-message overhead dominates, so batch
     batch_within_s: float = 0.2  # longest an incomplete batch waits (bounds added latency)
     max_poll_records: int = 1000
     # How long the group waits for a member that died without leaving (kill -9, a lost host)

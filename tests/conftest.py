@@ -59,6 +59,12 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
+def bootstrap(kafka_bootstrap: str) -> str:
+    """The same broker under the shorter name the hotspot and pusher tests use."""
+    return kafka_bootstrap
+
+
+@pytest.fixture
 def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     """Factory: `new_topic(partitions=1, prefix="test") -> name` — a fresh topic, deleted after the test."""
     from infra.broker import delete_topics, ensure_topics

@@ -22,16 +22,6 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
-
-
 def make_alert(rule: str, status: str = "firing", ward: str = "Ward 7") -> dict:
     now = time.time()
     return build_alert(

@@ -27,16 +27,6 @@ rules:
 """
 
 
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
-
-
 def tagged(event_id: str, t: float, ward: str, provider: str = "RXX", source: str = "incident") -> dict:
     return {
         "event_id": event_id,

@@ -44,16 +44,6 @@ PARTITIONS = 2
 EVENTS = 3000
 
 
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
-
-
 def feed(seed: int, n: int) -> list[dict[str, Any]]:
     """Event times a day in the past (no clock ticks interfere), with disorder and lateness."""
     rng = random.Random(seed)

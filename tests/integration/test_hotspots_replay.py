@@ -14,16 +14,6 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
-
-
 def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, bootstrap: str) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,11 @@ import jsonschema
 import orjson
 import pytest
 
-from bench.harness import WorkerProcess, collect, synthetic_events, unique_prefix
-from runtime.admin import delete_topics
+from bench.harness import WorkerProcess, collect, synthetic_events
 from runtime.produce import produce
 from schemas.settings import Settings
-from streams.worker_config import WorkerConfig, ensure_topics
+from streams.worker_config import WorkerConfig
+from tests.support.kafka import worker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +42,9 @@ def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def config(settings: Settings) -> object:
-    prefix = unique_prefix("test-worker")
-    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
-    asyncio.run(ensure_topics(settings, config))
-    yield config
-    asyncio.run(
-        delete_topics(settings.kafka_bootstrap, [config.raw_topic, config.tagged_topic, config.dlq_topic])
-    )
+def config(settings: Settings) -> Iterator[WorkerConfig]:
+    with worker_topics(settings, "test-worker") as config:
+        yield config
 
 
 def start_worker(

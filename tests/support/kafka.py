@@ -7,7 +7,8 @@ of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -67,3 +68,20 @@ def end_offsets(bootstrap: str, topic: str) -> int:
 def group_state(bootstrap: str, group: str) -> GroupState:
     """The group's state and member ids, as its coordinator reports them."""
     return asyncio.run(admin.group_state(bootstrap, group))
+
+
+@contextlib.contextmanager
+def worker_topics(settings: Any, kind: str) -> Iterator[Any]:
+    """A WorkerConfig with a unique app id and topic prefix, its declared topics created, and
+    deleted again afterwards."""
+    from bench.harness import unique_prefix
+    from streams.worker_config import WorkerConfig, ensure_topics
+
+    prefix = unique_prefix(kind)
+    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
+    asyncio.run(ensure_topics(settings, config))
+    try:
+        yield config
+    finally:
+        names = [spec.name for spec in config.declared_topics()]
+        asyncio.run(admin.delete_topics(settings.kafka_bootstrap, names))
