@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from schemas.errors import PxstreamError, UnreachableError
+from schemas.errors import PxstreamError
 
 
 class TopicAdminError(PxstreamError):
     """Kafka refused to create, describe or delete a topic; the message names the topic and broker."""
-
-
-class KafkaUnreachable(UnreachableError):
-    """The bootstrap servers did not answer."""
 
 
 class BackpressureError(Exception):
