@@ -1,8 +1,9 @@
 """`pxstream produce` and `pxstream connect NAME …`.
 
-Each connector module contributes its own `connect` subcommand through `register(subparsers)`;
-a module that is not built yet is skipped, so this list is the only shared edit point.
-Registration stays cheap: connector modules import network libraries inside their handlers.
+Each connector module contributes its own `connect` subcommand through `register(subparsers)`.
+Every listed module must import: a missing one is a broken install and fails loudly rather than
+its command quietly disappearing. Registration stays cheap: connector modules import network
+libraries inside their handlers.
 """
 
 from __future__ import annotations
@@ -10,37 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 
-CONNECTOR_MODULES: tuple[str, ...] = (
-    "connectors.ingest.cli",  # http
-    "connectors.social.bluesky",  # bluesky
-    "connectors.social.mastodon",  # mastodon
-    "connectors.news.rss",  # rss
-    "connectors.reviews.careopinion",  # careopinion
-    "connectors.reviews.nhs_reviews",  # nhs-reviews
-    "connectors.mail.imap",  # imap
-    "connectors.files.cli",  # file
-    "connectors.reference.cli",  # reference (load ODS files)
-    "connectors.synthetic",  # synthetic (demo and load)
-    "connectors.runner",  # run several from one YAML file
-)
+from connectors.registry import CONNECTORS
 
-
-def _optional(name: str):  # type: ignore[no-untyped-def]
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            return None
-        raise
+CONNECTOR_MODULES: tuple[str, ...] = tuple(entry.module for entry in CONNECTORS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    produce = _optional("connectors.produce")
-    if produce is not None:
-        produce.register_produce(subparsers)
+    from connectors.produce import register_produce
+
+    register_produce(subparsers)
     connect = subparsers.add_parser("connect", help="run a connector that puts a source's feedback on Kafka")
     names = connect.add_subparsers(dest="connector", metavar="NAME", required=True)
     for module_name in CONNECTOR_MODULES:
-        module = _optional(module_name)
-        if module is not None:
-            module.register(names)
+        importlib.import_module(module_name).register(names)

@@ -1,45 +1,14 @@
-"""HTTP limits for the connectors: pacing requests to a source's documented rate, and the error
-each HTTP status means to the run loop (bad credentials stop, overload waits honouring
-`Retry-After`, a server error retries)."""
+"""HTTP limits for the connectors: the error each HTTP status means to the run loop (bad
+credentials stop, overload waits honouring `Retry-After`, a server error retries). Pacing a
+connector's own requests is connectors/ratelimit.py's RequestPacer."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
-
-
-class RateLimiter:
-    """A token bucket: at most `rate` acquisitions per second, bursts up to `burst`.
-
-    Sources call `await limiter.acquire()` before each request, so a connector stays under a
-    documented limit (Care Opinion: 5 requests/s) instead of learning it from 429s.
-    """
-
-    def __init__(self, rate: float, burst: int | None = None, clock: Callable[[], float] = time.monotonic):
-        if rate <= 0:
-            raise ConnectorConfigError(f"rate limit must be positive, got {rate}")
-        self.rate = rate
-        self.capacity = float(burst if burst is not None else max(1, int(rate)))
-        self._tokens = self.capacity
-        self._clock = clock
-        self._updated = clock()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self._clock()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 class RateLimited(SourceUnavailable):

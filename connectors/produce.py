@@ -85,7 +85,7 @@ async def produce_lines(stream: BinaryIO, *, bootstrap: str, topic: str, batch_s
 
 
 def run_produce(args: argparse.Namespace) -> int:
-    from schemas.errors import PxstreamError
+    from schemas.errors import ConfigError
     from schemas.settings import Settings
 
     settings = Settings.from_env()
@@ -102,7 +102,8 @@ def run_produce(args: argparse.Namespace) -> int:
     try:
         handle = open(args.file, "rb")  # noqa: SIM115 - closed below, error names the file
     except OSError as exc:
-        raise PxstreamError(f"cannot read {args.file}: {exc.strerror}") from None
+        # A wrong path is the caller's to fix, like any other configuration: exit 2.
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     with handle:
         asyncio.run(
             produce_lines(

@@ -33,41 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.exceptions import ConnectorConfigError
+from connectors.registry import CONNECTORS
 from connectors.runtime import ConnectorRun, RunOptions, Source, start_metrics_server
 
-# type → (module, options it accepts besides name/type)
+# type → (module, options it accepts besides name/type), for the connectors a file may run.
 TYPES: dict[str, tuple[str, frozenset[str]]] = {
-    "rss": ("connectors.news.rss", frozenset({"feeds", "poll_interval_s"})),
-    "careopinion": (
-        "connectors.reviews.careopinion",
-        frozenset({"api_key_env", "base_url", "since", "take", "poll_interval_s", "filters"}),
-    ),
-    "nhs-reviews": (
-        "connectors.reviews.nhs_reviews",
-        frozenset({"ods_codes", "api_key_env", "base_url", "since", "poll_interval_s", "skip_care_opinion"}),
-    ),
-    "bluesky": ("connectors.social.bluesky", frozenset({"endpoint", "rewind_s"})),
-    "mastodon": (
-        "connectors.social.mastodon",
-        frozenset({"instance", "tags", "token_env", "transport", "streaming_url", "poll_interval_s"}),
-    ),
-    "imap": (
-        "connectors.mail.imap",
-        frozenset(
-            {
-                "host",
-                "port",
-                "user",
-                "password_env",
-                "mailbox",
-                "security",
-                "source",
-                "provider",
-                "skip_existing",
-                "poll_interval_s",
-            }
-        ),
-    ),
+    entry.name: (entry.module, entry.run_options) for entry in CONNECTORS if entry.run_options is not None
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -7,9 +7,10 @@ the same for all of them, so it is right once:
 * validation and normalisation with `schemas.feedback_event.parse_event`;
 * one Kafka batch per source batch, and the cursor saved **only after Kafka acknowledged it**,
   so a crash can re-send a batch but never skip one (no gap);
-* de-duplication by `event_id` across restarts: the cursor file also keeps the most recent
-  event ids sent, so a source that rewinds on resume (Jetstream: "a few seconds"; RSS: the whole
-  feed again; Care Opinion: the same publication second) never produces a duplicate;
+* de-duplication by (`organisation`, `event_id`) across restarts (schemas/identity.py): the
+  cursor file also keeps the identities of the most recent events sent, so a source that
+  rewinds on resume (Jetstream: "a few seconds"; RSS: the whole feed again; Care Opinion: the
+  same publication second) never produces a duplicate;
 * retries with exponential backoff and full jitter, honouring a source's own `retry_after`;
 * progress on stderr and Prometheus counters labelled by connector.
 
@@ -39,6 +40,7 @@ from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, ConnectorError, SourceUnavailable
 from runtime.backoff import Backoff
 from schemas.feedback_event import InvalidEvent, parse_event
+from schemas.identity import identity_of
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,10 @@ class EventSink(Protocol):
 
 
 class RecentIds:
-    """An insertion-ordered, bounded set of event ids: the replay filter kept in the cursor file."""
+    """An insertion-ordered, bounded set of event identities: the replay filter kept in the cursor
+    file. A cursor written before identities held the organisation lists bare ids, which match
+    nothing now: after that upgrade a rewinding source re-sends its recent window once, and the
+    stream and the sink, which key by identity too, drop the copies."""
 
     def __init__(self, ids: Iterable[str] = (), limit: int = 5000) -> None:
         self.limit = limit
@@ -290,7 +295,8 @@ class ConnectorRun:
         seen_in_batch: set[str] = set()
         for candidate in batch.events:
             event_id = candidate.get("event_id")
-            if isinstance(event_id, str) and (event_id in self.recent or event_id in seen_in_batch):
+            identity = identity_of(candidate)
+            if identity is not None and (identity in self.recent or identity in seen_in_batch):
                 self.progress.duplicates += 1
                 DUPLICATES_TOTAL.labels(self._label).inc()
                 continue
@@ -302,12 +308,12 @@ class ConnectorRun:
                 ERRORS_TOTAL.labels(self._label).inc()
                 log.warning("%s: event %r is invalid (%s)", self.options.name, event_id, exc.reason_code)
                 outgoing.append(candidate)
-            if isinstance(event_id, str):
-                seen_in_batch.add(event_id)
+            if identity is not None:
+                seen_in_batch.add(identity)
         if outgoing:
             await self.sink.send_many(outgoing)  # returns only once Kafka acknowledged every event
-        for event_id in seen_in_batch:
-            self.recent.add(event_id)
+        for identity in seen_in_batch:
+            self.recent.add(identity)
         if batch.cursor is not None:
             self.cursor = batch.cursor
         if outgoing or batch.cursor is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from schemas.errors import ConfigError
-from schemas.settings import Settings
+from schemas.settings import Settings, bootstrap_addresses
 
 LOOPBACK = "127.0.0.1"
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
@@ -91,11 +91,9 @@ class InfraConfig:
 
 
 def _first_bootstrap(bootstrap: str) -> tuple[str, int]:
-    first = bootstrap.split(",")[0].strip()
-    host, sep, port = first.rpartition(":")
-    if not sep or not host:
-        raise ConfigError(f"PXSTREAM_KAFKA_BOOTSTRAP={bootstrap!r}: expected host:port")
-    return host, _port("PXSTREAM_KAFKA_BOOTSTRAP", port)
+    """The first bootstrap server: the one `infra up` runs when it is local."""
+    host, port = bootstrap_addresses(bootstrap)[0]
+    return host, port
 
 
 def _url_port(url: str, default: int) -> int:

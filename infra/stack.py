@@ -29,6 +29,8 @@ from infra.procs import (
     stop_pid,
     tail,
 )
+from infra.purge import derived_state as purge_derived_state
+from infra.purge import embedded_clickhouse, refuse_if_in_use
 
 HEALTHY = "healthy"
 EXTERNAL = "external"
@@ -188,7 +190,11 @@ def up(config: InfraConfig, progress: Progress, names: Sequence[str] | None = No
 def down(
     config: InfraConfig, progress: Progress, names: Sequence[str] | None = None, purge: bool = False
 ) -> list[PartState]:
-    """Stop what this data dir started (never anything else); with `purge`, delete the parts' state."""
+    """Stop what this data dir started (never anything else); with `purge`, delete the parts' state
+    and, when every part goes, the local stores derived from Kafka (infra/purge.py), saying each."""
+    derived = purge_derived_state(config) if purge and not names else []
+    if derived:
+        refuse_if_in_use(derived)  # before anything is stopped or deleted
     states = []
     for part in reversed(select_parts(config, names)):
         pid = owned_pid(part.pid_file, part.marker)
@@ -208,9 +214,21 @@ def down(
                     detail += f"; deleted {path}"
         progress(f"{part.title}: {detail}")
         states.append(PartState(part.name, part.title, part.url, None, STOPPED, detail))
+    for path, what in derived:
+        if path.exists():
+            shutil.rmtree(path)
+            progress(f"deleted {path}: {what}")
     if purge and not names:
+        embedded = embedded_clickhouse(config)
+        if embedded is not None and not embedded.is_relative_to(config.data_dir) and embedded.exists():
+            progress(
+                f"kept {embedded} (outside {config.data_dir}): its rows and sink journal are from the "
+                "purged topics; delete it too to start over"
+            )
         for path in (config.run_dir, config.log_dir):
-            shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+                progress(f"deleted {path}: pid files and logs")
     return states
 
 

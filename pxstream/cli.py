@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pxstream.web import http_app
 from schemas.errors import PxstreamError
 
 # Order is the order of `pxstream --help`.
@@ -21,10 +22,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pxstream.demo",
     "streams.cli",
     "pxstream.worker",
+    "pxstream.actions_cli",
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",
     "bench.cli",
+    "pxstream.web.cli",
 )
 
 
@@ -34,15 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time patient-experience and patient-safety intelligence for the NHS.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # `pxstream connect http` serves the composed server (ingest + actions API) built up here.
+    parser.set_defaults(http_app_factory=http_app)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # stage not built yet: its commands are simply absent
-                continue
-            raise
-        module.register(subparsers)
+        # Every module is part of the product: a missing one is a broken install, not an
+        # optional stage, so the import error surfaces instead of a command quietly vanishing.
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pxstream.live_view import LiveState
 
 DEMO_RULES = "rules/demo.yaml"
+DEMO_ACTIONS = "actions/demo.yaml"  # minute-scale deadlines: a review goes overdue and escalates
 TITLE = "pxstream demo — NHS Northby and Riverside ICB (synthetic data)"
 
 
@@ -68,6 +69,7 @@ def _topic_names(prefix: str) -> dict[str, str]:
         "tagged": prefix + topics.TAGGED,
         "dlq": prefix + topics.DLQ,
         "alerts": prefix + topics.ALERTS,
+        "actions": prefix + topics.ACTIONS,
     }
 
 
@@ -157,32 +159,45 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from pxstream.web import demo_page
+
     # The live view owns the terminal; client chatter at INFO would scroll it away.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     settings = Settings.from_env()
     env = dict(os.environ)
     if "PXSTREAM_RULES" not in env:
         env["PXSTREAM_RULES"] = str(resources.files("infra").joinpath(DEMO_RULES))
+    if "PXSTREAM_ACTIONS" not in env:
+        env["PXSTREAM_ACTIONS"] = str(resources.files("infra").joinpath(DEMO_ACTIONS))
     running_before = _parts_running()
     if subprocess.run(_pxstream("infra", "up"), check=False).returncode != 0:
         raise PxstreamError("`pxstream infra up` failed (see above); the demo needs the local broker")
     _ensure_topics(settings.kafka_bootstrap, env.get("PXSTREAM_TOPIC_PREFIX", ""))
+    demo_page.prepare(env, settings.data_dir)  # the stage signs links with the page's secret
     worker, log_path = _start_worker(settings, env, args.web_port)
     print(
         f"worker started (pid {worker.pid}, log {log_path}); rules {env['PXSTREAM_RULES']}", file=sys.stderr
     )
+    page = demo_page.start(_pxstream(), env, settings.data_dir / "logs" / "demo-http.log")
+    print(demo_page.banner(env), file=sys.stderr)
     try:
         sent, state = asyncio.run(_play_and_watch(settings, args, worker, log_path))
         print(
             f"\ndemo: {sent} events sent, {state.tagged} tagged, {sum(state.dead.values())} dead letters, "
-            f"{state.fired} hotspot episodes fired, {state.resolved} resolved.\n"
+            f"{state.fired} hotspot episodes fired, {state.resolved} resolved; actions: "
+            + ", ".join(f"{count} {name}" for name, count in state.action_counts().items())
+            + ".\n"
+            "Follow-up:        pxstream actions list --overdue; "
+            "pxstream actions digest --owner r1a-ward-7-manager\n"
             'What was stored:  pxstream sql "SELECT provider, ward, count() FROM feedback_events FINAL '
             'GROUP BY provider, ward ORDER BY count() DESC"',
             file=sys.stderr,
         )
+        print(demo_page.banner(env), file=sys.stderr)
     except KeyboardInterrupt:
         print("\ndemo: stopping", file=sys.stderr)
     finally:
+        _stop(page)
         _stop(worker)
         started = sorted({"kafka", "alertmanager", "prometheus"} - running_before)
         if started and not args.keep_infra:

@@ -1,6 +1,6 @@
 """The demo's live terminal view: what the pipeline has done, read back from its output topics.
 
-It reads `feedback.raw`, `feedback.tagged`, `feedback.dlq` and `hotspots.alerts` as any outside
+It reads `feedback.raw`, `feedback.tagged`, `feedback.dlq`, `hotspots.alerts` and `actions` as any outside
 consumer would (no consumer group, starting from the end at launch), so what it shows is what
 downstream systems actually received, not the worker's own idea of it.
 """
@@ -44,6 +44,38 @@ class AlertLine:
 
 
 @dataclass
+class ActionLine:
+    """One follow-up action as the view shows it, and what last happened to it."""
+
+    action_id: str
+    title: str
+    where: str
+    owner: str
+    notify: str
+    level: int
+    status: str
+    overdue: bool
+    due_at: str
+    change: str  # the latest history entry's change: create, remind, overdue, escalate, complete, ...
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ActionLine:
+        history = record.get("history") or [{}]
+        return cls(
+            action_id=str(record.get("action_id")),
+            title=str(record.get("title") or ""),
+            where=" · ".join(str(record[k]) for k in ("provider", "ward") if record.get(k)),
+            owner=str(record.get("owner") or ""),
+            notify=str(record.get("notify") or ""),
+            level=int(record.get("escalation_level") or 0),
+            status=str(record.get("status") or ""),
+            overdue=bool(record.get("overdue")),
+            due_at=str(record.get("due_at") or ""),
+            change=str(history[-1].get("change") or ""),
+        )
+
+
+@dataclass
 class LiveState:
     """Everything the view shows; updated from records, rendered by `render`."""
 
@@ -55,10 +87,12 @@ class LiveState:
     alerts: dict[str, AlertLine] = field(default_factory=dict)
     fired: int = 0
     resolved: int = 0
+    actions: dict[str, ActionLine] = field(default_factory=dict)
+    escalations: int = 0
     started: float = field(default_factory=time.monotonic)
 
-    def apply(self, topic_kind: str, value: bytes) -> AlertLine | None:
-        """Fold one record in; returns the alert when it is an alert transition (for line-mode output)."""
+    def apply(self, topic_kind: str, value: bytes) -> AlertLine | ActionLine | None:
+        """Fold one record in; returns the alert or action that changed (for line-mode output)."""
         if topic_kind == "raw":
             self.raw += 1
             return None
@@ -84,13 +118,32 @@ class LiveState:
                 fired_at=str(record.get("fired_at") or ""),
                 resolved_at=record.get("resolved_at"),
             )
-            if line.status == "firing":
-                self.fired += 1
-            else:
+            alert_id = str(record.get("alert_id"))
+            if line.status != "firing":
                 self.resolved += 1
-            self.alerts[str(record.get("alert_id"))] = line
+            elif alert_id not in self.alerts:
+                # An episode is announced again when another organisation's events count
+                # (docs/tenancy.md): still one episode fired.
+                self.fired += 1
+            self.alerts[alert_id] = line
             return line
+        elif topic_kind == "actions":
+            action = ActionLine.from_record(record)
+            if action.change == "escalate":
+                self.escalations += 1
+            self.actions[action.action_id] = action
+            return action
         return None
+
+    def action_counts(self) -> dict[str, int]:
+        lines = self.actions.values()
+        return {
+            "created": len(self.actions),
+            "open": sum(a.status in ("open", "acknowledged") for a in lines),
+            "overdue": sum(a.overdue for a in lines),
+            "escalated": sum(a.overdue and a.level > 0 for a in lines),
+            "completed": sum(a.status == "completed" for a in lines),
+        }
 
 
 def _clock(iso: str | None) -> str:
@@ -100,6 +153,27 @@ def _clock(iso: str | None) -> str:
 def describe(alert: AlertLine) -> str:
     where = " · ".join(v for k, v in alert.group.items() if v and k != "organisation")
     return f"{alert.rule_id:<28} {where:<46} {alert.count:>3} (limit {alert.threshold:g})"
+
+
+def describe_action(action: ActionLine) -> str:
+    chasing = f"chasing {action.notify} (level {action.level})" if action.overdue else f"owner {action.owner}"
+    return f"{action.title[:44]:<44} {action.where[:34]:<34} due {_clock(action.due_at)}  {chasing}"
+
+
+def _action_lines(state: LiveState) -> list[str]:
+    counts = state.action_counts()
+    lines = [f"{BOLD}ACTIONS{RESET}  " + "  ".join(f"{name} {count}" for name, count in counts.items())]
+    # Overdue first, highest level first, then the soonest due.
+    ordered = sorted(
+        (a for a in state.actions.values() if a.status in ("open", "acknowledged")),
+        key=lambda a: (not a.overdue, -a.level, a.due_at),
+    )
+    for action in ordered[:6]:
+        tag = f"{RED}{BOLD}OVERDUE {RESET}" if action.overdue else "open    "
+        lines.append(f" {tag} {describe_action(action)}")
+    if not state.actions:
+        lines.append(f" {DIM}none yet{RESET}")
+    return lines
 
 
 def render(state: LiveState, *, title: str, width: int) -> str:
@@ -130,6 +204,7 @@ def render(state: LiveState, *, title: str, width: int) -> str:
             )
     if not state.alerts:
         lines.append(f" {DIM}none yet{RESET}")
+    lines += ["", *_action_lines(state)]
     lines += ["", f"{DIM}Ctrl-C stops the demo and everything it started.{RESET}"]
     return "\n".join(line[: width + 20] for line in lines)
 
@@ -145,7 +220,13 @@ async def run_view(
     ready: asyncio.Event | None = None,
 ) -> LiveState:
     """Follow the output topics until `stop` is set: full screen on a terminal, else a line per alert."""
-    names = {"raw": topics.RAW, "tagged": topics.TAGGED, "dlq": topics.DLQ, "alerts": topics.ALERTS}
+    names = {
+        "raw": topics.RAW,
+        "tagged": topics.TAGGED,
+        "dlq": topics.DLQ,
+        "alerts": topics.ALERTS,
+        "actions": topics.ACTIONS,
+    }
     names.update(topic_names or {})
     kind_of = {name: kind for kind, name in names.items()}
     interactive = out.isatty() if interactive is None else interactive
@@ -174,10 +255,17 @@ async def run_view(
             batches = await consumer.getmany(timeout_ms=250, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
-                    alert = state.apply(kind_of[tp.topic], record.value or b"")
-                    if alert is not None and not interactive:
-                        verb = "FIRING  " if alert.status == "firing" else "resolved"
-                        print(f"{verb} {describe(alert)}", file=out, flush=True)
+                    changed = state.apply(kind_of[tp.topic], record.value or b"")
+                    if changed is None or interactive:
+                        continue
+                    if isinstance(changed, AlertLine):
+                        verb = "FIRING  " if changed.status == "firing" else "resolved"
+                        print(f"{verb} {describe(changed)}", file=out, flush=True)
+                    elif changed.change in ("create", "overdue", "escalate", "complete"):
+                        verb = {"create": "created", "escalate": "escalated"}.get(
+                            changed.change, changed.change
+                        )
+                        print(f"ACTION {verb:<9} {describe_action(changed)}", file=out, flush=True)
             now = time.monotonic()
             if interactive and now - last_draw >= 1.0:
                 width = shutil.get_terminal_size((120, 40)).columns

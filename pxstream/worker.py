@@ -23,15 +23,15 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from schemas.errors import PxstreamError, UnreachableError
+from schemas import topics
+from schemas.errors import PxstreamError
+from schemas.probe import check_broker
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
     from streams.worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
-
-BROKER_CONNECT_TIMEOUT_S = 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -58,33 +58,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
+    parser.add_argument(
+        "--no-actions",
+        action="store_true",
+        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+    )
     parser.set_defaults(func=run_worker)
-
-
-def check_broker(bootstrap: str, timeout_s: float = BROKER_CONNECT_TIMEOUT_S) -> None:
-    """Raise UnreachableError naming host:port unless the Kafka bootstrap servers answer."""
-    from aiokafka.client import AIOKafkaClient
-
-    async def probe() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-        try:
-            await asyncio.wait_for(client.bootstrap(), timeout_s)
-        finally:
-            await client.close()
-
-    # aiokafka logs every failed attempt; the one line below says it all.
-    aiokafka_log = logging.getLogger("aiokafka")
-    level = aiokafka_log.level
-    aiokafka_log.setLevel(logging.CRITICAL)
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        raise UnreachableError(
-            f"Kafka is not reachable at {bootstrap} (PXSTREAM_KAFKA_BOOTSTRAP): "
-            f"{exc or type(exc).__name__}; start it with `pxstream infra up`"
-        ) from None
-    finally:
-        aiokafka_log.setLevel(level)
 
 
 class SinkThread(threading.Thread):
@@ -113,6 +92,7 @@ class SinkThread(threading.Thread):
                 stop=self._stop_event,
                 tagged_topic=config.tagged_topic,
                 alerts_topic=config.alerts_topic,
+                actions_topic=config.topic(topics.ACTIONS),
                 # The production group keeps its historical name; test and tenant workers get their own.
                 group_id="pxstream-sink" if config.app_id == DEFAULT_APP_ID else f"{config.app_id}.sink",
             )
@@ -137,7 +117,10 @@ class SinkThread(threading.Thread):
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
+    from sinks.client import check_answers_as_clickhouse
+    from sinks.query_server import serve_queries_if_embedded
     from streams.app import create_app, load_hotspot_rules
+    from streams.table_store import reconcile_local_tables
     from streams.worker_config import WorkerConfig, ensure_topics
 
     settings = Settings.from_env()
@@ -155,11 +138,25 @@ def run_worker(args: argparse.Namespace) -> int:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects
         if rules is None:
             config = replace(config, hotspots=False)
+    actions = None
+    if not args.no_actions:
+        from streams.actions.agent import load_default_actions
+
+        actions = load_default_actions()  # ConfigError (exit 2) before anything connects
     check_broker(settings.kafka_bootstrap)
+    if not args.no_sink:
+        check_answers_as_clickhouse(settings.clickhouse_url)
     created = asyncio.run(ensure_topics(settings, config))
     if created:
         log.info("created topics: %s", ", ".join(created))
     app = create_app(settings, config, rules=rules)
+    if actions is not None:
+        from streams.actions.agent import attach as attach_actions
+
+        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
+    # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
+    # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
+    reconcile_local_tables(app, settings.kafka_bootstrap)
 
     sink: SinkThread | None = None
     if not args.no_sink:
@@ -170,6 +167,8 @@ def run_worker(args: argparse.Namespace) -> int:
             sink = SinkThread(settings, config)
             sink.start()
 
+    # While this process holds the embedded engine, `pxstream sql` elsewhere asks it (the demo's case).
+    queries = None if args.no_sink else serve_queries_if_embedded(settings.clickhouse_url)
     verbose = bool(getattr(args, "verbose", False))
     worker = faust.Worker(app, loglevel="DEBUG" if verbose else "INFO", quiet=not verbose)
     code = 0
@@ -180,6 +179,8 @@ def run_worker(args: argparse.Namespace) -> int:
     finally:
         if sink is not None:
             sink.stop()
+        if queries is not None:
+            queries.close()
     if sink is not None and sink.failure is not None:
         if isinstance(sink.failure, PxstreamError):
             return sink.failure.exit_code

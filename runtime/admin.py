@@ -19,17 +19,6 @@ from schemas.topics import TopicSpec
 
 TOPIC_ALREADY_EXISTS: Final = 36
 REQUEST_TIMEOUT_MS: Final = 15_000
-DAY_MS: Final = 86_400_000
-
-
-def topic_configs(spec: TopicSpec) -> dict[str, str]:
-    """The Kafka topic configs a declaration asks for (retention, compaction)."""
-    configs: dict[str, str] = {}
-    if spec.retention_days:
-        configs["retention.ms"] = str(spec.retention_days * DAY_MS)
-    if spec.compacted:
-        configs["cleanup.policy"] = "compact"
-    return configs
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +50,7 @@ async def create_topics(
             return []
         response = await admin.create_topics(
             [
-                NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=topic_configs(spec))
+                NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=spec.configs)
                 for spec in missing
             ],
             timeout_ms=REQUEST_TIMEOUT_MS,

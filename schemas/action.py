@@ -49,6 +49,14 @@ ACTION_FIELDS: Final[tuple[str, ...]] = (
     "history",
 )
 HISTORY_FIELDS: Final[tuple[str, ...]] = ("at", "by", "change", "note")
+# Optional fields some history entries carry (docs/actions.md, "Action v1 and its history"):
+# entries that change what Alertmanager should hold carry `alert` ("due", "overdue" or "none"),
+# `notify`, `level` and `owner`; entries made by a command carry its `command_id`, which is how
+# the stage applies a command once. Readers may ignore them.
+HISTORY_EXTENSION_FIELDS: Final[tuple[str, ...]] = ("alert", "notify", "level", "owner", "command_id")
+# Changes the stage itself records (by "pxstream"), beside the commands' CHANGES.
+# `share`: a hotspot announced again with another organisation adds it to the review action.
+SYSTEM_CHANGES: Final[tuple[str, ...]] = ("create", "remind", "overdue", "escalate", "share")
 
 # -- actions.commands ----------------------------------------------------------------------------
 # One JSON object per command, keyed by `action_id`:

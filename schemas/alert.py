@@ -30,4 +30,7 @@ ALERT_FIELDS: Final[tuple[str, ...]] = (
     "fired_at",
     "resolved_at",
     "sample_event_ids",
+    # Every organisation whose events counted toward the episode, sorted (docs/tenancy.md): each
+    # tenant sees, is routed and reports its own hotspots even when the rule does not group by it.
+    "organisations",
 )

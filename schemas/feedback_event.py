@@ -33,6 +33,9 @@ MISSING_FIELD: Final = "missing_field"
 WRONG_TYPE: Final = "wrong_type"
 BAD_TIMESTAMP: Final = "bad_timestamp"
 TEXT_TOO_LONG: Final = "text_too_long"
+# Any other field over its bound (characters, items, keys): every field is bounded so that no
+# one event can cost the stream more than the limits allow (docs/redaction.md, "Bounds").
+TOO_LARGE: Final = "too_large"
 INVALID_VALUE: Final = "invalid_value"
 REASON_CODES: Final[tuple[str, ...]] = (
     NOT_UTF8,
@@ -43,6 +46,7 @@ REASON_CODES: Final[tuple[str, ...]] = (
     WRONG_TYPE,
     BAD_TIMESTAMP,
     TEXT_TOO_LONG,
+    TOO_LARGE,
     INVALID_VALUE,
 )
 _PRIORITY: Final = {code: rank for rank, code in enumerate(REASON_CODES)}
@@ -83,12 +87,19 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+# The message (a dead letter's `error`) names this many problems and counts the rest: an event
+# with 100,000 unknown keys must not make a dead letter bigger than the topic accepts.
+_MESSAGE_PROBLEMS: Final = 20
+
+
 class InvalidEvent(ValueError):
     """Raised by `parse_event`; carries every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: _PRIORITY[p.reason_code])
-        super().__init__("; ".join(str(p) for p in self.problems))
+        shown = "; ".join(str(p) for p in self.problems[:_MESSAGE_PROBLEMS])
+        hidden = len(self.problems) - _MESSAGE_PROBLEMS
+        super().__init__(f"{shown}; and {hidden:,} more" if hidden > 0 else shown)
 
     @property
     def reason_code(self) -> str:
@@ -132,7 +143,7 @@ def _compile(spec: Mapping[str, Any], field: str) -> _Check:
     elif kind == "string":
         low, high = spec.get("minLength"), spec.get("maxLength")
         is_datetime = spec.get("format") == "date-time"
-        too_long = TEXT_TOO_LONG if field == "text" else INVALID_VALUE
+        too_long = TEXT_TOO_LONG if field == "text" else TOO_LARGE
 
         def check_string(path: str, value: Any, out: list[Problem]) -> None:
             if not isinstance(value, str):
@@ -167,23 +178,41 @@ def _compile(spec: Mapping[str, Any], field: str) -> _Check:
         checks.append(check_integer)
     elif kind == "array":
         item_check = _compile(spec.get("items", {}), field)
+        max_items = spec.get("maxItems")
 
         def check_array(path: str, value: Any, out: list[Problem]) -> None:
             if not isinstance(value, list):
                 out.append(Problem(path, f"expected an array, got {_type_name(value)}", WRONG_TYPE))
                 return
+            if max_items is not None and len(value) > max_items:
+                out.append(Problem(path, f"has {len(value):,} items; the limit is {max_items:,}", TOO_LARGE))
+                return  # one problem, not one per item, for a list that is too long anyway
             for index, item in enumerate(value):
                 item_check(f"{path}[{index}]", item, out)
 
         checks.append(check_array)
     elif kind == "object":
         value_check = _compile(spec.get("additionalProperties", {}), field)
+        max_keys = spec.get("maxProperties")
+        max_key_length = spec.get("propertyNames", {}).get("maxLength")
 
         def check_object(path: str, value: Any, out: list[Problem]) -> None:
             if not isinstance(value, dict):
                 out.append(Problem(path, f"expected an object, got {_type_name(value)}", WRONG_TYPE))
                 return
+            if max_keys is not None and len(value) > max_keys:
+                out.append(Problem(path, f"has {len(value):,} keys; the limit is {max_keys:,}", TOO_LARGE))
+                return
             for key, item in value.items():
+                if max_key_length is not None and len(key) > max_key_length:
+                    out.append(
+                        Problem(
+                            f"{path}.{key[:40]}…",
+                            f"key has {len(key):,} characters; the limit is {max_key_length:,}",
+                            TOO_LARGE,
+                        )
+                    )
+                    continue
                 value_check(f"{path}.{key}", item, out)
 
         checks.append(check_object)
@@ -215,8 +244,15 @@ def _parse_datetime(value: str) -> datetime | None:
     return parsed
 
 
-def format_timestamp(moment: datetime) -> str:
-    """The one output form of a timestamp: UTC, milliseconds, `Z` (CONTRACTS.md)."""
+def format_timestamp(moment: datetime | float) -> str:
+    """The one output form of a timestamp: UTC, milliseconds, `Z` (CONTRACTS.md).
+
+    Takes an aware datetime or Unix epoch seconds (the hotspot engine's clock), so events and
+    alerts are written alike. Milliseconds are truncated, never rounded up, so a later moment
+    never prints earlier than an earlier one.
+    """
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -226,8 +262,9 @@ def validate(candidate: Any) -> list[Problem]:
         return [Problem("", f"expected a JSON object, got {_type_name(candidate)}", NOT_OBJECT)]
     problems: list[Problem] = []
     for name in candidate.keys() - FIELD_NAMES:
+        shown = str(name)[:64] + ("…" if len(str(name)) > 64 else "")  # a path, not a copy of the input
         problems.append(
-            Problem(str(name), "unknown field (FeedbackEvent v1 allows no extra fields)", UNKNOWN_FIELD)
+            Problem(shown, "unknown field (FeedbackEvent v1 allows no extra fields)", UNKNOWN_FIELD)
         )
     for name in _REQUIRED:
         if name not in candidate:

@@ -27,9 +27,20 @@ class TopicSpec:
     # Days to keep; None keeps the broker default. The DLQ keeps longer so an operator
     # has time to look at what was refused.
     retention_days: int | None = None
-    # Compacted topics keep the latest record per key (a state's log); runtime/admin.py creates
-    # them with cleanup.policy=compact.
+    # Compacted: Kafka keeps at least the latest record per key, forever (a state's log).
+    # `actions` holds each action's whole state under its id, so the stage rebuilds every action
+    # from it at start; runtime/admin.py creates topics with `configs`.
     compacted: bool = False
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """The topic-level configs to create it with."""
+        configs: dict[str, str] = {}
+        if self.retention_days:
+            configs["retention.ms"] = str(self.retention_days * 86_400_000)
+        if self.compacted:
+            configs["cleanup.policy"] = "compact"
+        return configs
 
 
 TOPICS: Final[tuple[TopicSpec, ...]] = (
@@ -37,6 +48,6 @@ TOPICS: Final[tuple[TopicSpec, ...]] = (
     TopicSpec(TAGGED, partitions=4),
     TopicSpec(DLQ, partitions=1, retention_days=90),
     TopicSpec(ALERTS, partitions=1),
-    TopicSpec(ACTIONS, partitions=1),
+    TopicSpec(ACTIONS, partitions=1, compacted=True),
     TopicSpec(ACTION_COMMANDS, partitions=1),
 )

@@ -3,6 +3,8 @@
 #   - Debian packages: Java (Kafka), Maven (fetches Kafka's jars), Prometheus, Alertmanager, Dovecot (IMAP tests)
 #   - .venv with Python 3.11 and pxstream installed editable, pinned by constraints.txt
 #   - the Apache Kafka jars, from Maven Central into $PXSTREAM_DATA_DIR/kafka/libs
+#   - the owners' page assets: nhsuk-frontend (served) and axe-core (tests), pinned, from npm into
+#     pxstream/web/static/node_modules (docs/owners-page.md); no front-end build step
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PXSTREAM_DATA_DIR="${PXSTREAM_DATA_DIR:-./.pxstream}"
@@ -18,6 +20,11 @@ command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/nu
     || missing+=(prometheus-alertmanager)
 # The IMAP connector's integration test runs a real Dovecot on loopback (its own config, no service).
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
+# The owners' page tests drive Debian's own headless chromium through its chromedriver (selenium
+# never downloads a browser); npm installs the NHS.UK design system's compiled assets.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 python_bin=""
 for candidate in python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 \
@@ -58,6 +65,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
     echo "$want" > "$stamp"
+fi
+
+# -- Owners' page assets (npm, pinned; the compiled CSS/JS is served as it ships) ------------------
+web_assets="pxstream/web/static"
+if [ ! -f "$web_assets/node_modules/nhsuk-frontend/package.json" ] \
+    || [ ! -f "$web_assets/node_modules/axe-core/axe.min.js" ] \
+    || ! cmp -s "$web_assets/package.json" "$web_assets/node_modules/.pxstream-installed"; then
+    say "installing nhsuk-frontend and axe-core into $web_assets/node_modules (npm, pinned)"
+    (cd "$web_assets" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error)
+    cp "$web_assets/package.json" "$web_assets/node_modules/.pxstream-installed"
 fi
 
 # -- Kafka jars -----------------------------------------------------------------------------------

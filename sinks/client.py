@@ -4,80 +4,25 @@
 talks to a server. Both give a clickhouse-connect `Client`, so every other module runs the same
 SQL against either.
 
-`chdb://` is parsed here rather than by clickhouse-connect, whose DSN parser reads
-`chdb://./.pxstream/clickhouse` as location "." and database ".pxstream".
+Both URL forms are parsed and checked in `schemas.settings` (once, for every command); this
+module turns what the engine or server answers into one operator-readable line.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
+from schemas.settings import CHDB_SCHEME, ClickHouseTarget, parse_clickhouse_url
 from sinks.exceptions import ConfigError, EngineBusyError, UnreachableError
+
+__all__ = ["CHDB_SCHEME", "ClickHouseTarget", "connect", "is_unreachable", "parse_clickhouse_url"]
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-CHDB_SCHEME = "chdb://"
 _LOCKED_MARKERS = ("Cannot lock file", "Another server instance")
-
-
-@dataclass(frozen=True)
-class ClickHouseTarget:
-    """Where ClickHouse is; `describe()` is safe to print (never contains the password)."""
-
-    kind: str  # "chdb" or "http"
-    path: Path | None = None
-    host: str = ""
-    port: int = 0
-    secure: bool = False
-    username: str = "default"
-    password: str = ""
-    database: str = "default"
-
-    def describe(self) -> str:
-        if self.kind == "chdb":
-            return f"embedded ClickHouse at {self.path}"
-        return f"ClickHouse server at {self.host}:{self.port}"
-
-
-def parse_clickhouse_url(url: str) -> ClickHouseTarget:
-    """Read either URL form; everything after `chdb://` is a path relative to the cwd."""
-    url = url.strip()
-    if url.startswith(CHDB_SCHEME):
-        raw_path = url[len(CHDB_SCHEME) :]
-        if not raw_path:
-            raise ConfigError(
-                "PXSTREAM_CLICKHOUSE_URL: chdb:// needs a path, e.g. chdb://./.pxstream/clickhouse"
-            )
-        return ClickHouseTarget(kind="chdb", path=Path(raw_path).expanduser().absolute())
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ConfigError(
-            f"PXSTREAM_CLICKHOUSE_URL: unsupported scheme {parts.scheme!r} "
-            "(use chdb://PATH or http(s)://user:pass@host:port/db)"
-        )
-    secure = parts.scheme == "https"
-    try:
-        port = parts.port or (8443 if secure else 8123)
-    except ValueError as exc:
-        where = parts.netloc.rpartition("@")[2]
-        raise ConfigError(f"PXSTREAM_CLICKHOUSE_URL: bad port in {where!r}") from exc
-    if not parts.hostname:
-        raise ConfigError("PXSTREAM_CLICKHOUSE_URL: no host in the http(s) URL")
-    database = unquote(parts.path.strip("/")) or "default"
-    return ClickHouseTarget(
-        kind="http",
-        host=parts.hostname,
-        port=port,
-        secure=secure,
-        username=unquote(parts.username) if parts.username else "default",
-        password=unquote(parts.password) if parts.password else "",
-        database=database,
-    )
 
 
 def connect(
@@ -96,7 +41,13 @@ def connect(
     target = parse_clickhouse_url(url_or_target) if isinstance(url_or_target, str) else url_or_target
     if target.kind == "chdb":
         assert target.path is not None
-        target.path.mkdir(parents=True, exist_ok=True)
+        try:
+            target.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"PXSTREAM_CLICKHOUSE_URL: cannot use {target.path} as the embedded engine's directory: "
+                f"{exc.strerror or exc}"
+            ) from None
         try:
             return clickhouse_connect.get_client(
                 interface="chdb", path=str(target.path), settings=settings or {}, database=database
@@ -124,7 +75,26 @@ def connect(
     except ClickHouseError as exc:
         if _looks_unreachable(exc):
             raise UnreachableError(f"{target.describe()} does not answer ({_first_line(exc)})") from None
-        raise
+        # Something answered, but not as ClickHouse would (an HTTP 404 from another service, a
+        # refused login): the URL is wrong, and no retry will fix it.
+        raise ConfigError(
+            f"PXSTREAM_CLICKHOUSE_URL: {target.describe()} answered, but not as ClickHouse: {_answer(exc)}"
+        ) from None
+
+
+def check_answers_as_clickhouse(url: str) -> None:
+    """For a command about to start a sink: a server URL that answers as something else is a
+    ConfigError now (exit 2), not a sink failing later. A server that does not answer yet, or an
+    embedded engine another process holds, is left to the sink, which waits for it (a standby)."""
+    import logging
+
+    target = parse_clickhouse_url(url)
+    if target.kind != "http":
+        return
+    try:
+        connect(target).close()
+    except UnreachableError as exc:
+        logging.getLogger(__name__).warning("%s; the sink will keep trying", exc)
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -165,6 +135,18 @@ def _holder(path: Path) -> str:
     except OSError:
         return ""
     return f" (pid {match.group(1)})" if match else ""
+
+
+def _answer(exc: BaseException) -> str:
+    """The status or error code of a refusal, never the body (which may echo anything)."""
+    text = str(exc)
+    status = re.search(r"HTTP status (\d+)", text)
+    if status:
+        return f"HTTP {status.group(1)}"
+    code = re.search(r"Code: (\d+)\. DB::Exception: ([^.(]{0,120})", text)
+    if code:
+        return f"error {code.group(1)}: {code.group(2).strip()}"
+    return type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,35 +11,29 @@ once per domain; anything per event reads `feedback_events FINAL` and alerts rea
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
+from schemas.month import Month
 from sinks.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-Month = date | str
+# A month as the queries take it: the Month itself, any day in it, or "YYYY-MM".
+MonthLike = Month | date | str
 
 _ORG_FILTER = "({org:String} = '' OR organisation = {org:String})"
+# An organisation's alerts are those its events counted toward, whatever the rule groups by.
+_ALERT_ORG_FILTER = "({org:String} = '' OR has(organisations, {org:String}))"
 
 
-def month_start(month: Month) -> date:
+def month_start(month: MonthLike) -> date:
+    if isinstance(month, Month):
+        return month.start
     if isinstance(month, date):
-        return month.replace(day=1)
-    match = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ConfigError(f"month {month!r}: expected YYYY-MM")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
-def _next_month(first: date) -> date:
-    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
-
-
-def _previous_month(first: date) -> date:
-    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+        return Month.containing(month).start
+    return Month.parse(month).start
 
 
 def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,7 +43,7 @@ def _rows(client: Client, sql: str, parameters: dict[str, Any]) -> list[dict[str
 
 
 def monthly_counts_by_domain_and_source(
-    client: Client, month: Month, organisation: str | None = None
+    client: Client, month: MonthLike, organisation: str | None = None
 ) -> list[dict[str, Any]]:
     """Events per (domain, source) in the month; an event with two domains counts under each."""
     first = month_start(month)
@@ -60,12 +54,12 @@ def monthly_counts_by_domain_and_source(
         " FROM feedback_daily"
         f" WHERE day >= {{start:Date}} AND day < {{end:Date}} AND {_ORG_FILTER}"
         " GROUP BY domain, source ORDER BY events DESC, domain, source",
-        {"start": first, "end": _next_month(first), "org": organisation or ""},
+        {"start": first, "end": Month.containing(first).end, "org": organisation or ""},
     )
 
 
 def top_themes(
-    client: Client, month: Month, organisation: str | None = None, limit: int = 10
+    client: Client, month: MonthLike, organisation: str | None = None, limit: int = 10
 ) -> list[dict[str, Any]]:
     """The month's most frequent themes, with how negative the feedback behind them was."""
     first = month_start(month)
@@ -77,16 +71,16 @@ def top_themes(
         " WHERE occurred_at >= {start:DateTime64(3, 'UTC')} AND occurred_at < {end:DateTime64(3, 'UTC')}"
         f" AND {_ORG_FILTER}"
         " GROUP BY theme ORDER BY events DESC, theme LIMIT {limit:UInt32}",
-        {"start": first, "end": _next_month(first), "org": organisation or "", "limit": limit},
+        {"start": first, "end": Month.containing(first).end, "org": organisation or "", "limit": limit},
     )
 
 
 def daily_series_by_domain(
-    client: Client, first_month: Month, last_month: Month, organisation: str | None = None
+    client: Client, first_month: MonthLike, last_month: MonthLike, organisation: str | None = None
 ) -> list[dict[str, Any]]:
     """One row per (day, domain) from the first day of `first_month` to the end of `last_month`."""
     start = month_start(first_month)
-    end = _next_month(month_start(last_month))
+    end = Month.containing(month_start(last_month)).end
     return _rows(
         client,
         "SELECT day, domain, sum(events) AS events, sum(negative) AS negative, sum(positive) AS positive"
@@ -97,25 +91,27 @@ def daily_series_by_domain(
     )
 
 
-def hotspot_episodes(client: Client, month: Month, organisation: str | None = None) -> list[dict[str, Any]]:
+def hotspot_episodes(
+    client: Client, month: MonthLike, organisation: str | None = None
+) -> list[dict[str, Any]]:
     """Every alert episode that fired in the month, in its latest state (resolved beats firing)."""
     first = month_start(month)
     return _rows(
         client,
         "SELECT alert_id, rule_id, status, organisation, provider, site, ward, source, domain,"
         " window_start, window_end, count, threshold, severity, description, fired_at, resolved_at,"
-        " sample_event_ids"
+        " sample_event_ids, organisations"
         " FROM hotspot_alerts FINAL"
         " WHERE fired_at >= {start:DateTime64(3, 'UTC')} AND fired_at < {end:DateTime64(3, 'UTC')}"
-        f" AND {_ORG_FILTER}"
+        f" AND {_ALERT_ORG_FILTER}"
         " ORDER BY fired_at, alert_id",
-        {"start": first, "end": _next_month(first), "org": organisation or ""},
+        {"start": first, "end": Month.containing(first).end, "org": organisation or ""},
     )
 
 
 def biggest_changes(
     client: Client,
-    month: Month,
+    month: MonthLike,
     level: Literal["provider", "ward"] = "provider",
     organisation: str | None = None,
     limit: int = 10,
@@ -128,7 +124,7 @@ def biggest_changes(
     if level not in ("provider", "ward"):
         raise ConfigError(f"level {level!r}: expected provider or ward")
     first = month_start(month)
-    previous = _previous_month(first)
+    previous = Month.containing(first).previous.start
     keys = "provider" if level == "provider" else "provider, ward"
     return _rows(
         client,
@@ -144,7 +140,7 @@ def biggest_changes(
         {
             "start": first,
             "previous": previous,
-            "end": _next_month(first),
+            "end": Month.containing(first).end,
             "org": organisation or "",
             "limit": limit,
         },

@@ -61,6 +61,11 @@ ALERT_COLUMNS: tuple[str, ...] = (
     *DELIVERY_COLUMNS,
 )
 
+# What one row stands for (docs/tenancy.md): an event is (organisation, event_id) - two
+# organisations may use the same id - and an alert its alert_id.
+EVENT_IDENTITY: tuple[str, ...] = ("organisation", "event_id")
+ALERT_IDENTITY: tuple[str, ...] = ("alert_id",)
+
 _STATUS_RANK = {"firing": 0, "resolved": 1}
 _OFFSET_BITS = 48
 
@@ -180,6 +185,8 @@ def alert_row(record: dict[str, Any], position: Position, ingested_ms: int) -> t
     if not isinstance(count, int | float) or not isinstance(threshold, int | float):
         raise RefusedRecord("invalid_field", "count/threshold is not a number")
     fired = to_millis(record.get("fired_at"), "fired_at")
+    # The group's organisation counted toward the episode too, whatever an older producer sent.
+    organisations = {*_strings(record.get("organisations")), str(group.get("organisation") or "")}
     return (
         alert_id,
         _text(record, "rule_id"),
@@ -194,6 +201,7 @@ def alert_row(record: dict[str, Any], position: Position, ingested_ms: int) -> t
         fired,
         to_millis(resolved_raw, "resolved_at") if resolved_raw else None,
         _strings(record.get("sample_event_ids"))[:10],
+        sorted(organisations - {""}),
         position.topic,
         position.partition,
         position.offset,
@@ -239,15 +247,25 @@ class ColumnBatch:
         digest = hashlib.blake2b(self.dedup_token(consumer_group).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big")
 
-    def unique_rows(self) -> list[tuple[Any, ...]]:
-        """One row per id (column 0), the highest version (last column), later rows winning ties.
+    def __post_init__(self) -> None:
+        names = EVENT_IDENTITY if "event_id" in self.columns else ALERT_IDENTITY
+        self._identity = tuple(self.columns.index(name) for name in names)
 
-        An event_id is stored once even when it occurs twice within a batch, and an alert's
-        resolved message beats its firing one even when they arrive out of order.
+    def identity(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What the row stands for: (organisation, event_id) for an event, alert_id for an alert."""
+        return tuple(row[index] for index in self._identity)
+
+    def unique_rows(self) -> list[tuple[Any, ...]]:
+        """One row per identity, the highest version (last column), later rows winning ties.
+
+        An event is stored once even when it occurs twice within a batch (two organisations'
+        events with the same id are two events), and an alert's resolved message beats its firing
+        one even when they arrive out of order.
         """
         best: dict[Any, tuple[Any, ...]] = {}
         for row in self.rows:
-            kept = best.get(row[0])
+            identity = self.identity(row)
+            kept = best.get(identity)
             if kept is None or row[-1] >= kept[-1]:
-                best[row[0]] = row
+                best[identity] = row
         return list(best.values())

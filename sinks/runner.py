@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime.exceptions import BackpressureError
 from runtime.loop import ConsumeLoop, LoopConfig
+from schemas import topics
 from schemas.settings import Settings
 from sinks import metrics
+from sinks.action_rows import ACTION_HISTORY_COLUMNS, action_history_row
 from sinks.buffers import PartitionBuffer, TableRoute
 from sinks.client import connect
 from sinks.exceptions import ConfigError
@@ -43,7 +45,7 @@ from sinks.rows import (
     event_row,
 )
 from sinks.schema import ensure_schema
-from sinks.writer import ALERTS_TABLE, EVENTS_TABLE, ClickHouseWriter
+from sinks.writer import ACTION_HISTORY_TABLE, ALERTS_TABLE, EVENTS_TABLE, ClickHouseWriter
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -102,6 +104,7 @@ class KafkaClickHouseSink:
         *,
         tagged_topic: str = "feedback.tagged",
         alerts_topic: str = "hotspots.alerts",
+        actions_topic: str = topics.ACTIONS,
         group_id: str = "pxstream-sink",
         config: SinkConfig | None = None,
         client_factory: Callable[[], Client] | None = None,
@@ -112,6 +115,7 @@ class KafkaClickHouseSink:
         self.routes = {
             tagged_topic: TableRoute(EVENTS_TABLE, EVENT_COLUMNS, event_row),
             alerts_topic: TableRoute(ALERTS_TABLE, ALERT_COLUMNS, alert_row),
+            actions_topic: TableRoute(ACTION_HISTORY_TABLE, ACTION_HISTORY_COLUMNS, action_history_row),
         }
         self._client_factory = client_factory or (lambda: connect(settings.clickhouse_url))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pxstream-sink-ch")
@@ -285,6 +289,7 @@ async def run_sink(
     stop: asyncio.Event | None = None,
     tagged_topic: str = "feedback.tagged",
     alerts_topic: str = "hotspots.alerts",
+    actions_topic: str = topics.ACTIONS,
     group_id: str = "pxstream-sink",
 ) -> None:
     """Run the sink until `stop` is set or the task is cancelled.
@@ -293,7 +298,11 @@ async def run_sink(
     where they are, so the worker that hosts it keeps streaming.
     """
     sink = KafkaClickHouseSink(
-        settings, tagged_topic=tagged_topic, alerts_topic=alerts_topic, group_id=group_id
+        settings,
+        tagged_topic=tagged_topic,
+        alerts_topic=alerts_topic,
+        actions_topic=actions_topic,
+        group_id=group_id,
     )
     await sink.run(stop)
 

@@ -1,13 +1,13 @@
 """`pxstream sql`: read-only queries, printed as a table or JSON.
 
-Two locks, not one: the statement must start with SELECT / WITH / SHOW / DESCRIBE (a clear
-message for a person who typed something else), and the engine runs it with `readonly=1`, so
-an INSERT hidden after a comment or inside a WITH is refused by ClickHouse itself.
+Two fences, not one: the statement must pass the allow-list of sinks/sql_guard.py (one read-only
+statement, known functions only, no clause that touches files, the network or settings), and the
+engine runs it with `readonly=1` and a time limit, so whatever the guard misses still cannot write a
+table. `readonly=1` alone is not enough: it lets `file()` and `INTO OUTFILE` through on chDB.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,66 +16,29 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sinks.exceptions import ReadOnlyQueryError
+from sinks.sql_guard import check_read_only
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
-READ_ONLY_KEYWORDS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS")
-READONLY_SETTINGS = {"readonly": 1}
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/|#[^\n]*", re.DOTALL)
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`(?:[^`\\]|\\.)*`", re.DOTALL)
+__all__ = ["READONLY_SETTINGS", "check_read_only", "format_json", "format_table", "run_query"]
+
+# `readonly` last: a server applies request settings in order and refuses changes after it.
+READONLY_SETTINGS: dict[str, Any] = {"max_execution_time": 120, "readonly": 1}
 _MAX_CELL = 80
-
-
-def first_keyword(sql: str) -> str:
-    stripped = _COMMENTS.sub(" ", sql).strip().lstrip("(").strip()
-    match = re.match(r"[A-Za-z]+", stripped)
-    return match.group(0).upper() if match else ""
-
-
-def _code_only(sql: str) -> str:
-    """The statement without comments or quoted text, so `;` and keywords in them do not count."""
-    out, pos = [], 0
-    pattern = re.compile(f"{_COMMENTS.pattern}|{_QUOTED.pattern}", re.DOTALL)
-    for match in pattern.finditer(sql):
-        out.append(sql[pos : match.start()])
-        out.append(" " if match.group(0)[0] in "-/#" else "''")
-        pos = match.end()
-    out.append(sql[pos:])
-    return "".join(out)
-
-
-def single_statement(sql: str) -> str:
-    """The statement without a trailing `;`; more than one statement is refused."""
-    code = _code_only(sql).strip().rstrip(";").strip()
-    if ";" in code:
-        raise ReadOnlyQueryError("pxstream sql runs one statement at a time; found `;` between statements")
-    stripped = sql.strip()
-    while stripped.endswith(";"):
-        stripped = stripped[:-1].rstrip()
-    return stripped
-
-
-def check_read_only(sql: str) -> None:
-    single_statement(sql)
-    keyword = first_keyword(_code_only(sql))
-    if keyword not in READ_ONLY_KEYWORDS:
-        shown = keyword or "an empty statement"
-        raise ReadOnlyQueryError(
-            f"pxstream sql runs read-only queries (SELECT, WITH, SHOW, DESCRIBE); refused {shown}"
-        )
 
 
 def run_query(client: Client, sql: str) -> tuple[list[str], list[Sequence[Any]]]:
     """Run one read-only statement; ClickHouse's own refusal surfaces as ReadOnlyQueryError."""
     from clickhouse_connect.driver.exceptions import DatabaseError
 
-    check_read_only(sql)
+    checked = check_read_only(sql)
     try:
-        result = client.query(single_statement(sql), settings=READONLY_SETTINGS)
+        # The query's own allowed settings first: a server refuses any change after `readonly`.
+        result = client.query(checked.sql, settings={**checked.settings, **READONLY_SETTINGS})
     except DatabaseError as exc:
         message = str(exc)
-        if "READONLY" in message or "readonly" in message:
+        if "(READONLY)" in message:  # the error code's name; the echoed query says `readonly = '1'` too
             raise ReadOnlyQueryError("refused by ClickHouse: the query tries to write (readonly=1)") from None
         raise ReadOnlyQueryError(f"ClickHouse refused the query: {_first_error_line(message)}") from None
     return list(result.column_names), list(result.result_rows)
@@ -88,7 +51,8 @@ def _first_error_line(message: str) -> str:
     return "unknown error"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value orjson cannot write by itself, as JSON: UTC timestamps with Z, dates, decimals."""
     if isinstance(value, datetime):
         # The tables store UTC; the driver hands back naive datetimes for it.
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -105,7 +69,7 @@ def _plain(value: Any) -> Any:
 def format_json(columns: list[str], rows: list[Sequence[Any]]) -> str:
     objects = [dict(zip(columns, row, strict=True)) for row in rows]
     options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-    return orjson.dumps(objects, default=_plain, option=options).decode()
+    return orjson.dumps(objects, default=plain, option=options).decode()
 
 
 def _cell(value: Any) -> str:
@@ -114,7 +78,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         text = value.isoformat(sep=" ")
     elif isinstance(value, list | tuple | dict):
-        text = orjson.dumps(value, default=_plain).decode()
+        text = orjson.dumps(value, default=plain).decode()
     else:
         text = str(value)
     text = text.replace("\n", " ")

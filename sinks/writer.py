@@ -10,10 +10,11 @@ table. Two kinds of repeat can happen:
    `insert_deduplication_token`; the engine drops every part that already landed, in the base
    table and - with `deduplicate_blocks_in_dependent_materialized_views` - in the views too,
    and writes only what is missing (an insert killed half-way is completed, not doubled).
-2. The same event_id at another offset (the stream re-published it after its own restart). The
-   writer asks which ids of the batch are already stored from *other* offsets and leaves them
-   out. A partition has one writer at a time (the consumer group), and a provider's events stay
-   in one partition, so this check-then-insert is not racing anyone.
+2. The same event at another offset (the stream re-published it after its own restart). The
+   writer asks which events of the batch - (organisation, event_id) pairs, since two
+   organisations may use the same id (docs/tenancy.md) - are already stored from *other* offsets
+   and leaves them out. A partition has one writer at a time (the consumer group), and a
+   provider's events stay in one partition, so this check-then-insert is not racing anyone.
 
 Alerts need only (1) and ReplacingMergeTree: they have no views.
 
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sinks import metrics
+from sinks.action_rows import ACTION_HISTORY_COLUMNS
 from sinks.rows import ALERT_COLUMNS, EVENT_COLUMNS, ColumnBatch
 
 if TYPE_CHECKING:
@@ -41,9 +43,11 @@ log = logging.getLogger(__name__)
 
 EVENTS_TABLE = "feedback_events"
 ALERTS_TABLE = "hotspot_alerts"
+ACTION_HISTORY_TABLE = "action_history"  # its view keeps `actions` (latest state) in step
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     EVENTS_TABLE: (*EVENT_COLUMNS, "sink_batch"),
     ALERTS_TABLE: ALERT_COLUMNS,
+    ACTION_HISTORY_TABLE: ACTION_HISTORY_COLUMNS,
 }
 # Tables that record which batch wrote each row (a 64-bit digest of its token).
 BATCH_STAMPED_TABLES = frozenset({EVENTS_TABLE})
@@ -129,8 +133,9 @@ class ClickHouseWriter:
         return [PlannedRange(int(a), int(b)) for a, b in result.result_rows]
 
     # -- data -----------------------------------------------------------------------------
-    def already_stored(self, batch: ColumnBatch, rows: list[tuple[Any, ...]]) -> set[str]:
-        """Ids of these rows already stored by another batch (not by an attempt of this one).
+    def already_stored(self, batch: ColumnBatch, rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+        """(organisation, event_id) of these rows already stored by another batch (not by an attempt
+        of this one). Looked up by id (the bloom-filter index), then matched as pairs here.
 
         Looked up only in the months the rows occurred in: a repeat of an event has the same
         occurred_at (which is also why ReplacingMergeTree can collapse it), so the check reads
@@ -141,20 +146,21 @@ class ClickHouseWriter:
         occurred = EVENT_COLUMNS.index("occurred_at")
         months = sorted({_yyyymm(row[occurred]) for row in rows})
         result = self.client.query(
-            f"SELECT DISTINCT event_id FROM {batch.table}"
+            f"SELECT DISTINCT organisation, event_id FROM {batch.table}"
             " WHERE toYYYYMM(occurred_at) IN {months:Array(UInt32)}"
             " AND event_id IN {ids:Array(String)}"
             " AND NOT (kafka_topic = {t:String} AND kafka_partition = {p:UInt32}"
             " AND sink_batch = {b:UInt64})",
             parameters={
                 "months": months,
-                "ids": [row[0] for row in rows],
+                "ids": sorted({row[EVENT_COLUMNS.index("event_id")] for row in rows}),
                 "t": batch.topic,
                 "p": batch.partition,
                 "b": batch.stamp(self.consumer_group),
             },
         )
-        return {row[0] for row in result.result_rows}
+        wanted = {batch.identity(row) for row in rows}
+        return {(organisation, event_id) for organisation, event_id in result.result_rows} & wanted
 
     def write(self, batch: ColumnBatch) -> int:
         """Insert one batch idempotently; return the number of rows sent to the engine."""
@@ -163,7 +169,7 @@ class ClickHouseWriter:
             stored = self.already_stored(batch, rows)
             if stored:
                 metrics.DUPLICATES.labels(batch.table).inc(len(stored))
-                rows = [row for row in rows if row[0] not in stored]
+                rows = [row for row in rows if batch.identity(row) not in stored]
         if not rows:
             return 0
         context = self._context(batch.table)

@@ -21,17 +21,10 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.feedback_event import REASON_CODES
 from streams.pipeline import INVALID_SOURCE, PROCESSING_ERROR, SOURCES, BatchResult
+from streams.redaction import MARKERS
 
-REDACTION_KINDS: Final = (
-    "nhs_number",
-    "phone",
-    "email",
-    "postcode",
-    "dob",
-    "address",
-    "hospital_number",
-    "name",
-)
+# The redactor's own kinds, so a kind it adds gets its own series rather than "other".
+REDACTION_KINDS: Final = tuple(MARKERS)
 OTHER_KIND: Final = "other"
 DEAD_LETTER_REASONS: Final = (*REASON_CODES, PROCESSING_ERROR)
 # Seconds from received_at to tag output. Sources may stamp received_at long before they send

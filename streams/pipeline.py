@@ -33,6 +33,9 @@ SOURCES: Final[frozenset[str]] = frozenset(SCHEMA["properties"]["source"]["enum"
 # An event dated further ahead than this is refused: one mistyped year would drag a partition's
 # event-time watermark forward and make every honest event look late to the hotspot rules.
 MAX_FUTURE: Final = timedelta(days=1)
+# Labels a source chose that are stored, shown and used as alert labels: redacted like text,
+# except that a common first name with no cue is a ward named after someone, not a person.
+LABEL_FIELDS: Final = ("ward", "site")
 # The tagger's output fields that TaggedEvent v1 carries; anything else it returns stays out.
 _TAG_FIELDS: Final = ("domains", "domain_scores", "themes", "sentiment", "evidence")
 
@@ -115,10 +118,8 @@ def _describe(exc: BaseException) -> str:
 @dataclass(slots=True)
 class _Validated:
     record: RawRecord
-    event: FeedbackEvent
+    event: FeedbackEvent  # with every free-text field already redacted
     source: str
-    redacted_text: str
-    attributes: dict[str, str] | None
     counts: Counter[str]
 
 
@@ -130,11 +131,13 @@ class Pipeline:
         *,
         redact: Redactor,
         tagger: TaggerLike,
+        redact_label: Redactor | None = None,
         tagger_version: str,
         max_future: timedelta | None = MAX_FUTURE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._redact = redact
+        self._redact_label = redact_label or redact
         self._tagger = tagger
         self.tagger_version = tagger_version
         self._max_future = max_future
@@ -143,10 +146,16 @@ class Pipeline:
     @classmethod
     def default(cls, **options: Any) -> Pipeline:
         """The production redactor and tagger (imported here: loading the tagger takes a moment)."""
-        from streams.redaction import redact
+        from streams.redaction import redact, redact_label
         from streams.tagging import TAGGER_VERSION, Tagger
 
-        return cls(redact=redact, tagger=Tagger.default(), tagger_version=TAGGER_VERSION, **options)
+        return cls(
+            redact=redact,
+            redact_label=redact_label,
+            tagger=Tagger.default(),
+            tagger_version=TAGGER_VERSION,
+            **options,
+        )
 
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
         result = BatchResult(processed_at=self._clock())
@@ -186,26 +195,52 @@ class Pipeline:
             return None
         result.in_by_source[label] += 1
         try:
-            redaction = self._redact(event["text"])
-            counts: Counter[str] = Counter({k: v for k, v in redaction.counts.items() if v})
-            attributes = None
-            if "attributes" in event:
-                # Sources put free text in attributes too (titles, author handles): redact them alike.
-                attributes = {}
-                for name, value in event["attributes"].items():
-                    redacted = self._redact(value)
-                    attributes[name] = redacted.text
-                    counts.update({k: v for k, v in redacted.counts.items() if v})
+            redacted, counts = self._redact_event(event)
         except Exception as exc:
             log.exception("redacting %s[%d]@%d failed", record.topic, record.partition, record.offset)
             self._dead(result, record, error=_describe(exc), reason_code=PROCESSING_ERROR, source=label)
             return None
-        return _Validated(record, event, label, redaction.text, attributes, counts)
+        return _Validated(record, redacted, label, counts)
+
+    def _redact_event(self, event: FeedbackEvent) -> tuple[FeedbackEvent, Counter[str]]:
+        """The event with every free-text field redacted, and what was redacted, by kind.
+
+        Per field (docs/redaction.md, "Per field"): `text` and attribute values are free text;
+        `ward`, `site`, category codes and attribute names are labels a source chose, redacted
+        with the label redactor (no cue-less first names: wards are named after people). They
+        are redacted rather than refused, so the event still counts where it happened; the
+        marker in the label shows the source what to fix. `organisation` and `provider` are
+        codes that route and partition the event and are left as they are.
+        """
+        counts: Counter[str] = Counter()
+
+        def apply(redactor: Redactor, value: str) -> str:
+            redaction = redactor(value)
+            counts.update({kind: n for kind, n in redaction.counts.items() if n})
+            return redaction.text
+
+        redacted: dict[str, Any] = dict(event)
+        redacted["text"] = apply(self._redact, event["text"])
+        for name in LABEL_FIELDS:
+            if name in event:
+                redacted[name] = apply(self._redact_label, event[name])  # type: ignore[literal-required]
+        if "category_codes" in event:
+            redacted["category_codes"] = [apply(self._redact_label, code) for code in event["category_codes"]]
+        if "attributes" in event:
+            attributes: dict[str, str] = {}
+            for key, value in event["attributes"].items():
+                name = base = apply(self._redact_label, key)
+                copy = 2
+                while name in attributes:  # two names redacted alike: keep both values
+                    name, copy = f"{base} ({copy})", copy + 1
+                attributes[name] = apply(self._redact, value)
+            redacted["attributes"] = attributes
+        return redacted, counts  # type: ignore[return-value]
 
     def _tag(self, batch: list[_Validated], result: BatchResult) -> None:
         if not batch:
             return
-        items = [(v.redacted_text, v.event["source"], v.event.get("category_codes", [])) for v in batch]
+        items = [(v.event["text"], v.event["source"], v.event.get("category_codes", [])) for v in batch]
         started = time.perf_counter()
         try:
             tags: list[Any] = list(self._tagger.tag_many(items))
@@ -251,9 +286,6 @@ class Pipeline:
     def _tagged_event(self, validated: _Validated, tags: TagsLike) -> TaggedEvent:
         found = tags.as_dict()
         output: dict[str, Any] = dict(validated.event)
-        output["text"] = validated.redacted_text
-        if validated.attributes is not None:
-            output["attributes"] = validated.attributes
         for name in _TAG_FIELDS:
             output[name] = found[name]
         output["redactions"] = dict(validated.counts)

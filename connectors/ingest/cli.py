@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         rate_per_s=args.rate,
         burst=args.burst,
     )
-    app = create_app(config, TokenStore.load(Path(tokens_path)))
+    # The top floor hands in the composed server (ingest + actions API); alone, ingest only.
+    factory = getattr(args, "http_app_factory", None) or create_app
+    app = factory(config, TokenStore.load(Path(tokens_path)))
     try:
         web.run_app(
             app, host=host, port=port, access_log=None, print=lambda message: print(message, flush=True)

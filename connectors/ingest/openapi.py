@@ -93,7 +93,10 @@ def build_document(server_url: str | None = None) -> dict[str, Any]:
                             {"WWW-Authenticate": {"schema": {"type": "string"}}},
                         ),
                         "403": _error("An event names an organisation other than the token's"),
-                        "413": _error(f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB"),
+                        "413": _error(
+                            f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB, or an event is larger "
+                            "than one Kafka message takes (`indexes` names them); nothing was sent"
+                        ),
                         "429": _error(
                             "Over this token's rate limit; retry after the given seconds",
                             {

@@ -1,7 +1,8 @@
 """The HTTP ingest API (CONTRACTS.md, "HTTP ingest API") on aiohttp.
 
 A request is all or nothing: it is authenticated, rate limited, read under a hard size cap,
-decoded and validated in full (every problem of every event is listed), and only then sent;
+decoded and validated in full (every problem of every event is listed), each event's encoded size
+checked against what Kafka takes in one message, and only then sent;
 the 202 goes back once Kafka acknowledged every event. Kafka trouble is a 503 the client can
 retry (event ids make the retry harmless), never a 500. Nothing here logs event text or tokens:
 log lines carry the route, status, organisation code and event count.
@@ -25,12 +26,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
 from connectors.ingest.openapi import MAX_BODY_BYTES, MAX_EVENTS, build_document
-from connectors.ingest.ratelimit import RateLimiter, retry_after_header
+from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.tokens import Caller, TokenStore
 from schemas import topics
 from schemas.feedback_event import InvalidEvent, decode, parse_event
 
 log = logging.getLogger(__name__)
+MAX_EVENT_BYTES = 768 * 1024
 # What the access log line may say about a request: never the token, never the text.
 _ORGANISATION = web.RequestKey("organisation", str)
 _EVENTS = web.RequestKey("events", int)
@@ -49,6 +51,11 @@ class IngestConfig:
     # An event dated further ahead than this is refused: one mistyped year would drag the
     # partition's event-time watermark forward and make every honest event look late.
     max_future: timedelta = field(default=timedelta(days=1))
+    # One event is one Kafka message, and Kafka takes at most 1 MiB (the producer's
+    # max_request_size and the broker's message.max.bytes). A quarter is left for what the stream
+    # adds to it (tags, evidence, redaction marks), so its TaggedEvent fits too. Larger is a
+    # permanent error (413 naming the event), never a 503 that a client would retry for ever.
+    max_event_bytes: int = MAX_EVENT_BYTES
 
 
 class _Metrics:
@@ -102,7 +109,7 @@ class IngestService:
     def __init__(self, config: IngestConfig, tokens: TokenStore) -> None:
         self.config = config
         self.tokens = tokens
-        self.limiter = RateLimiter(config.rate_per_s, config.burst)
+        self.limiter = CallerRateLimit(config.rate_per_s, config.burst)
         self.kafka = KafkaLink(config.bootstrap, config.topic, connect_timeout_s=config.connect_timeout_s)
         self.metrics = _Metrics()
         self.document = orjson.dumps(build_document())
@@ -168,6 +175,15 @@ class IngestService:
         events, errors = self._validate(items, caller)
         if errors:
             return _refused(errors)
+        oversized = self._oversized(events)
+        if oversized:
+            named = "; ".join(f"index {i} is {size:,} bytes" for i, size in oversized[:10])
+            return _error(
+                413,
+                f"{named}{' …' if len(oversized) > 10 else ''}: one event may be at most "
+                f"{self.config.max_event_bytes:,} bytes as JSON (one Kafka message); nothing was sent",
+                indexes=[index for index, _ in oversized],
+            )
         request[_EVENTS] = len(events)
         try:
             producer = await self.kafka.producer()
@@ -182,6 +198,11 @@ class IngestService:
             )
         self.metrics.accepted.labels(caller.organisation).inc(len(events))
         return _json({"accepted": len(events)}, 202)
+
+    def _oversized(self, events: list[Any]) -> list[tuple[int, int]]:
+        """(index, bytes) of each event over the limit, checked before anything is sent."""
+        sizes = ((index, len(orjson.dumps(event))) for index, event in enumerate(events))
+        return [(index, size) for index, size in sizes if size > self.config.max_event_bytes]
 
     @staticmethod
     def _foreign(items: list[Any], caller: Caller) -> list[int]:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.exceptions import SourceUnavailable
-from connectors.http_limits import RateLimited, RateLimiter, check_status
+from connectors.http_limits import RateLimited, check_status
+from connectors.ratelimit import RequestPacer
 from connectors.runtime import aiohttp
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ async def get_json(
     where: str,
     params: Mapping[str, str | int] | None = None,
     headers: Mapping[str, str] | None = None,
-    limiter: RateLimiter | None = None,
+    limiter: RequestPacer | None = None,
     max_rate_limited: int = 5,
     longest_wait_s: float = 300.0,
 ) -> Any:

@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.exceptions import ConnectorConfigError
-from connectors.http_limits import RateLimiter
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, text_fingerprint
+from connectors.ratelimit import RequestPacer
 from connectors.reviews._http import get_json
 from connectors.runtime import Batch, Source, aiohttp
 
@@ -142,7 +142,7 @@ class NhsReviewsSource(Source):
         self.base_url = base_url.rstrip("/")
         self.since = since or datetime.now(UTC) - timedelta(days=30)
         self.limit = limit
-        self.limiter = RateLimiter(requests_per_s, burst=1)
+        self.limiter = RequestPacer(requests_per_s, burst=1)
         self.poll_interval_s = poll_interval_s
         self.publishers = tuple(p.casefold() for p in care_opinion_publishers)
         # When the Care Opinion connector runs for the same services, its copy is the richer one

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from grafana.dashboards import commissioner, hotspots, pipeline, provider, themes, ward
+from grafana.dashboards import actions, commissioner, hotspots, pipeline, provider, themes, ward
 
-MODULES = (ward, provider, commissioner, hotspots, themes, pipeline)
+MODULES = (ward, provider, commissioner, hotspots, themes, actions, pipeline)
 
 
 def build_all() -> dict[str, dict]:

@@ -8,6 +8,9 @@ does not show one commissioner another's feedback.
 from __future__ import annotations
 
 ORG = "organisation = ${organisation:singlequote}"
+# Alerts: every episode the organisation's events counted toward, whatever the rule groups by
+# (docs/tenancy.md); the same test as the alerts' row policy.
+ALERT_ORG = "has(organisations, ${organisation:singlequote})"
 ONE_PROVIDER = "provider = ${provider:singlequote}"
 PROVIDERS = "provider IN (${provider:singlequote})"
 ONE_WARD = "ward = ${ward:singlequote}"

@@ -37,7 +37,7 @@ def headlines(y: int) -> list[dict]:
             "Open hotspots",
             b.grid(18, y, 6, 4),
             "SELECT count() AS open_hotspots FROM hotspot_alerts FINAL\n"
-            f"WHERE {_sql.ORG} AND status = 'firing'",
+            f"WHERE {_sql.ALERT_ORG} AND status = 'firing'",
             steps=style.HOTSPOT_STEPS,
         ),
     ]
@@ -60,7 +60,7 @@ FROM (
 LEFT JOIN (
   SELECT provider, count() AS open_hotspots
   FROM hotspot_alerts FINAL
-  WHERE {_sql.ORG} AND status = 'firing'
+  WHERE {_sql.ALERT_ORG} AND status = 'firing'
   GROUP BY provider
 ) AS h ON h.provider = e.provider
 ORDER BY open_hotspots DESC, negative DESC, provider

@@ -12,12 +12,13 @@ from grafana import style
 from grafana.dashboards import _sql
 
 UID = "pxstream-hotspots"
-ALERTS = f"{_sql.ORG} AND {_sql.PROVIDERS}"
+ALERTS = f"{_sql.ALERT_ORG} AND {_sql.PROVIDERS}"
 
 
 def variables() -> list[dict]:
     provider_sql = (
-        f"SELECT DISTINCT provider FROM hotspot_alerts\nWHERE {_sql.ORG} AND provider != '' ORDER BY provider"
+        "SELECT DISTINCT provider FROM hotspot_alerts\n"
+        f"WHERE {_sql.ALERT_ORG} AND provider != '' ORDER BY provider"
     )
     return [
         b.query_variable("organisation", "Organisation", _sql.VAR_ORGANISATION),
@@ -106,7 +107,8 @@ SELECT
   `count` AS events,
   threshold,
   severity,
-  description
+  description,
+  arrayStringConcat(organisations, ', ') AS shared_by
 FROM hotspot_alerts FINAL
 WHERE {ALERTS} AND $__timeFilter(fired_at)
 ORDER BY status = 'firing' DESC, fired_at DESC
@@ -127,7 +129,8 @@ LIMIT 500
 
 
 def contributing_events(pos: dict) -> dict:
-    """Events of the alert's group inside its window (group fields are '' when not grouped by)."""
+    """This organisation's events of the alert's group inside its window (group fields are '' when
+    not grouped by). Another organisation's events in a shared episode are theirs to see."""
     sql = f"""
 SELECT
   e.occurred_at AS time,
@@ -139,11 +142,11 @@ SELECT
   e.text AS feedback
 FROM feedback_events AS e FINAL
 CROSS JOIN (
-  SELECT organisation, provider, site, ward, source, domain, window_start, window_end
+  SELECT provider, site, ward, source, domain, window_start, window_end
   FROM hotspot_alerts FINAL
-  WHERE alert_id = ${{alert:singlequote}} AND {_sql.ORG}
+  WHERE alert_id = ${{alert:singlequote}} AND {_sql.ALERT_ORG}
 ) AS a
-WHERE e.organisation = a.organisation
+WHERE e.{_sql.ORG}
   AND e.occurred_at >= a.window_start AND e.occurred_at < a.window_end
   AND (a.provider = '' OR e.provider = a.provider)
   AND (a.site = '' OR e.site = a.site)

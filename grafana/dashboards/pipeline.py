@@ -161,7 +161,7 @@ def hotspot_input(pos: dict) -> dict:
     series = (
         ("pxstream_hotspot_late_events_total", "late, counted", "A"),
         ("pxstream_hotspot_too_late_total", "too late, not counted (per rule)", "B"),
-        ("pxstream_hotspot_duplicates_total", "duplicate event_id, not counted", "C"),
+        ("pxstream_hotspot_duplicates_total", "duplicate event, not counted", "C"),
     )
     return b.timeseries(
         "Hotspot stage: late, too late and duplicate events per second",

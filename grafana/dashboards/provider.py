@@ -41,7 +41,7 @@ def open_hotspots(pos: dict) -> dict:
     sql = f"""
 SELECT count() AS open_hotspots
 FROM hotspot_alerts FINAL
-WHERE {_sql.ORG} AND {_sql.ONE_PROVIDER} AND status = 'firing'
+WHERE {_sql.ALERT_ORG} AND {_sql.ONE_PROVIDER} AND status = 'firing'
 """
     return b.stat("Open hotspots", pos, b.sql_target(sql), steps=style.HOTSPOT_STEPS)
 

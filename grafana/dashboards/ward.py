@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from grafana import builders as b
 from grafana import style
-from grafana.dashboards import _sql
+from grafana.dashboards import _sql, actions
 
 UID = "pxstream-ward"
 WARD_FILTER = f"{_sql.ORG} AND {_sql.ONE_PROVIDER} AND {_sql.ONE_WARD}"
+WARD_ALERTS = f"{_sql.ALERT_ORG} AND {_sql.ONE_PROVIDER} AND {_sql.ONE_WARD}"
 
 
 def variables() -> list[dict]:
@@ -59,7 +60,7 @@ SELECT
   concat(description, if(domain = '', '', concat(' — ', {b.domain_label()}))) AS hotspot,
   `count` AS events
 FROM hotspot_alerts FINAL
-WHERE {WARD_FILTER}
+WHERE {WARD_ALERTS}
   AND status = 'firing'
 ORDER BY fired_at DESC
 LIMIT 4
@@ -119,6 +120,41 @@ LIMIT 5
     )
 
 
+def you_said_we_did(pos: dict) -> dict:
+    """The ward's latest completed hotspot reviews and manual actions, with what changed.
+
+    Acknowledgements of single complaints and incidents are case work about one person, so they
+    stay off a screen in a public corridor; "you said" is the hotspot a review answered (its
+    description), or the action's title. Outcomes are redacted by the actions stage.
+    """
+    sql = f"""
+SELECT
+  a.completed_at AS completed,
+  if(h.description != '', h.description, a.title) AS `you said`,
+  a.outcome AS `we did`
+FROM actions AS a FINAL
+LEFT JOIN (SELECT alert_id, any(description) AS description FROM hotspot_alerts GROUP BY alert_id) AS h
+  ON a.trigger_alert_id = h.alert_id
+WHERE {actions.ORG} AND a.provider = ${{provider:singlequote}} AND a.ward = ${{ward:singlequote}}
+  AND a.status = 'completed' AND a.trigger_kind IN ('alert', 'command')
+  AND a.completed_at > $__toTime - INTERVAL 90 DAY AND a.completed_at <= $__toTime
+ORDER BY a.completed_at DESC
+LIMIT 5
+"""
+    return b.table(
+        "You said, we did",
+        pos,
+        b.sql_target(sql),
+        cell_height="lg",
+        no_value="Nothing completed yet",
+        overrides=[
+            b.wrap_override("you said"),
+            b.wrap_override("we did"),
+            b.width_override("completed", 180),
+        ],
+    )
+
+
 def build() -> dict:
     panels = [
         today_by_domain(b.grid(0, 0, 12, 7)),
@@ -126,11 +162,13 @@ def build() -> dict:
         open_hotspots(b.grid(0, 7, 24, 6)),
         trend_28_days(b.grid(0, 13, 12, 9)),
         positive_comments(b.grid(12, 13, 12, 9)),
+        you_said_we_did(b.grid(0, 22, 24, 8)),
     ]
     return b.dashboard(
         uid=UID,
         title="Ward wall screen",
-        description="Kiosk view of one ward: today's and this week's feedback, open hotspots, trend, praise.",
+        description="Kiosk view of one ward: today's and this week's feedback, open hotspots, trend, praise, "
+        "and what changed because of it.",
         panels=panels,
         variables=variables(),
         refresh=style.REFRESH_WALL,

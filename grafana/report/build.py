@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 from grafana.report import charts
+from grafana.report.actions import ActionsMonth, actions_section, load_actions_month
 from grafana.report.data import SPC_PERIODS, Month, MonthData, load_month
 from grafana.report.html import Figure, change, page, table
 from grafana.report.spc import DEFAULT_BASELINE, XmrChart, xmr
@@ -26,10 +27,11 @@ def build_report(clickhouse_url: str, organisation: str, month_text: str, out: P
     from sinks.client import connect
 
     client = connect(clickhouse_url)
-    return write_report(load_month(client, organisation, Month.parse(month_text)), out)
+    data = load_month(client, organisation, Month.parse(month_text))
+    return write_report(data, out, load_actions_month(client, organisation, data.month, data.episodes))
 
 
-def write_report(data: MonthData, out: Path) -> Path:
+def write_report(data: MonthData, out: Path, actions: ActionsMonth | None = None) -> Path:
     if data.events == 0 and data.events_previous == 0 and not data.episodes:
         raise ReportError(
             f"no feedback for organisation {data.organisation!r} in {data.month.label} or the month before "
@@ -42,7 +44,12 @@ def write_report(data: MonthData, out: Path) -> Path:
         _sources_and_themes(data, figures),
         _spc(data, figures),
     ]
-    sections += [_episodes(data), _changes(data), _method()]
+    sections += [
+        _episodes(data),
+        *([actions_section(actions, data.month)] if actions else []),
+        _changes(data),
+    ]
+    sections.append(_method())
     try:
         out.mkdir(parents=True, exist_ok=True)
         for figure in figures:
@@ -201,12 +208,18 @@ def _episodes(data: MonthData) -> str:
     def when(value) -> str:
         return value.strftime("%d %b %H:%M") if value else "—"
 
+    def where(e) -> str:
+        place = " / ".join(v for v in (e["provider"], e["ward"], e["source"]) if v) or "—"
+        # The count includes every organisation's events: say whose, so it is read as shared.
+        others = [o for o in e.get("organisations") or () if o != data.organisation]
+        return place + (f" · shared with {', '.join(others)}" if others else "")
+
     rows = [
         [
             when(e["fired_at"]),
             f'<span class="tag {e["status"]}">{escape(e["status"])}</span>',
             escape(e["description"] or e["rule_id"]),
-            escape(" / ".join(v for v in (e["provider"], e["ward"], e["source"]) if v) or "—"),
+            escape(where(e)),
             escape(DOMAIN_SHORT_LABELS.get(e["domain"], e["domain"]) or "—"),
             f"{e['count']:,} (≥ {e['threshold']:g})",
             when(e["resolved_at"]),

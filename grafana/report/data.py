@@ -10,42 +10,25 @@ end drags a point down), over the 26 periods (six months) up to the month's end.
 than daily because complaints and incidents follow the working week — daily points would show
 weekday/weekend swings as special cause. Limits come from the first 12 points (Making Data
 Count's baseline), so the recent months are judged against the earlier ones.
+
+Only complete periods are plotted: for the current month, a period that ends today or later has
+not happened yet (or only partly), and its zero or partial count would be drawn as a fall in
+negative feedback - special-cause "improvement" that is only the calendar.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from schemas.domains import DOMAIN_IDS
+from schemas.month import Month
 
 SPC_PERIODS = 26
 SPC_PERIOD_DAYS = 7
 TOP_THEMES = 12
 TOP_CHANGES = 6
-
-
-@dataclass(frozen=True)
-class Month:
-    start: date
-    end: date  # exclusive
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        year, month = (int(part) for part in text.split("-"))
-        start = date(year, month, 1)
-        end = date(year + month // 12, month % 12 + 1, 1)
-        return cls(start, end)
-
-    @property
-    def previous(self) -> Month:
-        last = self.start - timedelta(days=1)
-        return Month(last.replace(day=1), self.start)
-
-    @property
-    def label(self) -> str:
-        return self.start.strftime("%B %Y")
 
 
 @dataclass
@@ -86,7 +69,8 @@ BOTH_MONTHS = "occurred_at >= {prev_start:DateTime64(3)} AND occurred_at < {end:
 ORG = "organisation = {org:String}"
 
 
-def load_month(client, organisation: str, month: Month) -> MonthData:
+def load_month(client, organisation: str, month: Month, *, today: date | None = None) -> MonthData:
+    """The month's figures; `today` (default: the UTC date now) bounds the SPC periods shown."""
     p = _params(organisation, month)
     data = MonthData(organisation, month)
 
@@ -127,13 +111,13 @@ def load_month(client, organisation: str, month: Month) -> MonthData:
     ).result_rows
     data.themes = [(t, int(a), int(b), int(n)) for t, a, b, n in rows]
 
-    _load_weekly(client, p, month, data)
+    _load_weekly(client, p, month, data, today or datetime.now(UTC).date())
 
     result = client.query(
         """SELECT alert_id, rule_id, status, provider, ward, source, domain, window_start, window_end,
-                  `count`, threshold, severity, description, fired_at, resolved_at
+                  `count`, threshold, severity, description, fired_at, resolved_at, organisations
            FROM hotspot_alerts FINAL
-           WHERE organisation = {org:String}
+           WHERE has(organisations, {org:String})
              AND fired_at >= {start:DateTime64(3)} AND fired_at < {end:DateTime64(3)}
            ORDER BY fired_at""",
         parameters=p,
@@ -158,8 +142,10 @@ def load_month(client, organisation: str, month: Month) -> MonthData:
     return data
 
 
-def _load_weekly(client, p: dict[str, Any], month: Month, data: MonthData) -> None:
+def _load_weekly(client, p: dict[str, Any], month: Month, data: MonthData, today: date) -> None:
     """Negative feedback per domain per 7-day period ending on the month's last day.
+
+    Periods not over yet (ending today or later) are dropped: they are not zeros, they are unknown.
 
     Periods before the organisation's first feedback are dropped: a run of zeros from before
     pxstream was switched on is not a process, and would set a false baseline.
@@ -185,5 +171,6 @@ def _load_weekly(client, p: dict[str, Any], month: Month, data: MonthData) -> No
     keep = 0
     if first_day and first_day > date(1970, 1, 1):
         keep = next((i for i, end in enumerate(ends) if end >= first_day), SPC_PERIODS)
-    data.period_ends = ends[keep:]
-    data.weekly_negative = {d: c[keep:] for d, c in counts.items()}
+    stop = sum(1 for end in ends if end < today)  # ends ascend: the complete periods come first
+    data.period_ends = ends[keep:stop]
+    data.weekly_negative = {d: c[keep:stop] for d, c in counts.items()}

@@ -65,16 +65,45 @@ class PusherConfig:
         return cls(alertmanager_url=alertmanager_url.rstrip("/"), grafana_url=grafana, **overrides)
 
 
-def to_alertmanager(alert: Mapping[str, Any], config: PusherConfig, now: float) -> dict[str, Any]:
-    """One Alert v1 record → one Alertmanager v2 postable alert (labels as CONTRACTS.md)."""
+def alert_organisations(alert: Mapping[str, Any]) -> list[str]:
+    """The episode's organisations, sorted; the group's own organisation always among them."""
+    found = {str(o) for o in alert.get("organisations") or () if o}
+    if alert["group"].get("organisation"):
+        found.add(str(alert["group"]["organisation"]))
+    return sorted(found)
+
+
+def alertmanager_alerts(alert: Mapping[str, Any], config: PusherConfig, now: float) -> list[dict[str, Any]]:
+    """One Alert v1 record → one Alertmanager v2 postable alert per organisation of the episode.
+
+    Labels as CONTRACTS.md (alertname, rule, severity, each group field) plus ``organisation``:
+    one alert per organisation, so each routes to its own people on a plain
+    ``organisation="CODE"`` matcher, and an episode that grows to a new organisation while it
+    fires adds that organisation's alert without changing (and so re-notifying or orphaning) the
+    others' - Alertmanager identifies an alert by its labels (docs/tenancy.md). The full list is in
+    the ``organisations`` annotation. An episode of no organisation is one alert without the label.
+    """
+    organisations = alert_organisations(alert)
+    return [
+        _postable(alert, config, now, organisation, organisations) for organisation in organisations or [""]
+    ]
+
+
+def _postable(
+    alert: Mapping[str, Any], config: PusherConfig, now: float, organisation: str, organisations: list[str]
+) -> dict[str, Any]:
     group = {str(k): str(v) for k, v in alert["group"].items()}
     labels = {"alertname": ALERTNAME, "rule": alert["rule_id"], "severity": alert["severity"], **group}
+    if organisation:
+        labels["organisation"] = organisation
     where = ", ".join(f"{k} {v}" for k, v in group.items())
     summary = (
         f"{alert['rule_id']}: {alert['count']} in window {alert['window_start']} – {alert['window_end']}"
         f" ({where}; limit {alert['threshold']})"
     )
     query = {"var-alert_id": alert["alert_id"], **{f"var-{k}": v for k, v in group.items()}}
+    if organisation:
+        query["var-organisation"] = organisation
     dashboard = f"{config.grafana_url}{DASHBOARD_PATH}?{urlencode(query)}"
     if alert["status"] == RESOLVED and alert.get("resolved_at"):
         # The engine never resolves an episode before it fired (clock skew between workers), but
@@ -84,9 +113,12 @@ def to_alertmanager(alert: Mapping[str, Any], config: PusherConfig, now: float) 
         ends_at = max(alert["resolved_at"], alert["fired_at"], key=datetime.fromisoformat)
     else:
         ends_at = iso_z(now + config.resend_interval_s * config.ends_at_intervals)
+    annotations = {"summary": summary, "description": alert["description"], "dashboard": dashboard}
+    if organisations:
+        annotations["organisations"] = ",".join(organisations)
     return {
         "labels": labels,
-        "annotations": {"summary": summary, "description": alert["description"], "dashboard": dashboard},
+        "annotations": annotations,
         "startsAt": alert["fired_at"],
         "endsAt": ends_at,
         "generatorURL": dashboard,

@@ -9,7 +9,7 @@ can collapse duplicates on it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -40,8 +40,14 @@ def build_alert(
     fired_at: float,
     resolved_at: float | None,
     sample_event_ids: Sequence[str],
+    organisations: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """One Alert v1 record with exactly the contract's fields, timestamps as ISO 8601 UTC ``Z``."""
+    """One Alert v1 record with exactly the contract's fields, timestamps as ISO 8601 UTC ``Z``.
+
+    ``organisations``: every organisation whose events counted toward the episode, sorted, each
+    once, whatever the rule groups by (docs/tenancy.md). It is not part of ``alert_id``: the list
+    can grow while the episode fires, the episode stays the same.
+    """
     if status not in (FIRING, RESOLVED):
         raise ValueError(f"alert status {status!r} is not firing/resolved")
     limit: float | int = int(threshold) if float(threshold).is_integer() else round(float(threshold), 3)
@@ -59,4 +65,5 @@ def build_alert(
         "fired_at": iso_z(fired_at),
         "resolved_at": iso_z(resolved_at) if resolved_at is not None else None,
         "sample_event_ids": list(sample_event_ids)[:MAX_SAMPLE_EVENT_IDS],
+        "organisations": sorted(set(organisations)),
     }

@@ -21,10 +21,11 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   rarely enough for the list to cover any replay (a warning is logged when it cannot).
 * **Replays rewrite.** A key skipped on replay is written again unchanged: RocksDB may hold a
   write the changelog never got, and without this the changelog would stay behind for good.
-* **Each event once.** ``event_id`` is the idempotency key (CONTRACTS.md), and the same event can
-  reach ``feedback.tagged`` twice at different offsets: the tagging stage re-delivers what it had
-  not committed when it was killed, and sources re-send. The first input that counts an event
-  records ``[position, event time]`` under its id; a later input with that id counts nowhere.
+* **Each event once.** (``organisation``, ``event_id``) is the idempotency key (docs/tenancy.md):
+  two organisations may use the same id, and both events count. The same event can reach
+  ``feedback.tagged`` twice at different offsets: the tagging stage re-delivers what it had not
+  committed when it was killed, and sources re-send. The first input that counts an event records
+  ``[position, event time]`` under its identity; a later input with it counts nowhere.
   Comparing positions keeps replays exact: the recorded input itself is re-applied key by key as
   above, everything after it is a duplicate. The records of one batch are stored as one *chunk*
   key named by its first and last position (:meth:`HotspotEngine.end_batch`): one changelog write
@@ -33,6 +34,16 @@ Why it is exact under at-least-once delivery (FAUST-NOTES.md):
   in-memory index built from the chunks when the engine starts. Chunks are forgotten only once
   every event in them is too late for every rule at any input a crash could replay, so a
   duplicate arriving after that is refused by lateness, exactly as it would have been by its id.
+  Chunks written before identities included the organisation (``#seen|``, keyed by bare id) are
+  still read, and matched by id alone, until they expire: an upgrade never counts a re-delivered
+  event twice.
+* **Organisations.** Each key keeps the organisations of its events per bucket, and an episode
+  the organisations whose events lie in its over-limit windows: those of the windows that fired
+  it; then, while it is open, of each event landing in a window over the limit from its start on,
+  and of every window that goes over with an event. When that set
+  grows the episode is announced again (same ``alert_id``, ``firing``, the longer list), and the
+  resolution carries the whole list (docs/tenancy.md). Both live in the key's value, so the
+  markers above make them exact across replays like the counts.
 * **Effects after state.** The caller sends returned alerts and only then stores the new state
   (see :class:`StagedState`), so a crash in between rebuilds the same ``alert_id`` rather than
   losing the alert (the worker then finds it already on the topic and does not send it twice).
@@ -59,11 +70,12 @@ import logging
 import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from schemas.alert import FIRING, RESOLVED
+from schemas.identity import event_identity, organisation_of
 from streams.hotspots.alerts import build_alert
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.windows import (
@@ -76,6 +88,8 @@ from streams.hotspots.windows import (
 )
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 WATERMARK_HISTORY = 256
 SAMPLES_KEPT = 10
@@ -97,7 +111,7 @@ class EngineStats:
     replayed: int = 0  # (event, key) applications skipped because the key already had them
     late: int = 0  # counted although behind the watermark
     too_late: int = 0  # (event, rule) pairs refused: beyond allowed lateness
-    duplicates: int = 0  # events not counted again: their event_id was counted before
+    duplicates: int = 0  # events not counted again: their (organisation, event_id) was counted before
     seen_forgotten: int = 0  # event ids dropped from state once no duplicate could count
     unparseable: int = 0
     alerts: int = 0
@@ -218,11 +232,14 @@ class HotspotEngine:
         self.progress: int | None = None
         self._meta_key = f"{partition}|meta"
         self._prefix = f"{partition}|"
-        # Rule ids are [a-z0-9-]+, so no group key can start with this.
-        self._seen_prefix = f"{partition}|#seen|"
-        # event_id → position that counted it, and (newest event time, key) of each stored chunk:
-        # built by one scan of the state when first needed, then kept up to date.
+        # Rule ids are [a-z0-9-]+, so no group key can start with these.
+        self._seen_prefix = f"{partition}|#ids|"
+        self._legacy_prefix = f"{partition}|#seen|"  # chunks keyed by bare event_id (read only)
+        # event identity → position that counted it (bare ids of legacy chunks apart), and (newest
+        # event time, key) of each stored chunk: built by one scan of the state when first needed,
+        # then kept up to date.
         self._seen: dict[str, int] | None = None
+        self._legacy: dict[str, int] = {}
         self._chunks: list[tuple[int, str]] = []
         self._batch_seen: dict[str, list[int]] = {}  # recorded since the last end_batch
         self._expired_below: int | None = None
@@ -260,6 +277,7 @@ class HotspotEngine:
             meta.dirty = True
 
         event_id = str(event.get("event_id", ""))
+        organisation = organisation_of(event)
         domains = event_domains(event)  # once per event, not once per rule
         targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
         for rule in self.rules.rules:
@@ -270,14 +288,16 @@ class HotspotEngine:
                 self.stats.too_late += 1
                 continue
             targets.append((rule, groups))
-        if targets and self._counted_before(event_id, position, t):
+        if targets and self._counted_before(organisation, event_id, position, t):
             self.stats.duplicates += 1
             targets = []
         if targets and before is not None and t < before:
             self.stats.late += 1
         for rule, groups in targets:
             for group in groups:
-                alerts.extend(self._apply(rule, group, t, event_id, position, before, after, meta, now))
+                alerts.extend(
+                    self._apply(rule, group, t, event_id, organisation, position, before, after, meta, now)
+                )
 
         if before is not None and after > before:
             alerts.extend(self._sweep(meta, position, after, now))
@@ -322,7 +342,7 @@ class HotspotEngine:
 
     # ---------------------------------------------------------------- each event once
 
-    def _counted_before(self, event_id: str, position: int, t: int) -> bool:
+    def _counted_before(self, organisation: str, event_id: str, position: int, t: int) -> bool:
         """True when an earlier input counted this event; otherwise record this one as counting it.
 
         Recording again on a replay of the recording input puts it in this batch's chunk too,
@@ -332,11 +352,14 @@ class HotspotEngine:
         if not event_id:
             return False
         seen = self._seen_index()
-        first = seen.get(event_id)
+        identity = event_identity(organisation, event_id)
+        first = seen.get(identity)
+        if first is None and self._legacy:
+            first = self._legacy.get(event_id)
         if first is not None and first < position:
             return True
-        seen[event_id] = position
-        self._batch_seen[event_id] = [position, t]
+        seen[identity] = position
+        self._batch_seen[identity] = [position, t]
         return False
 
     def end_batch(self, committed_offset: int | None) -> None:
@@ -380,11 +403,12 @@ class HotspotEngine:
             if chunk is None:
                 continue  # forgotten already
             del self.state[key]
-            for event_id, (position, _) in chunk.items():
+            index = self._legacy if key.startswith(self._legacy_prefix) else seen
+            for identity, (position, _) in chunk.items():
                 # Another chunk may hold the same record (a replay batched differently); its
                 # event is as old, so whichever goes first, a duplicate is too late anyway.
-                if seen.get(event_id) == position:
-                    del seen[event_id]
+                if index.get(identity) == position:
+                    del index[identity]
                     forgotten += 1
         self._expired_below = threshold
         self.stats.seen_forgotten += forgotten
@@ -395,12 +419,16 @@ class HotspotEngine:
         if self._seen is None:
             seen: dict[str, int] = {}
             for key in list(self.state):
-                if not key.startswith(self._seen_prefix):
+                if key.startswith(self._seen_prefix):
+                    index = seen
+                elif key.startswith(self._legacy_prefix):
+                    index = self._legacy
+                else:
                     continue
                 chunk = self.state.get(key) or {}
-                for event_id, (position, _) in chunk.items():
-                    if event_id not in seen or position < seen[event_id]:
-                        seen[event_id] = position
+                for identity, (position, _) in chunk.items():
+                    if identity not in index or position < index[identity]:
+                        index[identity] = position
                 if chunk:
                     self._chunks.append((max(t for _, t in chunk.values()), key))
             heapq.heapify(self._chunks)
@@ -408,8 +436,8 @@ class HotspotEngine:
         return self._seen
 
     def seen_count(self) -> int:
-        """Event ids this partition currently remembers (tests, dumps)."""
-        return len(self._seen_index())
+        """Event identities this partition currently remembers (tests, dumps)."""
+        return len(self._seen_index()) + len(self._legacy)
 
     # ---------------------------------------------------------------- state per group
 
@@ -422,6 +450,7 @@ class HotspotEngine:
         group: tuple[str, ...],
         t: int,
         event_id: str,
+        organisation: str,
         position: int,
         before: int | None,
         watermark: int,
@@ -452,13 +481,19 @@ class HotspotEngine:
             alerts.append(self._alert(rule, group, episode, RESOLVED, now))
         bucket = bucket_start(t, rule.window.step_s)
         buckets[bucket] = buckets.get(bucket, 0) + 1
+        organisations = value["g"] = int_buckets(value.get("g") or {})
+        if organisation and organisation not in organisations.setdefault(bucket, []):
+            organisations[bucket].append(organisation)
         samples = value["s"]
         samples.append([event_id, bucket])
         del samples[:-SAMPLES_KEPT]
         horizon = self._horizon(rule, watermark)
-        alerts += self._evaluate(rule, group, buckets, samples, value, bucket, watermark, meta, now)
+        alerts += self._evaluate(
+            rule, group, buckets, samples, value, bucket, organisation, watermark, meta, now
+        )
         if min(buckets) < horizon:  # pruning is rare (the watermark moved): skip the copy otherwise
             value["b"] = {k: v for k, v in buckets.items() if k >= horizon}
+            value["g"] = {k: v for k, v in organisations.items() if k >= horizon}
         value["s"] = [s for s in samples if s[1] >= horizon]
         value["f"] = [start for start in value["f"] if start >= horizon]
         value["m"] = position
@@ -539,6 +574,7 @@ class HotspotEngine:
         samples: list[list[Any]],
         value: dict[str, Any],
         bucket: int,
+        organisation: str,
         watermark: int,
         meta: _Meta,
         now: float,
@@ -546,6 +582,8 @@ class HotspotEngine:
         window = rule.window
         crossed_live: list[tuple[int, int, float]] = []
         crossed_past: list[tuple[int, int, float]] = []
+        over = False  # whether a window holding this bucket is over the limit (from the episode's start)
+        start_of_episode = value["ep"]["ws"] if value["ep"] is not None else None
         peak = 0
         announced = set(value.setdefault("f", []))
         floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
@@ -558,6 +596,7 @@ class HotspotEngine:
             limit = self._limit(rule, buckets, start, meta, prefix)
             if not self._over(rule, count, limit):
                 continue
+            over = over or (start_of_episode is not None and start >= start_of_episode)
             peak = max(peak, count)
             if self._over(rule, count - 1, limit) or start in announced:
                 # Over already, or over once before (an SPC limit can move back and forth with
@@ -571,9 +610,24 @@ class HotspotEngine:
         episode = value["ep"]
         if episode is not None:
             episode["c"] = max(episode["c"], peak)  # the resolved message reports the peak
+            # The event's organisation when it lands in an over-limit window of this episode (not
+            # one before its start: that belongs to an earlier episode), and every organisation of
+            # a window that went over with it. Windows over already were counted when they
+            # crossed, and each event since by its own organisation: nothing to re-read.
+            known = episode.get("o", [])
+            found = {organisation} if over and organisation else set()
+            crossed_here = [start for start, _, _ in crossed_live + crossed_past if start >= episode["ws"]]
+            if crossed_here:
+                found |= self._organisations(rule, value, crossed_here)
+            grown = sorted(found.union(known)) if found - set(known) else known
+            episode["o"] = grown
             if not self._any_live_over(rule, buckets, watermark, meta):
                 value["ep"] = None
                 return [self._alert(rule, group, episode, RESOLVED, now)]
+            if len(grown) > len(known):
+                # Another organisation's events now count: announce the episode again, so its
+                # people hear about it while it fires (docs/tenancy.md).
+                return [self._alert(rule, group, episode, FIRING, now)]
             return []
         crossed = crossed_live or crossed_past
         if not crossed:
@@ -586,12 +640,26 @@ class HotspotEngine:
             "th": limit,
             "fa": now,
             "ids": [s[0] for s in samples if start <= s[1] < start + window.size_s],
+            "o": sorted(self._organisations(rule, value, [s for s, _, _ in crossed])),
         }
         fired = self._alert(rule, group, episode, FIRING, now)
         if crossed_live:
             value["ep"] = episode
             return [fired]
         return [fired, self._alert(rule, group, episode, RESOLVED, now)]
+
+    def _organisations(self, rule: Rule, value: Mapping[str, Any], starts: Sequence[int]) -> set[str]:
+        """Organisations of the events in the windows starting at ``starts``.
+
+        The windows all hold one bucket, so together they span one run of buckets: at most
+        ``2*size/step - 1`` of them are read, however long the key's history.
+        """
+        window = rule.window
+        organisations: Mapping[int, list[str]] = value.get("g") or {}
+        found: set[str] = set()
+        for bucket in range(min(starts), max(starts) + window.size_s, window.step_s):
+            found.update(organisations.get(bucket, ()))
+        return found
 
     def _any_live_over(self, rule: Rule, buckets: Mapping[int, int], watermark: int, meta: _Meta) -> bool:
         floor = rule.threshold if rule.threshold is not None else rule.spc.min_count  # type: ignore[union-attr]
@@ -655,6 +723,7 @@ class HotspotEngine:
             # before it fired: not in the alerts topic, ClickHouse, the dashboards or Alertmanager.
             resolved_at=max(now, episode["fa"]) if status == RESOLVED else None,
             sample_event_ids=episode["ids"],
+            organisations=episode.get("o", ()),
         )
 
     # ---------------------------------------------------------------- inspection
@@ -694,10 +763,10 @@ class BucketPrefix:
         return self.totals[bisect.bisect_left(starts, high)] - self.totals[bisect.bisect_left(starts, low)]
 
 
-def int_buckets(raw: dict[Any, int]) -> dict[int, int]:
-    """Bucket counts keyed by int start. JSON gives str keys; values staged by this process keep
-    their int keys (TableState writes them with OPT_NON_STR_KEYS, the same JSON), so the copy is
-    made once per key read from the store, not once per event."""
+def int_buckets(raw: dict[Any, V]) -> dict[int, V]:
+    """Bucket counts (or organisations) keyed by int start. JSON gives str keys; values staged by
+    this process keep their int keys (TableState writes them with OPT_NON_STR_KEYS, the same JSON),
+    so the copy is made once per key read from the store, not once per event."""
     if not raw or type(next(iter(raw))) is int:
         return raw
     return {int(k): v for k, v in raw.items()}

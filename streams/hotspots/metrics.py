@@ -63,7 +63,7 @@ def hotspot_counters() -> HotspotCounters:
         ),
         duplicates=Counter(
             "pxstream_hotspot_duplicates_total",
-            "Events not counted again: their event_id was counted before (re-delivery or re-send)",
+            "Events not counted again: their (organisation, event_id) counted before (re-delivery, re-send)",
         ),
     )
 

@@ -30,8 +30,8 @@ from streams.hotspots.alertmanager import (
     AlertmanagerClient,
     FiringRegistry,
     PusherConfig,
+    alertmanager_alerts,
     latest_per_alert,
-    to_alertmanager,
 )
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class AlertmanagerPusher(BatchingSink):
             now = time.time()
             firing = self.registry.firing()
             if firing:
-                await self.client.send([to_alertmanager(a, self.config, now) for a in firing])
+                await self.client.send([p for a in firing for p in alertmanager_alerts(a, self.config, now)])
             self._last_resend = now
         return await super().flush()
 
@@ -120,7 +120,8 @@ class AlertmanagerPusher(BatchingSink):
         latest = latest_per_alert(_decode(batch))
         if latest:
             now = time.time()
-            await self.client.send([to_alertmanager(a, self.config, now) for a in latest])
+            # One Alertmanager alert per organisation of each episode (docs/tenancy.md).
+            await self.client.send([p for a in latest for p in alertmanager_alerts(a, self.config, now)])
         for alert in latest:
             self.registry.apply(alert)
 

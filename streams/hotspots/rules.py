@@ -11,6 +11,12 @@ Extensions to the contract, all optional:
 - ``spc.min_history`` (default ``min(baseline, 12)``, the NHS "Making Data Count" default baseline
   length): an SPC rule does not fire before this many previous windows have been observed, because a
   control limit drawn from two points means nothing.
+
+Every number is bounded (the ``MAX_*`` constants below), because each one is a cost the worker pays
+per event or keeps in state: an event updates every window that contains it (``size / step`` of
+them), an SPC rule keeps ``baseline`` windows per group, and the worker remembers every event id
+for the allowed lateness. A 365-day window stepping every second would cost one event seconds and
+hundreds of MiB; it is refused with the file, rule and field instead (docs/operations-errors.md).
 """
 
 from __future__ import annotations
@@ -67,6 +73,16 @@ WHEN_VOCABULARY: dict[str, frozenset[str]] = {
 }
 
 DEFAULT_ALLOWED_LATENESS_S = 3600
+MAX_WINDOW_S = 366 * 86400  # a year and a day: the longest window a person reasons about
+MAX_BUCKETS_PER_WINDOW = 1440  # windows one event updates: a day by minutes, 60 days by hours
+MAX_SPC_BASELINE = 520  # previous windows per group: ten years of weeks
+MAX_SPC_HISTORY_S = 10 * 366 * 86400  # how far back a baseline may reach (baseline × size)
+MAX_ALLOWED_LATENESS_S = 31 * 86400  # event ids are remembered this long
+MAX_THRESHOLD = 1_000_000
+MAX_SPC_SIGMA = 10.0
+MAX_RULES = 500
+MAX_DESCRIPTION_CHARS = 1000
+MAX_RULES_FILE_BYTES = 1 << 20
 DEFAULT_SPC_MIN_HISTORY = 12
 _RULE_ID = re.compile(r"^[a-z0-9-]+$")
 _DURATION = re.compile(r"^([0-9]+)([smhd])$")
@@ -178,17 +194,34 @@ class _Where:
         return ConfigError(f"{self.source}: {where}: {message}")
 
 
-def _duration(where: _Where, field_path: str, value: Any) -> int:
+def _duration(where: _Where, field_path: str, value: Any, maximum_s: int) -> int:
     seconds = parse_duration(value)
     if seconds is None:
-        raise where.error(field_path, f"{value!r} is not a duration (use s, m, h, d, e.g. '24h')")
+        raise where.error(field_path, f"{_shown(value)} is not a duration (use s, m, h, d, e.g. '24h')")
+    if seconds > maximum_s:
+        raise where.error(field_path, f"{value!r} is longer than the limit {_as_duration(maximum_s)}")
     return seconds
 
 
-def _positive_int(where: _Where, field_path: str, value: Any, minimum: int = 1) -> int:
+def _positive_int(where: _Where, field_path: str, value: Any, minimum: int = 1, maximum: int = 10**9) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise where.error(field_path, f"{value!r} is not an integer >= {minimum}")
+        raise where.error(field_path, f"{_shown(value)} is not an integer >= {minimum}")
+    if value > maximum:
+        raise where.error(field_path, f"{value:,} is more than the limit {maximum:,}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """A value for an error line: never a whole pasted document."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_duration(seconds: int) -> str:
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def _unknown_keys(where: _Where, prefix: str, mapping: Mapping[str, Any], allowed: frozenset[str]) -> None:
@@ -229,26 +262,41 @@ def _parse_window(where: _Where, raw: Any) -> Window:
     _unknown_keys(where, "window.", raw, _WINDOW_KEYS)
     if "size" not in raw:
         raise where.error("window.size", "is required")
-    size = _duration(where, "window.size", raw["size"])
-    step = size if raw.get("step") is None else _duration(where, "window.step", raw["step"])
+    size = _duration(where, "window.size", raw["size"], MAX_WINDOW_S)
+    step = size if raw.get("step") is None else _duration(where, "window.step", raw["step"], MAX_WINDOW_S)
     if step > size or size % step:
         raise where.error("window.step", f"{raw.get('step')!r} must divide window.size {raw['size']!r}")
+    if size // step > MAX_BUCKETS_PER_WINDOW:
+        raise where.error(
+            "window.step",
+            f"{raw['size']!r} stepping every {raw['step']!r} makes each event count in {size // step:,} "
+            f"windows; the limit is {MAX_BUCKETS_PER_WINDOW:,} (use a longer step)",
+        )
     return Window(size_s=size, step_s=step)
 
 
-def _parse_spc(where: _Where, raw: Any) -> Spc:
+def _parse_spc(where: _Where, raw: Any, window: Window) -> Spc:
     if not isinstance(raw, Mapping):
         raise where.error("spc", "must be a mapping {baseline, sigma, min_count, min_history}")
     _unknown_keys(where, "spc.", raw, _SPC_KEYS)
     if "baseline" not in raw:
         raise where.error("spc.baseline", "is required (number of previous windows)")
-    baseline = _positive_int(where, "spc.baseline", raw["baseline"], minimum=2)
+    baseline = _positive_int(where, "spc.baseline", raw["baseline"], minimum=2, maximum=MAX_SPC_BASELINE)
+    if baseline * window.size_s > MAX_SPC_HISTORY_S:
+        raise where.error(
+            "spc.baseline",
+            f"{baseline} windows of {_as_duration(window.size_s)} reach back further than the limit "
+            f"{_as_duration(MAX_SPC_HISTORY_S)}",
+        )
     sigma = raw.get("sigma", 3)
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
-        raise where.error("spc.sigma", f"{sigma!r} is not a number > 0")
-    min_count = _positive_int(where, "spc.min_count", raw.get("min_count", 1))
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 < sigma <= MAX_SPC_SIGMA:
+        raise where.error("spc.sigma", f"{_shown(sigma)} is not a number > 0 and <= {MAX_SPC_SIGMA:g}")
+    min_count = _positive_int(where, "spc.min_count", raw.get("min_count", 1), maximum=MAX_THRESHOLD)
     min_history = _positive_int(
-        where, "spc.min_history", raw.get("min_history", min(baseline, DEFAULT_SPC_MIN_HISTORY))
+        where,
+        "spc.min_history",
+        raw.get("min_history", min(baseline, DEFAULT_SPC_MIN_HISTORY)),
+        maximum=MAX_SPC_BASELINE,
     )
     if min_history > baseline:
         raise where.error("spc.min_history", f"{min_history} is more than spc.baseline {baseline}")
@@ -280,8 +328,10 @@ def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rul
     has_threshold, has_spc = raw.get("threshold") is not None, raw.get("spc") is not None
     if has_threshold == has_spc:
         raise where.error("threshold", "give exactly one of threshold or spc")
-    threshold = _positive_int(where, "threshold", raw["threshold"]) if has_threshold else None
-    spc = _parse_spc(where, raw["spc"]) if has_spc else None
+    threshold = (
+        _positive_int(where, "threshold", raw["threshold"], maximum=MAX_THRESHOLD) if has_threshold else None
+    )
+    spc = _parse_spc(where, raw["spc"], window) if has_spc else None
 
     severity = raw.get("severity", "warning")
     if not isinstance(severity, str) or not _LABEL_VALUE.match(severity):
@@ -291,9 +341,13 @@ def _parse_rule(source: str, index: int, raw: Any, default_lateness: int) -> Rul
         description = f"Hotspot rule {rule_id}"
     if not isinstance(description, str):
         raise where.error("description", "must be a string")
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise where.error(
+            "description", f"is {len(description):,} characters; the limit is {MAX_DESCRIPTION_CHARS:,}"
+        )
     lateness = default_lateness
     if raw.get("allowed_lateness") is not None:
-        lateness = _duration(where, "allowed_lateness", raw["allowed_lateness"])
+        lateness = _duration(where, "allowed_lateness", raw["allowed_lateness"], MAX_ALLOWED_LATENESS_S)
     return Rule(
         id=rule_id,
         description=description.strip(),
@@ -316,9 +370,13 @@ def parse_rules(document: Any, source: str = "<memory>") -> RuleSet:
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, list):
         raise top.error("rules", "must be a list of rules")
+    if len(raw_rules) > MAX_RULES:
+        raise top.error("rules", f"{len(raw_rules):,} rules; the limit is {MAX_RULES:,}")
     default_lateness = DEFAULT_ALLOWED_LATENESS_S
     if document.get("allowed_lateness") is not None:
-        default_lateness = _duration(top, "allowed_lateness", document["allowed_lateness"])
+        default_lateness = _duration(
+            top, "allowed_lateness", document["allowed_lateness"], MAX_ALLOWED_LATENESS_S
+        )
     rules: list[Rule] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_rules):
@@ -334,9 +392,19 @@ def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rules file; any problem raises ConfigError naming file, rule and field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_RULES_FILE_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rules file: {exc.strerror or exc}") from exc
+        raise ConfigError(f"{path}: cannot read rules file (PXSTREAM_RULES): {exc.strerror or exc}") from None
+    if len(data) > MAX_RULES_FILE_BYTES:
+        raise ConfigError(f"{path}: the rules file is larger than {MAX_RULES_FILE_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: not UTF-8 (byte {exc.start + 1}); save it as UTF-8"
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -67,10 +67,11 @@ class TableState(MutableMapping[str, Any]):
 
 
 class PublishedAlerts:
-    """(alert_id, status) pairs already on the alerts topic, so a replay does not send them again.
+    """Alert transitions already on the alerts topic, so a replay does not send them again.
 
-    Each episode has exactly one ``firing`` and one ``resolved``, so a pair that is already on
-    the topic never needs sending twice. After a crash, the inputs since the last commit are
+    A transition is (alert_id, status, organisations): an episode has one ``resolved`` and one
+    ``firing`` per list of organisations it grew through (docs/tenancy.md), so one that is already
+    on the topic never needs sending twice. After a crash, the inputs since the last commit are
     replayed; any alert they produced before the crash is on the topic (Kafka acknowledged it
     before the state recorded it) and is found here: the last ``tail_records`` of each partition
     are read once at start-up (by count, not time, so a long outage does not matter). Bounded: the
@@ -79,14 +80,14 @@ class PublishedAlerts:
 
     def __init__(self, bootstrap: str, topic: str, tail_records: int = 20_000, limit: int = 200_000) -> None:
         self.bootstrap, self.topic, self.tail_records, self.limit = bootstrap, topic, tail_records, limit
-        self._seen: dict[tuple[str, str], None] = {}
+        self._seen: dict[tuple[str, str, tuple[str, ...]], None] = {}
         self.suppressed = 0
 
     def __contains__(self, alert: Any) -> bool:
-        return (alert["alert_id"], alert["status"]) in self._seen
+        return transition(alert) in self._seen
 
     def add(self, alert: Any) -> None:
-        self._seen[(alert["alert_id"], alert["status"])] = None
+        self._seen[transition(alert)] = None
         if len(self._seen) > self.limit:
             del self._seen[next(iter(self._seen))]
 
@@ -98,3 +99,7 @@ class PublishedAlerts:
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     continue
         log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
+
+
+def transition(alert: Any) -> tuple[str, str, tuple[str, ...]]:
+    return alert["alert_id"], alert["status"], tuple(alert.get("organisations") or ())

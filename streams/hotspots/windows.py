@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
+from schemas.feedback_event import format_timestamp
 from streams.hotspots.rules import Window
 
 
@@ -75,9 +76,6 @@ def epoch_seconds(value: str) -> int:
     return int(moment.timestamp() // 1)
 
 
-def iso_z(t: float) -> str:
-    """Epoch seconds → ISO 8601 UTC with ``Z`` (the output form fixed by CONTRACTS.md)."""
-    moment = datetime.fromtimestamp(t, tz=UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+# Epoch seconds → the one output form of a timestamp (UTC, milliseconds, ``Z``): the hotspot
+# modules' name for the events' own formatter, so alerts and events are written alike.
+iso_z = format_timestamp

@@ -1,7 +1,13 @@
-"""Compiled patterns and word lists for the redactor.
+"""Compiled patterns for the identifiers that are not names, all linear-time by construction.
 
-Kept apart from the replacement logic so the regexes can be read (and reviewed for false
-positives on clinical numbers) on their own. Every pattern is compiled once at import.
+Every repetition in every pattern of this package has a fixed upper bound (``{0,3}``, never
+``*`` or ``+``), and runs whose end is decided by the next character are possessive
+(``{1,64}+``), so one attempt at one position costs a constant, and a scan of n characters
+costs O(n) however hostile the text: a label followed by 100,000 spaces is tried once and
+fails after a few characters. ``tests/unit/test_redaction_linear.py`` checks the bound on the
+parsed patterns and times every pattern family on adversarial text at the maximum size.
+
+The patterns read the detection text (``normalise.py``): ASCII digits, plain spaces and dashes.
 """
 
 from __future__ import annotations
@@ -9,32 +15,97 @@ from __future__ import annotations
 import re
 from typing import Final
 
-# --- e-mail -------------------------------------------------------------------------------
-EMAIL: Final = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+from streams.redaction.wordlists import word_set
 
-# --- hospital / unit numbers: only with a label, because bare IDs look like anything -------
-HOSPITAL_NUMBER: Final = re.compile(
-    r"(?P<label>\b(?:MRN|M\.R\.N\.?|(?:hospital|hosp\.?|unit|patient|case\s*notes?)"
-    r"\s*(?:number|num|no\.?|id|#))"
-    r"(?:\s*(?:is|was|:|#|=|-|–)\s*|\s+))"
-    r"(?P<id>[A-Za-z]{0,4}[ -]?\d+(?:[ -]?\d+)*[A-Za-z]?)\b",
+# Whitespace between the parts of one identifier: at most a few characters, line breaks included,
+# so "943\n476\n5919" is one number but a label 100,000 spaces away from a number is not a label.
+_GAP = r"\s{0,3}"
+
+# --- e-mail, plain and written out ("jo at nhs dot net", "jo[at]nhs[dot]net") -------------
+_LABEL = r"[A-Za-z0-9_+%-]{1,64}+"
+_AT = (
+    r"(?:\s{0,2}@\s{0,2}"
+    r"|\s{0,2}[\[({<]\s{0,1}(?:at|@)\s{0,1}[\])}>]\s{0,2}"
+    r"|\s{1,2}(?P<word_at>at|AT|At)\s{1,2})"
+)
+_DOT = (
+    r"(?:\.|\s{1,2}\.\s{1,2}"
+    r"|\s{0,2}[\[({<]\s{0,1}(?:dot|DOT|\.)\s{0,1}[\])}>]\s{0,2}"
+    r"|\s{1,2}(?:dot|DOT|Dot)\s{1,2})"
+)
+EMAIL: Final = re.compile(
+    r"(?<![\w.+%-])(?P<local>"
+    + _LABEL
+    + r"(?:"
+    + _DOT
+    + _LABEL
+    + r"){0,4})"
+    + _AT
+    + r"(?P<domain>"
+    + _LABEL
+    + r"(?:"
+    + _DOT
+    + _LABEL
+    + r"){1,5})"
+)
+# A written-out " at " is taken only when the rest looks like an address: a mail domain
+# ending in one of these, and a local part that is not a plain word ("see us at nhs.uk").
+MAIL_TLDS: Final = word_set(
+    "com net org uk co ac gov nhs edu io me info biz scot wales cymru ie eu de fr es it nl email "
+    "mail online live"
+)
+WEBMAIL: Final = word_set(
+    "gmail.com googlemail.com hotmail.com hotmail.co.uk outlook.com yahoo.com yahoo.co.uk live.com "
+    "live.co.uk icloud.com me.com aol.com btinternet.com sky.com virginmedia.com talktalk.net "
+    "protonmail.com proton.me nhs.net msn.com ymail.com"
+)
+# Written-out dots and ats ("jo dot bloggs", "nhs[.]net") or a dot between two letters.
+EMAIL_DOTTED: Final = re.compile(r"[A-Za-z0-9]\.[A-Za-z]|[\[({<]\.")
+
+# The look-behind windows below (a label just before a number) start with a look-ahead naming
+# their possible first letters, so the engine skips other positions of the window fast.
+
+# --- word gates: a detector runs only when the text has one of its words --------------------
+# (lower-case words of the detection text, split at anything but letters and apostrophes)
+WORD_SPLIT: Final = re.compile(r"[^a-z']{1,64}")
+HOSPITAL_GATE: Final = word_set("mrn m rxn crn hospital hosp unit patient pt pas case medical")
+DOB_GATE: Final = word_set("dob b birth birthday birthdate born")
+
+# --- hospital / unit numbers -------------------------------------------------------------
+HOSPITAL_LABELLED: Final = re.compile(
+    # the look-ahead names every possible first letter, so the engine skips other positions fast
+    r"(?=[mrchup])(?P<label>\b(?:MRN|M\.\s?R\.\s?N\.?|RXN|CRN"
+    r"|(?:hospital|hosp\.?|unit|patient|pt|PAS|case\s{1,2}notes?|medical\s{1,2}records?)"
+    r"\s{0,2}(?:number|num|no\.?|id|#))"
+    r"(?:" + _GAP + r"(?:is|was|:|#|=|-)" + _GAP + r"|\s{1,3}|(?<=[#.]))"
+    r")(?P<id>[A-Za-z]{0,4}+[ -]?\d{1,12}+(?:[ -]?\d{1,12}+){0,4}[A-Za-z]?)(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-
-# --- NHS numbers: 10 digits, optionally 3-3-4 with spaces or dashes -------------------------
-NHS_LABELLED: Final = re.compile(
-    r"(?P<label>\bNHS\s*(?:number|num|no\.?|#)?(?:\s*(?:is|was|:|#|=|-|–)\s*|\s+))"
-    r"(?P<id>\d{3}[ -]?\d{3}[ -]?\d{4})(?!\d)",
-    re.IGNORECASE,
+# A letter prefix glued to (or one space before) six or more digits: "K123456", "RX1234567".
+SIX_DIGITS: Final = re.compile(r"[0-9]{6}")
+HOSPITAL_BARE: Final = re.compile(
+    r"(?<![\w/-])(?P<letters>[A-Za-z]{1,3}+)(?P<space> ?)(?P<digits>\d{6,10}+)[A-Za-z]?(?![\w/-])"
 )
-NHS_BARE: Final = re.compile(r"(?<![\w.,/£$])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d/])")
+# Letters before a number that make it something other than a hospital number.
+NOT_HOSPITAL_PREFIX: Final = word_set(
+    "ref no nr tel fax mob ext num rm bed bay ward qty job inv ord po cmp inc id pin nhs fig "
+    "tel ph mb cc pg p pp vol x"
+)
+# A number right after these is an operational reference, not a person's identifier.
+REFERENCE_BEFORE: Final = re.compile(
+    r"(?i)(?=[rdicotjpb])\b(?:ref|reference|datix|incident|complaint|case\s{1,2}ref|order|invoice|ticket|job|crime|"
+    r"claim|policy|invoice|booking|tracking|receipt)(?:\s{1,2}(?:no|number|id|#))?\.?\s{0,2}[:#]?\s{0,2}$"
+)
 
-# --- UK phone numbers: 0 + 9 or 10 digits, or +44 / 0044 forms -----------------------------
-PHONE: Final = re.compile(
-    r"(?<![\w+/.,£$])"
-    r"(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?\(?|\(?0)"
-    r"\d{1,4}\)?[ -]?\d{3,4}[ -]?\d{3,4}"
-    r"(?![\d/])"
+# --- NHS number labels (the number itself is found by numbers.py) --------------------------
+NHS_LABEL_BEFORE: Final = re.compile(
+    r"(?i)(?=n)\bn\.?\s?h\.?\s?s\.?\s{0,2}(?:number|num|no\.?|#|id)?"
+    + _GAP
+    + r"(?:(?:is|was)"
+    + _GAP
+    + r")?[:#=\-]?"
+    + _GAP
+    + r"$"
 )
 
 # --- dates of birth: a date only counts when the context says it is a birth date -----------
@@ -42,140 +113,78 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
+_SEP = r"\s{0,2}[/.\-]\s{0,2}"
+_YEAR = r"(?:\d{4}|'?\d{2})(?!\d)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _DATE = (
-    r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})(?!\d)"
-    r"|\d{4}-\d{2}-\d{2}"
-    r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4}"
-    r"|" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
-    r"|" + _MONTH + r"\s+\d{4}"
-    r"|(?:19|20)\d{2})(?!\d)"
+    r"(?:\d{1,2}" + _SEP + r"\d{1,2}" + _SEP + r"(?:\d{4}|\d{2})(?!\d)"
+    r"|\d{4}" + _SEP + r"\d{1,2}" + _SEP + r"\d{1,2}(?!\d)"
+    r"|\d{1,2}\s{1,2}\d{1,2}\s{1,2}(?:\d{4}|\d{2})(?!\d)"
+    r"|\d(?:\s\d){5,7}(?!\d)"
+    r"|\d{8}(?!\d)|\d{6}(?!\d)"
+    r"|(?:the\s{1,2})?" + _DAY + r"\s{0,2}(?:of\s{1,2})?" + _MONTH + r"(?:,?\s{0,2}" + _YEAR + r")?"
+    r"|" + _MONTH + r"\s{0,2}" + _DAY + r"(?:,?\s{0,2}" + _YEAR + r")?(?![a-z])"
+    r"|" + _MONTH + r"\s{1,2}\d{4}(?!\d)"
+    r"|(?:19|20)\d{2}(?!\d))"
 )
 DOB: Final = re.compile(
-    r"(?P<label>(?:\bd\.?o\.?b\b\.?|\bdate[\s-]+of[\s-]+birth|\bbirth\s*date|\bbirthday|\bborn)"
-    r"(?:\s+(?:is|was|on|in))?\s*[:\-–]?\s*)"
+    r"(?=[dDbB])(?P<label>(?:\bd\.?\s?o\.?\s?b\b\.?|\bdate\s{0,2}-?\s{0,2}of\s{0,2}-?\s{0,2}birth|\bbirth\s{0,2}date"
+    r"|\bbirthday|\bborn)"
+    r"(?:\s{1,3}(?:is|was|on|in))?" + _GAP + r"[:\-]?" + _GAP + r")"
     r"(?P<date>" + _DATE + r")",
     re.IGNORECASE,
 )
 
-# --- postcodes: full UK format; outward part is area letters + district ---------------------
+# --- postcodes: full UK format, spaced or not, any case --------------------------------------
 POSTCODE: Final = re.compile(
-    r"\b(?:[A-PR-UWYZ](?:[A-HK-Y]\d[A-Z\d]?|\d[A-Z\d]?)(?P<space>\s?)\d[ABD-HJLNP-UW-Z]{2}"
-    r"|GIR\s?0AA)\b",
+    # not inside a hyphenated or underscored token ("bench-ward-fa60af" is an id, not "FA6 0AF")
+    r"(?<![A-Za-z0-9_-])(?:[A-PR-UWYZ](?:[A-HK-Y]\d[A-Z\d]?|\d[A-Z\d]?)(?P<space>[ \t]{0,2}|-)"
+    r"\d[ABD-HJLNP-UW-Z]{2}|GIR ?0AA)(?![A-Za-z0-9_-])",
     re.IGNORECASE,
 )
 ORDINAL_SUFFIXES: Final = frozenset({"st", "nd", "rd", "th"})
+# A postcode-shaped code right after these words names a place in the hospital ("ward E11 2AB").
+PLACE_CODE_BEFORE: Final = re.compile(
+    r"(?i)(?=[wbrutcazlfd])\b(?:ward|bay|bed|room|unit|theatre|clinic|area|zone|level|floor|code|department|dept)"
+    r"\s{0,2}(?:no\.?|number|code)?\s{0,2}[:#]?\s{0,2}$"
+)
 
-# --- street addresses: house number + capitalised street name + street type -----------------
-_STREET_TYPE = (
-    r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Way|Crescent|Cres|Place|Court|"
-    r"Gardens|Gdns|Grove|Terrace|Hill|Park|Square|Row|Walk|Mews|View|Rise|Parade|Green|Vale|"
-    r"Boulevard|Wharf|Yard|Fold|Croft|Chase|Meadows?|Bank|Gate|Heights|Villas|Cottages)"
+# --- street addresses: house number + street name + street type -----------------------------
+STREET_TYPES: Final = word_set(
+    "street st road rd avenue ave lane ln close drive way crescent cres place court gardens gdns "
+    "grove terrace hill park square row walk mews view rise parade green vale boulevard wharf yard fold "
+    "croft chase meadow meadows bank gate heights villas cottages"
 )
+# In lower case only these read as a street; "way", "park", "close" are ordinary words too.
+LOWER_STREET_TYPES: Final = word_set(
+    "street road avenue lane drive crescent terrace gardens grove mews boulevard"
+)
+# Both address patterns start with the house number so the engine only tries at digits; the
+# character before it is checked by the caller (NUMBER_NOT_AFTER), and so is a "Flat 3," before.
 ADDRESS: Final = re.compile(
-    r"(?:\b(?:Flat|Apartment|Apt|Unit)\s+\d+[A-Za-z]?\s*,?\s*)?"
-    r"\b\d{1,4}[A-Za-z]?,?\s+(?:[A-Z][a-z'’]+\s+){1,3}" + _STREET_TYPE + r"\b"
-)
-# A number right after these words is a place in the hospital, not a house number.
-ADDRESS_NOT_AFTER: Final = re.compile(
-    r"\b(?:ward|bed|bay|room|level|floor|side\s*room|theatre|unit|clinic|area|zone|gate|door)\s*$",
+    r"(?P<number>\d{1,4}[A-Za-z]?),?\s{1,2}"
+    r"(?P<words>(?:[A-Za-z][A-Za-z'’]{0,20}+\s{1,2}){0,3})"
+    r"(?P<type>" + "|".join(sorted(STREET_TYPES, key=len, reverse=True)) + r")(?![A-Za-z])",
     re.IGNORECASE,
 )
-
-# --- personal names -------------------------------------------------------------------------
-# A name word: capitalised (O'Brien, Smith-Jones), all-caps (SMITH) or an initial (J.).
-_NAME_WORD = (
-    r"(?:[A-Z][a-z]?[’'][A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]{2,}|[A-Z]\.?)"
+# One-word streets: "12 Broadway", "7 Kingsway", "4 Parkside", "22 Southgate".
+ADDRESS_ONE_WORD: Final = re.compile(
+    r"(?P<number>\d{1,4}[A-Za-z]?),?\s{1,2}"
+    r"(?P<street>[A-Z][a-z]{2,20}?(?:way|gate|side|field|fields|croft|moor|dale|mead|wood)"
+    r"|[A-Z]{3,20}?(?:WAY|GATE|SIDE|FIELD|FIELDS|CROFT|MOOR|DALE|MEAD|WOOD))(?![A-Za-z])"
 )
-_NAME_RUN = r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"){0,2})(?!\w)"
-
-# Titles that are followed by a name (capitalised after any title).
-TITLE_NAME: Final = re.compile(
-    r"\b(?P<title>(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|MR|MRS|MS|MISS|DR|PROF)\.?"
-    r"|Doctor|DOCTOR|Nurse|NURSE|Sister|Matron|Midwife|Professor|Sir|Dame|Rev|Reverend|Father"
-    r"|Consultant|Surgeon|Mister|mr|mrs|dr|nurse|doctor|sister|matron)[ \t]+)" + _NAME_RUN
+NUMBER_NOT_AFTER: Final = frozenset("_.,/£$")
+FLAT_BEFORE: Final = re.compile(r"(?i)(?=[fa])\b(?:flat|apartment|apt)\s{1,2}\d{1,4}[a-z]?\s{0,2},?\s{0,2}$")
+# A number right after these words is a place in the hospital, not a house number.
+ADDRESS_NOT_AFTER: Final = re.compile(
+    r"(?i)(?=[wbrlfstucazgdpjeyn])\b(?:ward|bed|bay|room|level|floor|side\s{0,2}room|theatre|unit|clinic"
+    r"|area|zone|gate|door|route|bus|platform|junction|exit|page|step|stage|grade|band|week|day|year|aged|age|number|no)"
+    r"\.?\s{0,2}$"
 )
-# After Mr/Mrs nothing but a name follows, so lowercase names are taken too ("ms" and "miss"
-# are left out: "my ms flares", "I miss playing").
-TITLE_LOWER_NAME: Final = re.compile(
-    r"\b(?P<title>(?:[Mm]r|[Mm]rs|MR|MRS|Mx)\.?[ \t]+)(?P<name>[a-z][a-z'’-]+)(?![\w])"
+# Words that cannot be part of a street name in lower case ("took 2 pills on the way").
+NOT_STREET_WORDS: Final = word_set(
+    "a an the and or but of on in at to for with by from into over under my our your his her their "
+    "its this that these those is was are were be been had has have hours hour days day weeks week "
+    "months month years year minutes minute times mins hrs miles mile tablets pills doses units beds "
+    "wards patients people nurses staff more less other"
 )
-# "my name is x" is a strong cue: take lowercase too. "I am X" only when capitalised.
-SELF_INTRO: Final = re.compile(
-    r"(?P<title>\b(?:[Mm]y\s+name\s+is|MY\s+NAME\s+IS|[Nn]ame\s*:|[Pp]atient\s+name\s*:?|[Ss]igned\s*:?)"
-    r"[ \t]+)(?P<name>[A-Za-z][A-Za-z'’-]*(?:[ \t]+[A-Za-z][A-Za-z'’-]*){0,2})"
-)
-I_AM: Final = re.compile(r"(?P<title>\b(?:I\s+am|I'm|I’m|Im)[ \t]+)" + _NAME_RUN)
-RELATIVE: Final = re.compile(
-    r"(?P<title>\b[Mm]y\s+(?:husband|wife|son|daughter|mum|mom|mother|dad|father|partner|brother|"
-    r"sister|grandson|granddaughter|grandmother|grandfather|nan|nana|gran|grandad|grandpa|grandma|"
-    r"baby|child|uncle|aunt|auntie|friend|neighbour|carer|niece|nephew|fiancée?|boyfriend|girlfriend)"
-    r",?[ \t]+)" + _NAME_RUN
-)
-SIGN_OFF: Final = re.compile(
-    r"(?P<title>\b(?:[Yy]ours\s+(?:sincerely|faithfully|truly)|YOURS\s+(?:SINCERELY|FAITHFULLY)"
-    r"|(?:[Kk]ind|[Bb]est|[Ww]arm|[Mm]any)\s+(?:regards|wishes|thanks)|[Rr]egards|[Bb]est|[Tt]hanks"
-    r"|[Tt]hank\s+you|[Cc]heers|[Ll]ove|[Ff]rom|[Ss]igned)"
-    r"[ \t]*(?:[,.\-–][ \t]*\r?\n?|\r?\n)\s*)" + _NAME_RUN
-)
-# Cues where a following capitalised word is not a name without the comma or line break.
-SIGN_OFF_WEAK: Final = frozenset({"best", "thanks", "thank you", "cheers", "love", "from", "signed"})
-
-# Capitalised words that follow the cues above but are not names (sentence starts, roles,
-# places, feelings). Compared in lower case.
-_NOT_NAME_WORDS = """
-    a an the and or but nor so yet if then than that this these those there here who whom whose
-    which what when where why how i me my we us our you your he him his she her they them their
-    it its is am are was were be been being do does did done has have had having will would shall
-    should can could may might must not no nor yes very really quite just also still now only even
-    too all any some every each both either neither none nobody everyone everybody someone anyone
-    on in at of from with by for to as into onto about after before during since until over under
-    again today yesterday tomorrow tonight morning afternoon evening night week weekend
-    monday tuesday wednesday thursday friday saturday sunday january february march april june
-    july august september october november december
-    said says told tells asked asks came come went go going gone got get gets gave give given
-    took take taken made make seen see saw looked was wasn't isn't didn't don't doesn't couldn't
-    ward wards bed bay unit team teams department dept surgery practice hospital hospitals clinic
-    centre center service services nhs gp gps a&e ae ed icu itu ccu hdu amu sau opd pals trust
-    staff nurse nurses doctor doctors dr drs consultant consultants sister matron midwife midwives
-    surgeon surgeons paramedic paramedics crew receptionist receptionists reception manager
-    appointment appointments referral letter letters call calls phone patient patients
-    mum mom dad mother father husband wife son daughter family relatives friend carer
-    sir madam dear mr mrs ms miss mx prof professor
-    writing disappointed happy unhappy sorry pleased grateful thankful concerned worried shocked
-    appalled angry upset furious disgusted satisfied dissatisfied delighted impressed afraid sure
-    unable able glad extremely absolutely totally completely deeply most more less much many
-    kind kindest best warm regards wishes sincerely faithfully thanks thank cheers love from
-    not never always often sometimes usually
-    complaint complaints concern concerns feedback response reply review
-    english british welsh scottish irish
-"""
-NOT_NAMES: Final = frozenset(_NOT_NAME_WORDS.split())
-
-# Common UK first names, for staff and family named without a title ("Rachel took the time",
-# "especially the OT Lisa"). Words that are also ordinary English or ward names (Will, May,
-# Grace, Hope, Faith, Rose, Joy, Ivy, Holly, Dawn) are left out on purpose.
-_FIRST_NAMES = """
-    Sarah John David Michael James Paul Mark Peter Susan Karen Emma Claire Laura Rachel Helen Julie
-    Lisa Amanda Nicola Joanne Michelle Angela Tracey Tracy Jennifer Jessica Sophie Chloe Olivia
-    Amelia Emily Hannah Lucy Katie Rebecca Charlotte Gemma Stephen Andrew Richard Robert Thomas
-    Daniel Matthew Christopher Anthony Kevin Gary Steven Simon Ian Neil Graham Colin Alan Keith
-    Brian Barry Craig Darren Wayne Jason Carl Scott Adam Ryan Luke Jack Harry Oliver George
-    Samuel Joseph Benjamin Jacob William Alex Alexander Mohammed Muhammad Mohammad Ahmed Ali Priya
-    Fatima Aisha Mary Margaret Patricia Elizabeth Linda Barbara Jean Pauline Janet Christine Carol
-    Sandra Deborah Debbie Denise Diane Gillian Louise Kelly Donna Natalie Stacey Leanne Megan
-    Bethany Abigail Ellie Kirsty Zoe Jane Anne Ann Sue Kate Jo Beth Tom Dave Mike Jim Bob Steve
-    Andy Rob Chris Dan Ben Sam Nick Tony Pete Phil Jon Jonathan Martin Kathryn Catherine Caroline
-    Joanna Victoria Amy Sophia Isla Ava Mia Noah Leo Arthur Oscar Charlie Freddie Alfie Archie
-    Lily Poppy Evie Ruby Ella Freya Maria Anna Julia Sean Liam Connor Callum Kieran Declan Siobhan
-    Aoife Niamh Ciara Fiona Morag Hamish Rhys Dylan Gareth Sian Bethan Cerys Rhian Owen Huw Dafydd
-"""
-FIRST_NAME: Final = re.compile(
-    r"(?<![\w\[’'-])(?P<name>(?:" + "|".join(sorted(set(_FIRST_NAMES.split()), key=len, reverse=True)) + r")"
-    r"(?:[ \t]+(?:[A-Z][a-z]?[’'][A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z][a-z]+)?))?)(?![\w’'])"
-)
-# After these a "name" is a place: James Cook University Hospital, Mary Seacole Ward.
-_PLACE_WORDS = """
-    hospital hospitals university infirmary centre center ward wards unit house suite wing lodge
-    building clinic practice surgery court road street avenue lane hall college school
-"""
-PLACE_WORDS: Final = frozenset(_PLACE_WORDS.split())

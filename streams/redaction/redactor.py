@@ -1,20 +1,28 @@
 """Replace personal data in free text with fixed markers and count what was replaced.
 
-Order matters: labelled identifiers (MRN, NHS number) go before bare number patterns so a
-hospital number is not mistaken for a phone; e-mail goes first so its digits are gone before
-the number patterns look. Names go last because their cues (titles, sign-offs) never contain
-digits. Clinical numbers (ward 7, bed 12, BP 140/90, INR 2.5, 10mg, £25, 2019, 111, 999) are
-safe because every numeric pattern needs 10+ digits, a postcode shape, or a label.
+The text is folded once for detection (normalise.py), every detector reports spans of the
+detection text, spans are accepted in priority order (an identifier with a label, such as
+"MRN" or "DOB", before bare numbers; numbers before postcodes and addresses; names last), a
+span that overlaps one already accepted is dropped, and the accepted spans are mapped back and
+replaced in the original text. Nothing is substituted until the end, so no detector ever reads
+another's marker, and the output keeps the writer's own characters everywhere else.
+
+Every detector is linear-time by construction (bounded patterns, one-pass scanners), so the
+whole call is O(length of the text): docs/redaction.md, tests/unit/test_redaction_linear.py.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from streams.redaction import patterns as p
+from streams.redaction.names import find_names
+from streams.redaction.normalise import normalise
+from streams.redaction.numbers import Span, find_numbers, is_valid_nhs_number
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -27,7 +35,7 @@ MARKERS: Final[dict[str, str]] = {
     "name": "[NAME]",
 }
 
-_NHS_WEIGHTS: Final = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+__all__ = ["MARKERS", "Redaction", "is_valid_nhs_number", "redact", "redact_label"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,174 +46,220 @@ class Redaction:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def is_valid_nhs_number(digits: str) -> bool:
-    """Modulus-11 check of a 10-digit NHS number (check digit 10 means invalid)."""
-    if len(digits) != 10 or not digits.isdigit():
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """The detection text and what the gates need to know about it, worked out once."""
+
+    text: str
+    words: frozenset[str]  # its lower-case words
+    has_digit: bool
+    label: bool  # a label a source chose (ward, site), not free text: see redact_label
+
+    @classmethod
+    def of(cls, text: str, *, label: bool) -> _Text:
+        words = frozenset(p.WORD_SPLIT.split(text.lower()))
+        return cls(text, words, _DIGIT.search(text) is not None, label)
+
+
+def _emails(source: _Text) -> list[Span]:
+    text = source.text
+    written_out = "at" in source.words and ("dot" in source.words or p.EMAIL_DOTTED.search(text))
+    if "@" not in text and not written_out:
+        return []
+    spans: list[Span] = []
+    for match in p.EMAIL.finditer(text):
+        if match.group("word_at"):
+            # " at " written out: only with a mail domain, and a local part that is not a plain word
+            labels = [label.lower() for label in _labels(match.group("domain"))]
+            local = match.group("local")
+            plain_word = local.isalpha() and len(_labels(local)) == 1
+            if labels[-1] not in p.MAIL_TLDS or (plain_word and ".".join(labels) not in p.WEBMAIL):
+                continue
+        spans.append(("email", match.start(), match.end()))
+    return spans
+
+
+def _labels(written: str) -> list[str]:
+    """The labels of a domain or local part however its dots were written."""
+    cleaned = written
+    for token in ("[", "]", "(", ")", "{", "}", "<", ">"):
+        cleaned = cleaned.replace(token, " ")
+    words = cleaned.replace(".", " ").split()
+    return [word for word in words if word.lower() != "dot"]
+
+
+def _hospital_labelled(source: _Text) -> list[Span]:
+    if source.words.isdisjoint(p.HOSPITAL_GATE):
+        return []
+    text = source.text
+    spans: list[Span] = []
+    for match in p.HOSPITAL_LABELLED.finditer(text):
+        if sum(ch.isdigit() for ch in match.group("id")) >= 4:
+            spans.append(("hospital_number", match.start("id"), match.end("id")))
+    return spans
+
+
+def _hospital_bare(source: _Text) -> list[Span]:
+    text = source.text
+    if not p.SIX_DIGITS.search(text):
+        return []
+    spans: list[Span] = []
+    for match in p.HOSPITAL_BARE.finditer(text):
+        letters = match.group("letters")
+        if letters.lower() in p.NOT_HOSPITAL_PREFIX:
+            continue
+        if match.group("space") and not letters.isupper():
+            continue  # "on 123456", "at 1234567": a word, then a number
+        if p.REFERENCE_BEFORE.search(text, max(0, match.start() - 30), match.start()):
+            continue
+        spans.append(("hospital_number", match.start(), match.end()))
+    return spans
+
+
+def _dates_of_birth(source: _Text) -> list[Span]:
+    if source.words.isdisjoint(p.DOB_GATE):
+        return []
+    return [("dob", m.start("date"), m.end("date")) for m in p.DOB.finditer(source.text)]
+
+
+def _postcodes(source: _Text) -> list[Span]:
+    text = source.text
+    spans: list[Span] = []
+    for match in p.POSTCODE.finditer(text):
+        found = match.group(0)
+        if not found.isupper() and found[-2:].lower() in p.ORDINAL_SUFFIXES:
+            continue  # "T2 3rd level", "q1 2nd floor": ordinals, not postcodes
+        if p.PLACE_CODE_BEFORE.search(text, max(0, match.start() - 24), match.start()):
+            continue  # "ward E11 2AB": a ward code shaped like a postcode
+        if source.label and found == text.strip():
+            continue  # a ward or site field holding only a postcode-shaped code
+        spans.append(("postcode", match.start(), match.end()))
+    return spans
+
+
+def _is_year(number: str) -> bool:
+    return len(number) == 4 and number.isdigit() and 1800 <= int(number) <= 2099
+
+
+def _address_words_fit(words: list[str], street_type: str) -> bool:
+    """Capitalised or upper-case street names; lower case only with an unambiguous street type."""
+    every = [*words, street_type]
+    if all(word[:1].isupper() for word in every):
+        return all(word.lower() not in p.NOT_STREET_WORDS or word.lower() == "the" for word in words)
+    if street_type.lower() not in p.LOWER_STREET_TYPES:
         return False
-    total = sum(int(d) * w for d, w in zip(digits, _NHS_WEIGHTS, strict=False))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
+    if words and words[0].lower() == "the":
+        return len(words) == 1
+    return bool(words) and all(word.lower() not in p.NOT_STREET_WORDS for word in words)
 
 
-def _uk_phone_digits(candidate: str) -> str:
-    """Normalise a phone candidate to national form (leading 0) for the length check."""
-    digits = re.sub(r"\D", "", candidate)
-    stripped = candidate.lstrip("(")
-    if stripped.startswith("+"):
-        digits = digits[2:]
-    elif stripped.startswith("00"):
-        digits = digits[4:]
-    else:
-        return digits
-    return digits if digits.startswith("0") else "0" + digits
+def _house_number_starts(text: str, start: int) -> bool:
+    before = text[start - 1 : start]
+    return not (before.isalnum() or before in p.NUMBER_NOT_AFTER)
 
 
-class _Counter:
-    """Counts replacements per kind during one ``redact`` call."""
-
-    __slots__ = ("counts",)
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def add(self, kind: str) -> str:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        return MARKERS[kind]
-
-
-def _name_words(run: str) -> list[str]:
-    """The leading words of ``run`` that can be a name (stop at the first ordinary word)."""
-    words: list[str] = []
-    for word in run.split():
-        is_initial = len(word) == 2 and word.endswith(".")
-        if not is_initial and word.rstrip(".").lower() in p.NOT_NAMES:
-            break
-        words.append(word)
-    return words
-
-
-def _replace_name(match: re.Match[str], counter: _Counter, weak_cue: bool = False) -> str:
-    run = match.group("name")
-    words = _name_words(run)
-    if not words:
-        return match.group(0)
-    if weak_cue:
-        # "Thanks, Great service" is not a sign-off: the name must end the line or clause.
-        rest = match.string[match.end("name") :]
-        if len(words) == len(run.split()) and rest[:1] not in ("", "\n", "\r", ",", ".", "!"):
-            return match.group(0)
-    # Keep the remainder of the run (the ordinary words after the name) verbatim.
-    kept = run
-    for word in words:
-        kept = kept[kept.index(word) + len(word) :]
-    return match.group("title") + counter.add("name") + kept
+def _addresses(source: _Text) -> list[Span]:
+    text = source.text
+    spans: list[Span] = []
+    street_words = not source.words.isdisjoint(p.STREET_TYPES)
+    for match in p.ADDRESS.finditer(text) if street_words else ():
+        start = match.start()
+        words = match.group("words").split()
+        if not _house_number_starts(text, start) or _is_year(match.group("number")):
+            continue
+        if not _address_words_fit(words, match.group("type")) or not words:
+            continue  # "12 Street" alone is not an address
+        flat = p.FLAT_BEFORE.search(text, max(0, start - 24), start)
+        if flat:
+            start = flat.start()
+        elif p.ADDRESS_NOT_AFTER.search(text, max(0, start - 24), start):
+            continue
+        spans.append(("address", start, match.end()))
+    for match in p.ADDRESS_ONE_WORD.finditer(text):
+        start = match.start()
+        if (
+            not _house_number_starts(text, start)
+            or _is_year(match.group("number"))
+            or p.ADDRESS_NOT_AFTER.search(text, max(0, start - 24), start)
+        ):
+            continue
+        spans.append(("address", start, match.end()))
+    return spans
 
 
-def _sign_off(match: re.Match[str], counter: _Counter) -> str:
-    cue = match.group("title").strip().rstrip(",.-–").strip().lower()
-    cue = re.sub(r"\s+", " ", cue)
-    weak = cue in p.SIGN_OFF_WEAK
-    if weak and "," not in match.group("title") and "\n" not in match.group("title"):
-        return match.group(0)
-    return _replace_name(match, counter, weak_cue=weak)
-
-
-def _first_name(match: re.Match[str], counter: _Counter) -> str:
-    following = match.string[match.end() : match.end() + 40].split(None, 1)
-    if following and following[0].strip(".,;:!?").lower() in p.PLACE_WORDS:
-        return match.group(0)
-    words = match.group("name").split()
-    if len(words) == 2 and (words[1].lower() in p.NOT_NAMES or words[1].lower() in p.PLACE_WORDS):
-        # "Sarah Ward", "Rachel The ..." — keep the second word, redact the first name only.
-        if words[1].lower() in p.PLACE_WORDS:
-            return match.group(0)
-        return counter.add("name") + match.group(0)[len(words[0]) :]
-    return counter.add("name")
-
-
-def _hospital_number(match: re.Match[str], counter: _Counter) -> str:
-    if sum(ch.isdigit() for ch in match.group("id")) < 4:
-        return match.group(0)
-    return match.group("label") + counter.add("hospital_number")
-
-
-def _nhs_labelled(match: re.Match[str], counter: _Counter) -> str:
-    # With an "NHS number" label a 10-digit number is redacted even if the check digit fails:
-    # a mistyped NHS number still points at a person.
-    return match.group("label") + counter.add("nhs_number")
-
-
-def _nhs_bare(match: re.Match[str], counter: _Counter) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if is_valid_nhs_number(digits):
-        return counter.add("nhs_number")
-    if digits.startswith("0"):
-        # Not an NHS number, but 10 digits starting 0 is a UK phone number.
-        return counter.add("phone")
-    return match.group(0)
-
-
-def _phone(match: re.Match[str], counter: _Counter) -> str:
-    digits = _uk_phone_digits(match.group(0))
-    if len(digits) in (10, 11) and digits.startswith("0"):
-        return counter.add("phone")
-    return match.group(0)
-
-
-def _dob(match: re.Match[str], counter: _Counter) -> str:
-    return match.group("label") + counter.add("dob")
-
-
-def _postcode(match: re.Match[str], counter: _Counter) -> str:
-    found = match.group(0)
-    if not found.isupper():
-        inward_letters = found[-2:].lower()
-        # "Q1 2nd", "T2 3rd" in lower or mixed case are ordinals, not postcodes; an unspaced
-        # lower-case token is too ambiguous to call a postcode.
-        if inward_letters in p.ORDINAL_SUFFIXES or not match.group("space"):
-            return match.group(0)
-    return counter.add("postcode")
-
-
-def _address(match: re.Match[str], counter: _Counter) -> str:
-    if p.ADDRESS_NOT_AFTER.search(match.string, max(0, match.start() - 20), match.start()):
-        return match.group(0)
-    return counter.add("address")
-
-
-_Step = tuple[re.Pattern[str], Callable[[re.Match[str], _Counter], str], str | None]
-
-# (pattern, replacement, quick gate: skip the pattern when this character set is absent)
-_STEPS: Final[tuple[_Step, ...]] = (
-    (p.EMAIL, lambda m, c: c.add("email"), "@"),
-    (p.HOSPITAL_NUMBER, _hospital_number, "digit"),
-    (p.NHS_LABELLED, _nhs_labelled, "digit"),
-    (p.DOB, _dob, "digit"),
-    (p.NHS_BARE, _nhs_bare, "digit"),
-    (p.PHONE, _phone, "digit"),
-    (p.POSTCODE, _postcode, "digit"),
-    (p.ADDRESS, _address, "digit"),
-    (p.TITLE_NAME, _replace_name, None),
-    (p.TITLE_LOWER_NAME, _replace_name, None),
-    (p.SELF_INTRO, _replace_name, None),
-    (p.I_AM, _replace_name, None),
-    (p.RELATIVE, _replace_name, None),
-    (p.SIGN_OFF, _sign_off, None),
-    (p.FIRST_NAME, _first_name, None),
+_DIGIT: Final = re.compile(r"[0-9]")
+_Detector = Callable[[_Text], list[Span]]
+# Priority order: a span overlapping one found by an earlier detector is dropped.
+_DETECTORS: Final[tuple[tuple[_Detector, bool], ...]] = (
+    (_emails, False),
+    (_hospital_labelled, True),
+    (_dates_of_birth, True),
+    (lambda source: find_numbers(source.text), True),
+    (_hospital_bare, True),
+    (_postcodes, True),
+    (_addresses, True),
+    (lambda source: find_names(source.text, source.words, first_names=not source.label), False),
 )
 
-_HAS_DIGIT: Final = re.compile(r"\d")
+
+class _Accepted:
+    """Non-overlapping spans, kept sorted by start so each overlap test is a bisection."""
+
+    __slots__ = ("ends", "kinds", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.kinds: list[str] = []
+
+    def add(self, kind: str, start: int, end: int) -> None:
+        at = bisect_left(self.starts, start)
+        if at > 0 and self.ends[at - 1] > start:
+            return
+        if at < len(self.starts) and self.starts[at] < end:
+            return
+        self.starts.insert(at, start)
+        self.ends.insert(at, end)
+        self.kinds.insert(at, kind)
 
 
 def redact(text: str) -> Redaction:
     """Return ``text`` with personal data replaced by markers such as ``[NHS_NUMBER]``."""
-    counter = _Counter()
-    has_digit = _HAS_DIGIT.search(text) is not None
-    has_at = "@" in text
-    for pattern, replace, gate in _STEPS:
-        if (gate == "digit" and not has_digit) or (gate == "@" and not has_at):
+    return _redact(text, label=False)
+
+
+def redact_label(text: str) -> Redaction:
+    """Redact a short label a source chose (a ward, a site, an attribute name, a category code).
+
+    The same detectors as ``redact`` except a common first name with no cue, and a label that
+    is nothing but a postcode-shaped code: wards and sites are often named after people
+    ("Victoria", "Elizabeth Ward") or coded ("E11 2AB"), and those are not personal data, while
+    a title or role with a name ("Mrs Smith's bay"), a phone or NHS number, an e-mail or a
+    postcode within a longer label is (docs/redaction.md, "Per field").
+    """
+    return _redact(text, label=True)
+
+
+def _redact(text: str, *, label: bool) -> Redaction:
+    folded = normalise(text)
+    source = _Text.of(folded.text, label=label)
+    accepted = _Accepted()
+    for detect, needs_digit in _DETECTORS:
+        if needs_digit and not source.has_digit:
             continue
-        text = pattern.sub(lambda m, r=replace: r(m, counter), text)
-    return Redaction(text=text, counts=counter.counts)
+        for kind, start, end in detect(source):
+            if end > start:
+                accepted.add(kind, start, end)
+    if not accepted.starts:
+        return Redaction(text, {})
+    pieces: list[str] = []
+    counts: dict[str, int] = {}
+    done = 0
+    for kind, start, end in zip(accepted.kinds, accepted.starts, accepted.ends, strict=True):
+        original_start, original_end = folded.span(start, end)
+        pieces.append(text[done:original_start])
+        pieces.append(MARKERS[kind])
+        counts[kind] = counts.get(kind, 0) + 1
+        done = original_end
+    pieces.append(text[done:])
+    return Redaction("".join(pieces), counts)

@@ -17,10 +17,23 @@ from typing import Final
 from schemas.domains import DOMAIN_IDS
 from schemas.errors import ConfigError
 from streams.tagging import features
+from streams.tagging.phrases import DECISIVE as _DECISIVE
 
-MODEL_FORMAT: Final = 2
+MODEL_FORMAT: Final = 3
+# Lexicon features, in the order of the model's ``lexicon_weights`` rows: per domain the log of
+# 1 + distinct phrases found, then per domain whether a decisive phrase was found.
+LEXICON_FEATURES: Final[tuple[str, ...]] = (*DOMAIN_IDS, *(f"decisive:{d}" for d in DOMAIN_IDS))
 MODEL_PATH: Final = Path(__file__).with_name("model.json.gz")
 _CHAR_CACHE_MAX: Final = 200_000
+# Words a person cannot check a decision against (model evidence leaves n-grams of only these out).
+_FUNCTION_WORDS: Final = frozenset(
+    (  # noqa: SIM905 - a paragraph of words reads better than eighty quoted items
+        "a about after all also an and any are as at be been being but by can could did do does for "
+        "from had has have he her him his how i if in into is it its me more my no not of on or our out "
+        "over she so some than that the their them then there they this to too up us very was we were "
+        "what when which who will with would you your just get got go went one two day now"
+    ).split()
+)
 
 # term → (idf, weights per domain or None when every weight is negligible)
 _Vocab = dict[str, tuple[float, tuple[float, ...] | None]]
@@ -52,6 +65,11 @@ class LinearDomainModel:
         # Threshold folded into the bias: margin > 0 exactly when the tuned rule says yes.
         self.offset: Final = tuple(b - t for b, t in zip(raw["bias"], raw["threshold"], strict=True))
         self.lexicon_weights: Final = tuple(tuple(row) for row in raw["lexicon_weights"])
+        if len(self.lexicon_weights) != len(LEXICON_FEATURES):
+            raise ConfigError(
+                f"domain model has {len(self.lexicon_weights)} lexicon weight rows; "
+                f"expected {len(LEXICON_FEATURES)} ({', '.join(LEXICON_FEATURES)})"
+            )
         # word → (five partial dot products, squared norm) of its character n-grams
         self._char_cache: dict[str, tuple[float, float, float, float, float, float]] = {}
 
@@ -137,30 +155,53 @@ class LinearDomainModel:
             return self.sentiment_bias + s5 * inv
         return self.sentiment_bias
 
-    def margins(self, norm: str, lexicon_counts: list[float]) -> tuple[list[float], float]:
+    def margins(
+        self, norm: str, lexicon_counts: list[float], word_counts: Counter[str] | None = None
+    ) -> tuple[list[float], float]:
         """Per-domain margins (positive exactly when the tuned rule says the domain applies) and
         the learned sentiment margin (positive = the analysts would call it positive)."""
         totals = list(self.offset)
-        sentiment = self._word_block(features.word_terms(norm), totals)
+        words = features.word_terms(norm) if word_counts is None else word_counts
+        sentiment = self._word_block(words, totals)
         self._char_block(norm, totals)
-        for i, count in enumerate(lexicon_counts):
+        for i, count in enumerate(lexicon_counts):  # one per LEXICON_FEATURES
             if count:
                 row = self.lexicon_weights[i]
                 for j in range(5):
                     totals[j] += count * row[j]
         return totals, sentiment
 
-    def top_terms(self, norm: str, domain_index: int, limit: int = 3) -> list[str]:
-        """Word n-grams of ``norm`` that pushed hardest towards one domain (evidence, on demand)."""
+    def top_terms(self, word_counts: Counter[str], domain_index: int, limit: int = 3) -> list[str]:
+        """Word n-grams (``features.word_terms``) that pushed hardest towards one domain (evidence).
+
+        N-grams of function words only ("to the", "has") are left out: they do push the model,
+        but a person cannot check a decision against them.
+        """
         scored = []
-        for term, tf in features.word_terms(norm).items():
+        for term, tf in word_counts.items():
+            if all(word in _FUNCTION_WORDS for word in term.split()):
+                continue
             entry = self.word.get(term)
             if entry is not None and entry[1] is not None:
                 push = (1.0 + math.log(tf)) * entry[0] * entry[1][domain_index]
                 if push > 0.0:
                     scored.append((push, term))
+        if not scored:
+            # The word block had nothing to say ("Professionalism." is not in its vocabulary):
+            # the character block decided, so name the words whose character n-grams pushed.
+            for term in word_counts:
+                if " " not in term and term not in _FUNCTION_WORDS:
+                    push = self._char_word(term)[domain_index]
+                    if push > 0.0:
+                        scored.append((push, term))
         scored.sort(reverse=True)
         return [term for _, term in scored[:limit]]
+
+
+def lexicon_features(found: dict[str, list[str]], strength: dict[str, int]) -> list[float]:
+    """What ``phrases.analyse`` found, as the model's lexicon features (``LEXICON_FEATURES``)."""
+    counts = [math.log1p(len(found.get(domain, ()))) for domain in DOMAIN_IDS]
+    return counts + [1.0 if strength.get(domain, 0) >= _DECISIVE else 0.0 for domain in DOMAIN_IDS]
 
 
 def sigmoid(x: float) -> float:

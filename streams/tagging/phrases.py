@@ -15,11 +15,16 @@ from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Final
 
 from schemas.domains import DOMAIN_IDS
-from streams.tagging import lexicon
+from streams.tagging import decisive, lexicon
 
 _TOKEN: Final = re.compile(r"[a-z0-9&]+(?:['’.-][a-z0-9&]+)*")
 _SENTIMENT_TOKEN: Final = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _TOKEN_CACHE_MAX: Final = 200_000
+
+# How strongly the phrases found speak for a domain (``analyse``).
+WEAK: Final = 1
+STRONG: Final = 2
+DECISIVE: Final = 3
 
 
 def _top_level_alternatives(fragment: str) -> list[str]:
@@ -118,7 +123,9 @@ def _by_first_char(
     for char in sorted(_TEXT_CHARS):
         entries = buckets.get(char, []) + anywhere
         if entries:
-            pattern = re.compile("|".join(f"({alternative})" for alternative in entries) + r"(?![a-z0-9])")
+            # The word-end check applies to every alternative, not only the last one.
+            alternation = "|".join(f"({alternative})" for alternative in entries)
+            pattern = re.compile(f"(?:{alternation})(?![a-z0-9])")
             compiled[char] = (pattern, tuple(tuple(labels_of[alternative]) for alternative in entries))
     return compiled
 
@@ -179,20 +186,44 @@ class PhraseMatcher:
         return found
 
 
+# Decisive phrases first: where two multi-word phrases start at one token, the first listed wins.
 _MATCHER: Final = PhraseMatcher(
-    {f"d:{domain}": lexicon.DOMAIN_PHRASES[domain] for domain in DOMAIN_IDS}
+    {f"s:{domain}": decisive.DECISIVE_PHRASES[domain] for domain in DOMAIN_IDS}
+    | {f"d:{domain}": lexicon.DOMAIN_PHRASES[domain] for domain in DOMAIN_IDS}
+    | {f"w:{domain}": fragments for domain, fragments in lexicon.WEAK_PHRASES.items()}
     | {f"t:{theme}": fragments for theme, fragments in lexicon.THEME_PHRASES.items()}
 )
 _THEME_LABELS: Final = tuple((f"t:{theme}", theme) for theme in lexicon.THEME_PHRASES)
 
 
-def analyse(norm: str) -> tuple[dict[str, list[str]], list[str]]:
-    """Distinct domain phrases found (per domain) and themes named (in lexicon order), one pass."""
+def analyse(norm: str) -> tuple[dict[str, list[str]], dict[str, int], list[str]]:
+    """One pass over the text: distinct phrases found per domain, how strongly they speak for
+    each domain, and the themes named (in lexicon order).
+
+    Strength: ``DECISIVE`` when a ``decisive.py`` phrase is found; ``STRONG`` for two distinct
+    lexicon phrases or one multi-word lexicon phrase other than a bare duration ("for 8 hours"
+    measures a delay in care as often as a wait); ``WEAK`` for one ambiguous word.
+    """
     found = _MATCHER.find(norm)
     if not found:
-        return {}, []
-    domains = {label[2:]: list(dict.fromkeys(hits)) for label, hits in found.items() if label[0] == "d"}
-    return domains, [theme for label, theme in _THEME_LABELS if label in found]
+        return {}, {}, []
+    domains: dict[str, list[str]] = {}
+    strength: dict[str, int] = {}
+    for kind in "sdw":  # decisive phrases first: they are the better evidence
+        for label, hits in found.items():
+            if label[0] == kind:
+                domains.setdefault(label[2:], []).extend(hits)
+    for domain, hits in domains.items():
+        distinct = list(dict.fromkeys(hits))
+        domains[domain] = distinct
+        if f"s:{domain}" in found:
+            strength[domain] = DECISIVE
+        elif len(distinct) >= 2 or any(" " in hit for hit in found.get(f"d:{domain}", ())):
+            strength[domain] = STRONG
+        else:
+            strength[domain] = WEAK
+    themes = [theme for label, theme in _THEME_LABELS if label in found]
+    return domains, strength, themes
 
 
 def domain_phrases(norm: str) -> dict[str, list[str]]:
@@ -202,7 +233,7 @@ def domain_phrases(norm: str) -> dict[str, list[str]]:
 
 def themes(norm: str) -> list[str]:
     """Themes named in the text, in the lexicon's order."""
-    return analyse(norm)[1]
+    return analyse(norm)[2]
 
 
 def sentiment_evidence(norm: str) -> float:

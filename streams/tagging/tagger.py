@@ -1,36 +1,49 @@
 """Tag redacted feedback with domains, scores, themes, sentiment and evidence.
 
-Three deterministic layers, combined per domain:
+Four deterministic layers, combined per domain (docs/tagging.md):
 1. National category codes (``schemas.categories``) — a code's domains score 1.0.
-2. The learned linear model over word and character n-grams plus lexicon counts, trained on
-   FFT comments, with per-domain thresholds folded in so 0.5 is the decision boundary.
-3. The curated lexicon (DOMAINS.md vocabulary). FFT comments are short; letters, incident
-   reports and news items are long and worded differently, so for every source other than FFT
-   strong lexicon evidence (a multi-word phrase, or two distinct phrases) takes a domain even
-   when the model, which never saw such texts, stays under its threshold — and a model score
-   with no lexicon phrase at all behind it is discounted, since that is where the FFT-trained
-   model guesses from function words.
-Evidence is the code, the lexicon phrases, or failing those the n-grams that pushed the model.
+2. The source: an incident report or a GP clinical concern is a patient-safety report, which
+   DOMAINS.md puts in safe care almost always, so those sources carry safe care whatever words
+   they use (the hotspot rule ``ward-incidents-24h`` counts only incidents tagged safe care).
+3. Phrases: ``decisive.py`` phrases decide a domain alone; the definitions' vocabulary
+   (``lexicon.py``) decides with a second phrase or a multi-word phrase, and one ambiguous word
+   counts only when the model leans the same way.
+4. The linear model over word and character n-grams plus lexicon counts, trained on FFT comments
+   and our multi-source examples, with per-domain thresholds folded in so 0.5 is the boundary.
+   Outside FFT a model score with no phrase behind it is discounted: that is where a model that
+   learnt mostly short comments guesses from function words.
+Evidence is the code, the source, the phrases, or failing those the content words that pushed
+the model.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
 from schemas.categories import domains_for_code, normalise_code
-from schemas.domains import DOMAIN_IDS
+from schemas.domains import DOMAIN_IDS, SAFE
 from streams.tagging import features, lexicon, phrases
-from streams.tagging.model import MODEL_PATH, LinearDomainModel, sigmoid
+from streams.tagging.model import MODEL_PATH, LinearDomainModel, lexicon_features, sigmoid
 
-TAGGER_VERSION: Final = "1.0.0"
+TAGGER_VERSION: Final = "2.0.0"
+
+# Sources that are patient-safety reports by nature, and the evidence line they carry.
+SOURCE_PRIORS: Final[dict[str, tuple[str, str]]] = {
+    "incident": (SAFE, "source: patient-safety incident report"),
+    "gp_clinical_concern": (SAFE, "source: GP clinical concern about a provider"),
+}
 
 _EVIDENCE_PER_DOMAIN: Final = 3
-_LEXICON_SCORE: Final = 0.6  # score given to a domain decided by the lexicon alone
-# Outside FFT, a model score with no lexicon phrase behind it counts only above 0.8 (0.8 × 0.625 = 0.5).
+_PRIOR_SCORE: Final = 0.75  # score of a domain the source implies
+_DECISIVE_SCORE: Final = 0.75  # score of a domain a decisive phrase names
+_DECISIVE_ON_FFT: Final = True  # FFT comments too: measured in docs/tagging.md
+_LEXICON_SCORE: Final = 0.6  # score of a domain two lexicon phrases (or one multi-word phrase) name
+# One ambiguous lexicon word counts when the model gives the domain at least this much.
+_WEAK_SUPPORT: Final = 0.3
+# Outside FFT, a model score with no phrase behind it counts only above 0.5 / discount.
 _UNSUPPORTED_DISCOUNT: Final = 0.625
 _WORD_LIST_LOGIT: Final = 3.0  # one polar word can overturn a typical learned margin (about 2 logits)
 _CACHE_TEXT_MAX: Final = 400  # only short texts are cached (FFT repeats "Nothing." a lot)
@@ -62,6 +75,7 @@ class _TextAnalysis:
 
     model_scores: tuple[float, ...]
     lexicon_hits: dict[str, list[str]]
+    strength: dict[str, int]  # phrases.WEAK / STRONG / DECISIVE per domain found
     model_terms: tuple[tuple[str, ...], ...]
     themes: tuple[str, ...]
     sentiment: float
@@ -83,14 +97,14 @@ class Tagger:
     def _analyse(self, text: str) -> _TextAnalysis:
         norm = features.normalise(text)
         if not norm:
-            return _TextAnalysis((0.0,) * len(DOMAIN_IDS), {}, ((),) * len(DOMAIN_IDS), (), 0.0)
-        hits, themes = phrases.analyse(norm)
-        counts = [math.log1p(len(hits.get(domain, ()))) for domain in DOMAIN_IDS]
-        margins, sentiment_margin = self._model.margins(norm, counts)
+            return _TextAnalysis((0.0,) * len(DOMAIN_IDS), {}, {}, ((),) * len(DOMAIN_IDS), (), 0.0)
+        hits, strength, themes = phrases.analyse(norm)
+        words = features.word_terms(norm)
+        margins, sentiment_margin = self._model.margins(norm, lexicon_features(hits, strength), words)
         scores = tuple(sigmoid(m) for m in margins)
         # Evidence from the model only where the lexicon gives none and the model decides.
         terms = tuple(
-            tuple(self._model.top_terms(norm, i, _EVIDENCE_PER_DOMAIN))
+            tuple(self._model.top_terms(words, i, _EVIDENCE_PER_DOMAIN))
             if scores[i] >= 0.5 and domain not in hits
             else ()
             for i, domain in enumerate(DOMAIN_IDS)
@@ -98,6 +112,7 @@ class Tagger:
         return _TextAnalysis(
             model_scores=scores,
             lexicon_hits=hits,
+            strength=strength,
             model_terms=terms,
             themes=tuple(themes),
             sentiment=_blend_sentiment(phrases.sentiment_evidence(norm), sentiment_margin),
@@ -119,16 +134,30 @@ class Tagger:
             if theme:
                 code_themes.append(theme)
 
-        if source != "fft":
-            # The model learnt FFT comments; elsewhere it needs the lexicon's support.
-            for domain in DOMAIN_IDS:
-                if domain in coded:
-                    continue
-                hits = analysis.lexicon_hits.get(domain, ())
-                if len(hits) >= 2 or any(" " in hit for hit in hits):
-                    scores[domain] = max(scores[domain], _LEXICON_SCORE)
-                elif not hits:
+        prior = SOURCE_PRIORS.get(source)
+        if prior is not None and prior[0] not in coded:
+            scores[prior[0]] = max(scores[prior[0]], _PRIOR_SCORE)
+            evidence.append({"domain": prior[0], "phrase": prior[1]})
+            coded.add(prior[0])  # decided: the phrases below still say what about
+        for domain in DOMAIN_IDS:
+            if domain in coded:
+                continue
+            strength = analysis.strength.get(domain, 0)
+            if strength == phrases.DECISIVE and (source != "fft" or _DECISIVE_ON_FFT):
+                scores[domain] = max(scores[domain], _DECISIVE_SCORE)
+            elif source == "fft":
+                continue  # the model learnt FFT comments; it decides there
+            elif strength == phrases.STRONG:
+                scores[domain] = max(scores[domain], _LEXICON_SCORE)
+            elif strength == phrases.WEAK:
+                # In a patient-safety report one ambiguous word ("for 8 hours": a delay in care,
+                # not a wait for a service) is not enough, whatever the model says.
+                if prior is None and scores[domain] >= _WEAK_SUPPORT:
+                    scores[domain] = max(scores[domain], 0.5)
+                elif prior is not None:
                     scores[domain] *= _UNSUPPORTED_DISCOUNT
+            else:
+                scores[domain] *= _UNSUPPORTED_DISCOUNT
 
         domains = [domain for domain in DOMAIN_IDS if scores[domain] >= 0.5]
         for index, domain in enumerate(DOMAIN_IDS):

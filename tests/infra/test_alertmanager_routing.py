@@ -77,3 +77,44 @@ def test_organisations_do_not_see_each_others_alerts(alertmanager: AlertmanagerH
     }
     assert qkk_wards == {"Ward 7"}
     assert qwe_orgs == {"QWE"}
+
+
+def test_an_episode_shared_by_two_organisations_reaches_both_and_grows_without_a_new_alert(
+    alertmanager: AlertmanagerHandle,
+) -> None:
+    """What the worker posts (streams.hotspots.alertmanager) for a provider-and-ward episode: one
+    alert per organisation whose events counted. When a second organisation's events count later,
+    the first one's alert stays the same alert; the resolution ends both."""
+    import time
+
+    from streams.hotspots.alertmanager import PusherConfig, alertmanager_alerts
+    from streams.hotspots.alerts import build_alert
+
+    def episode(status: str, organisations: list[str]) -> dict:  # type: ignore[type-arg]
+        return build_alert(
+            rule_id="ward-incidents-24h", status=status, group={"provider": "RJ1", "ward": "Ward 7"},
+            window_start=0, window_end=86400, count=6, threshold=5, severity="warning",
+            description="Five or more incidents on one ward within 24 hours", fired_at=time.time() - 60,
+            resolved_at=time.time() if status == "resolved" else None, sample_event_ids=["e1"],
+            organisations=organisations,
+        )  # fmt: skip
+
+    config = PusherConfig(alertmanager.url)
+    alertmanager.post_alerts(alertmanager_alerts(episode("firing", ["QKK"]), config, time.time()))
+    alertmanager.wait_for_webhook(lambda r: r.receiver == "qkk-quality" and r.status == "firing")
+
+    alertmanager.post_alerts(alertmanager_alerts(episode("firing", ["QKK", "QWE"]), config, time.time()))
+    note = alertmanager.wait_for_webhook(lambda r: r.receiver == "qwe-quality" and r.status == "firing")
+    assert [a["labels"]["organisation"] for a in note.alerts] == ["QWE"]
+    assert note.alerts[0]["annotations"]["organisations"] == "QKK,QWE"
+    qkk = alertmanager.alerts(alertname="PatientExperienceHotspot", organisation="QKK")
+    assert len(qkk) == 1 and "organisations" not in qkk[0]["labels"]  # the same alert, not a second one
+
+    alertmanager.post_alerts(alertmanager_alerts(episode("resolved", ["QKK", "QWE"]), config, time.time()))
+    for receiver in ("qkk-quality", "qwe-quality"):
+        alertmanager.wait_for_webhook(lambda r, want=receiver: r.receiver == want and r.status == "resolved")
+    wait_for(
+        lambda: alertmanager.alerts(alertname="PatientExperienceHotspot") == [],
+        10,
+        "the episode's alerts to leave the active list",
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.procs import free_port
-from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig, to_alertmanager
+from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig, alertmanager_alerts
 from streams.hotspots.alerts import build_alert
 from streams.hotspots.pusher import AlertmanagerPusher
 from streams.hotspots.windows import iso_z
@@ -47,7 +47,7 @@ def push(url: str, record: dict) -> bool:
 
     async def send() -> bool:
         try:
-            return await client.deliver([to_alertmanager(record, config, time.time())])
+            return await client.deliver(alertmanager_alerts(record, config, time.time()))
         finally:
             await client.close()
 
@@ -97,7 +97,7 @@ def test_unreachable_alertmanager_is_retried_until_it_answers(tmp_path: Path) ->
 
         async def send() -> bool:
             try:
-                return await client.deliver([to_alertmanager(make_alert(rule), config, time.time())])
+                return await client.deliver(alertmanager_alerts(make_alert(rule), config, time.time()))
             finally:
                 await client.close()
 

@@ -105,7 +105,12 @@ def assert_exact(client, distinct_events: list[dict]) -> None:
     n = len(distinct_events)
     assert client.query("SELECT count() FROM feedback_events FINAL").result_rows[0][0] == n
     # stronger than FINAL: no duplicate row exists at all, merged or not
-    assert client.query("SELECT count(), uniqExact(event_id) FROM feedback_events").result_rows[0] == (n, n)
+    assert client.query("SELECT count(), uniqExact(organisation, event_id) FROM feedback_events").result_rows[
+        0
+    ] == (
+        n,
+        n,
+    )
     hourly = expected_rollups(
         distinct_events, lambda m: m.replace(minute=0, second=0, microsecond=0, tzinfo=None)
     )
@@ -114,9 +119,25 @@ def assert_exact(client, distinct_events: list[dict]) -> None:
     assert stored_rollups(client, "feedback_daily", "day") == daily
 
 
-def test_retried_replayed_and_republished_batches_count_once(client):
+def with_shared_ids(events: list[dict], rng: random.Random) -> list[dict]:
+    """Some events take an id another organisation's source already used: different events."""
+    used = {(e["organisation"], e["event_id"]) for e in events}
+    for event in events:
+        other = rng.choice(events)
+        if rng.random() < 0.25 and (event["organisation"], other["event_id"]) not in used:
+            used.add((event["organisation"], other["event_id"]))
+            event["event_id"] = other["event_id"]
+    return events
+
+
+@pytest.mark.parametrize("shared_ids", [False, True], ids=["own-ids", "ids-shared-across-organisations"])
+def test_retried_replayed_and_republished_batches_count_once(client, shared_ids):
     rng = random.Random(7)
     events = [make_event(i, rng) for i in range(600)]
+    if shared_ids:
+        events = with_shared_ids(events, rng)
+        pairs = {(e["organisation"], e["event_id"]) for e in events}
+        assert len(pairs) == len(events) > len({e["event_id"] for e in events}) + 50
     republished = rng.sample(events, 80)  # the stream re-sent these after its own restart
     partitions = kafka_log(events, republished)
     writer = ClickHouseWriter(client, "pxstream-sink")

@@ -115,6 +115,33 @@ def test_hotspot_episodes_are_in_their_latest_state(client):
     assert queries.hotspot_episodes(client, "2026-03", organisation="ORG2") == []
 
 
+def test_an_organisation_gets_the_episodes_its_events_counted_toward(client):
+    """A rule grouped by provider and ward (no organisation in the group) that two organisations'
+    events counted toward: each of them gets it, a third does not."""
+    shared = {
+        "alert_id": "ep-shared",
+        "rule_id": "ward-incidents-24h",
+        "status": "firing",
+        "group": {"provider": "RX2", "ward": "Ward B"},
+        "window_start": "2026-03-06T00:00:00Z",
+        "window_end": "2026-03-07T00:00:00Z",
+        "count": 5,
+        "threshold": 5,
+        "severity": "warning",
+        "description": "d",
+        "fired_at": "2026-03-06T11:00:00Z",
+        "resolved_at": None,
+        "sample_event_ids": [],
+        "organisations": ["ORG1", "ORG2"],
+    }
+    batch = ColumnBatch("hotspot_alerts", ALERT_COLUMNS, "a", 0)
+    batch.add(5, alert_row(shared, Position("a", 0, 5), 0))
+    ClickHouseWriter(client, "q").write_all([batch])
+    for organisation, expected in (("ORG1", ["ep-1", "ep-shared"]), ("ORG2", ["ep-shared"]), ("ORG3", [])):
+        episodes = queries.hotspot_episodes(client, "2026-03", organisation=organisation)
+        assert [e["alert_id"] for e in episodes] == expected, organisation
+
+
 def test_biggest_changes_month_on_month(client):
     rows = queries.biggest_changes(client, "2026-03", level="ward", organisation="ORG1")
     assert [(r["provider"], r["ward"], r["events"], r["previous_events"], r["change"]) for r in rows] == [

@@ -3,6 +3,8 @@ retention TTL, and the server-only row policies."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sinks.client import connect
@@ -45,6 +47,7 @@ def test_tables_have_the_contract_columns_and_types(client):
     assert alerts["count"] == "UInt32"
     assert alerts["threshold"] == "Float64"
     assert alerts["sample_event_ids"] == "Array(String)"
+    assert alerts["organisations"] == "Array(LowCardinality(String))"
     for name in [
         "alert_id", "rule_id", "status", "organisation", "provider", "site", "ward", "source",
         "domain", "window_start", "window_end", "severity", "description", "fired_at", "version",
@@ -108,10 +111,103 @@ def test_retention_ttl_is_configurable_and_only_altered_when_it_changes(client):
     assert "TTL" not in engine
 
 
-def test_row_policy_migration_is_valid_clickhouse_sql(client):
-    """No server here to enforce it; the engine's parser at least checks every statement."""
-    (policies,) = [m for m in load_migrations() if "access_management" in m.requires]
-    statements = policies.statements()
-    assert any("ROW POLICY" in s and "getSetting('SQL_pxstream_organisation')" in s for s in statements)
-    for statement in statements:
-        client.query(f"EXPLAIN AST {statement}")
+def test_row_policy_migrations_are_valid_clickhouse_sql(client):
+    """No server here to enforce them; the engine's parser at least checks every statement."""
+    migrations = [m for m in load_migrations() if "access_management" in m.requires]
+    assert [m.name for m in migrations] == [
+        "row_policies",
+        "alert_organisations_policy",
+        "actions_row_policies",
+    ]
+    for policies in migrations:
+        statements = policies.statements()
+        assert any("ROW POLICY" in s and "getSetting('SQL_pxstream_organisation')" in s for s in statements)
+        for statement in statements:
+            client.query(f"EXPLAIN AST {statement}")
+
+
+def alerts_policy() -> str:
+    """The USING expression of the last migration that sets the alerts' organisation policy."""
+    statements = [
+        s
+        for m in load_migrations()
+        for s in m.statements()
+        if re.search(r"ROW POLICY .*pxstream_org_alerts", s)
+    ]
+    return re.search(r"USING (.*) AS permissive", statements[-1], re.S).group(1)
+
+
+def test_an_organisation_sees_every_alert_its_events_counted_toward(client):
+    """The embedded engine has no users to log in as, so the policy's expression is evaluated as
+    the server would for a dashboard user whose SQL_pxstream_organisation is each code."""
+    ensure_schema(client)
+    client.insert(
+        "hotspot_alerts",
+        [
+            ["shared", "", ["QKK", "QWE"]],  # a provider-and-ward rule: no organisation in the group
+            ["qkk-only", "", ["QKK"]],
+            ["grouped", "QWE", ["QWE"]],  # a rule that groups by organisation
+            ["nobody", "", []],
+        ],
+        column_names=["alert_id", "organisation", "organisations"],
+    )
+    expression = alerts_policy().replace("getSetting('SQL_pxstream_organisation')", "{org:String}")
+    seen = {
+        org: {
+            a
+            for (a,) in client.query(
+                f"SELECT alert_id FROM hotspot_alerts FINAL WHERE {expression}", parameters={"org": org}
+            ).result_rows
+        }
+        for org in ("QKK", "QWE", "QOP")
+    }
+    assert seen == {"QKK": {"shared", "qkk-only"}, "QWE": {"shared", "grouped"}, "QOP": set()}
+
+
+def test_an_existing_database_gains_alert_organisations(client, tmp_path):
+    """Upgrade in place: alerts stored before the column existed get the organisations of their
+    sample events (matched by id, group and window, as ids repeat across organisations)."""
+    old = tmp_path / "migrations-before"
+    old.mkdir()
+    for migration in load_migrations():
+        if migration.version <= 7:
+            (old / f"{migration.version:04d}_{migration.name}.sql").write_text(migration.sql)
+    apply_migrations(client, old)
+    t0 = 1_780_000_000_000
+    hour = 3_600_000
+    columns = ["alert_id", "rule_id", "status", "organisation", "provider", "ward", "window_start",
+               "window_end", "fired_at", "sample_event_ids", "version"]  # fmt: skip
+    client.insert(
+        "hotspot_alerts",
+        [
+            ["ward", "r", "firing", "", "RX1", "Ward 7", t0, t0 + hour, t0, ["x1", "x2", "x3"], 1],
+            ["grouped", "r", "resolved", "QOP", "RX1", "", t0, t0 + hour, t0, ["zz"], (1 << 48) | 2],
+            ["expired", "r", "firing", "", "RX9", "", t0, t0 + hour, t0, ["gone"], 3],
+        ],
+        column_names=columns,
+    )
+    client.insert(
+        "feedback_events",
+        [
+            ["x1", "QKK", "RX1", "Ward 7", t0 + 1],
+            ["x2", "QWE", "RX1", "Ward 7", t0 + 2],
+            ["x3", "QKK", "RX1", "Ward 7", t0 + 3],
+            ["x3", "QZZ", "RX2", "Ward 7", t0 + 3],  # the same id at another provider: not this alert's
+            ["x1", "QAA", "RX1", "Ward 7", t0 + 5 * hour],  # the same id outside the window
+        ],
+        column_names=["event_id", "organisation", "provider", "ward", "occurred_at"],
+    )
+    assert [m for m in apply_migrations(client) if m.startswith("0008")] == ["0008_alert_organisations"]
+    expected = [
+        ("expired", "firing", []),
+        ("grouped", "resolved", ["QOP"]),
+        ("ward", "firing", ["QKK", "QWE"]),
+    ]
+    query = "SELECT alert_id, status, organisations FROM hotspot_alerts FINAL ORDER BY alert_id"
+    assert client.query(query).result_rows == expected
+    # Run again (a crash before it was recorded): the same rows, collapsed.
+    (migration,) = [m for m in load_migrations() if m.version == 8]
+    for statement in migration.statements():
+        client.command(statement)
+    assert client.query(query).result_rows == expected
+    assert client.query("SELECT count() FROM hotspot_alerts FINAL").result_rows == [(3,)]

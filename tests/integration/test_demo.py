@@ -63,6 +63,8 @@ def test_demo_fires_hotspots_within_a_minute_and_stores_no_personal_data(
         )
         # One reader of stdout only, timing each alert line as it arrives; a watchdog ends a hung demo.
         firing: list[tuple[float, str]] = []
+        action_lines: list[str] = []
+        live: subprocess.CompletedProcess[str] | None = None
         assert process.stdout is not None
         watchdog = threading.Timer(240, process.kill)
         watchdog.start()
@@ -70,6 +72,13 @@ def test_demo_fires_hotspots_within_a_minute_and_stores_no_personal_data(
             for line in process.stdout:
                 if line.startswith("FIRING"):
                     firing.append((time.monotonic() - started, line.strip()))
+                    if live is None:  # while the demo runs, as its README suggests
+                        live = _pxstream(
+                            "sql", "SELECT ward, count() FROM feedback_events FINAL GROUP BY ward",
+                            "--format", "json", env=demo_env,
+                        )  # fmt: skip
+                elif line.startswith("ACTION"):
+                    action_lines.append(line.strip())
             process.wait(timeout=240)
         finally:
             watchdog.cancel()
@@ -82,6 +91,13 @@ def test_demo_fires_hotspots_within_a_minute_and_stores_no_personal_data(
     assert first_at < 60, f"first alert after {first_at:.0f} s: {first_line}"
     assert any("Ward 7 Acute Medicine" in line for _, line in firing), firing
     assert "hotspot episodes fired" in stderr
+    # The worker held the embedded engine, and answered the query itself (sinks/query_server.py).
+    assert live is not None and live.returncode == 0, live.stderr if live else "no query made"
+    assert sum(row["count()"] for row in json.loads(live.stdout)) > 0
+    # Follow-up (infra/actions/demo.yaml): complaints and the planted hotspots make actions.
+    created = [line for line in action_lines if line.startswith("ACTION created")]
+    assert any("Review the hotspot" in line and "Ward 7 Acute Medicine" in line for line in created), created
+    assert any("Acknowledge the complaint" in line for line in created), created
 
     # The worker has stopped, so the embedded engine is free for the read-only CLI.
     stored = _pxstream(

@@ -45,8 +45,11 @@ EVENTS = 3000
 
 
 def feed(seed: int, n: int) -> list[dict[str, Any]]:
-    """Event times a day in the past (no clock ticks interfere), with disorder and lateness."""
+    """Event times a day in the past (no clock ticks interfere), with disorder and lateness; three
+    organisations, whose source systems now and then use an id another one used already."""
     rng = random.Random(seed)
+    organisations = ["QKK", "QWE", "QOP"]
+    used: set[tuple[str, str]] = set()  # (organisation, event_id) pairs given out
     clock = time.time() - 86400
     events = []
     for i in range(n):
@@ -59,9 +62,16 @@ def feed(seed: int, n: int) -> list[dict[str, Any]]:
             t -= rng.uniform(10, 30)  # late, within some rules' lateness
         elif roll < 0.4:
             t -= rng.uniform(30, 120)  # too late
+        organisation = rng.choice(organisations)
+        event_id = f"k{i}"
+        if i and rng.random() < 0.1:
+            j = rng.randrange(i)
+            if (organisation, f"k{j}") not in used:
+                event_id = f"k{j}"  # a different event: an id another organisation used
         events.append(
             {
-                "event_id": f"k{i}",
+                "event_id": event_id,
+                "organisation": organisation,
                 "source": rng.choice(["incident", "complaint", "fft"]),
                 "occurred_at": iso(t),
                 "provider": rng.choice(["RXX", "RYY", "RZZ"]),
@@ -70,6 +80,7 @@ def feed(seed: int, n: int) -> list[dict[str, Any]]:
                 "domains": rng.sample([SAFE, ACCESS, CLEAN], k=rng.choice([0, 1, 1, 2])),
             }
         )
+        used.add((organisation, event_id))
     return events
 
 
@@ -153,7 +164,10 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
         assert sum(e.stats.too_late for e in clean_engines.values()) > 50  # the feed did exercise lateness
 
         def essence(alerts: list[dict[str, Any]]) -> Counter:
-            return Counter((a["alert_id"], a["status"], a["window_start"], a["count"]) for a in alerts)
+            return Counter(
+                (a["alert_id"], a["status"], a["window_start"], a["count"], tuple(a["organisations"]))
+                for a in alerts
+            )
 
         wait_for(
             lambda: set(essence(read_alerts(bootstrap, alerts_topic))) == set(essence(clean_alerts)),
@@ -161,9 +175,14 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
             "the worker's alerts to match an uninterrupted run",
         )
         alerts = read_alerts(bootstrap, alerts_topic)
-        firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")
-        assert len(firing) >= 5, "the feed should make several episodes"
+        # Once per episode, and once more only each time its organisations grew.
+        firing = Counter(
+            (a["alert_id"], tuple(a["organisations"])) for a in alerts if a["status"] == "firing"
+        )
+        assert len({alert_id for alert_id, _ in firing}) >= 5, "the feed should make several episodes"
         assert max(firing.values()) == 1, [k for k, v in firing.items() if v > 1]
+        assert any(len(organisations) > 1 for _, organisations in firing), "episodes shared by organisations"
+        assert sum(e.stats.duplicates for e in clean_engines.values()) == 0  # shared ids are not re-sends
         assert worker.starts == 1 + kills
     finally:
         worker.stop()

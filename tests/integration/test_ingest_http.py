@@ -274,3 +274,42 @@ def test_the_cli_serves_until_stopped(kafka_bootstrap: str, new_topic, tmp_path:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()
     assert TOKEN not in output and "receptionist" not in output
+
+
+def test_an_event_too_large_for_one_kafka_message_is_refused_by_index_and_nothing_is_sent(
+    kafka_bootstrap: str, new_topic, tmp_path: Path
+) -> None:
+    """A permanent 413 naming the event, not a 503 "retry later"; the events before it are not sent."""
+    topic = new_topic(partitions=1, prefix="test-ingest-size")
+    limit = 60_000  # below the contract's 100,000-character text, so the test holds whatever other bounds
+    app = create_app(
+        IngestConfig(
+            bootstrap=kafka_bootstrap, topic=topic, rate_per_s=1000, burst=1000, max_event_bytes=limit
+        ),
+        TokenStore.load(write_tokens(tmp_path)),
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with RunningServer(app) as server:
+        batch = [event("size-0"), event("size-1"), event("size-2", text="x" * 70_000), event("size-3")]
+        refused = requests.post(f"{server.url}/v1/events", json=batch, headers=headers, timeout=30)
+        assert refused.status_code == 413
+        body = refused.json()
+        assert body["indexes"] == [2]
+        assert body["error"].startswith("index 2 is 70,")
+        assert "nothing was sent" in body["error"]
+        marker = requests.post(
+            f"{server.url}/v1/events", json=event("size-marker"), headers=headers, timeout=30
+        )
+        assert marker.status_code == 202
+    events = asyncio.run(_consume(kafka_bootstrap, topic, 1))
+    assert [e["event_id"] for e in events] == ["size-marker"]
+
+
+def test_the_default_event_limit_leaves_room_under_kafkas_one_message_limit() -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from connectors.ingest.server import MAX_EVENT_BYTES
+
+    kafka_limit = AIOKafkaProducer.__init__.__kwdefaults__["max_request_size"]
+    assert kafka_limit == 1_048_576  # and the broker's message.max.bytes default is 1,048,588
+    assert kafka_limit >= MAX_EVENT_BYTES * 1.25  # a quarter for what tagging adds

@@ -12,7 +12,8 @@ import pytest
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, SourceUnavailable
-from connectors.http_limits import RateLimited, RateLimiter, check_status, retry_after_seconds
+from connectors.http_limits import RateLimited, check_status, retry_after_seconds
+from connectors.ratelimit import RequestPacer
 from connectors.runtime import EVENTS_TOTAL, Batch, ConnectorRun, RecentIds, RunOptions, Source
 from tests.support.connectors import MemorySink
 
@@ -120,6 +121,16 @@ def test_duplicate_ids_within_one_batch_are_sent_once(tmp_path: Path) -> None:
     assert len(sink.events) == 1
 
 
+def test_two_organisations_events_with_one_id_are_both_sent_across_restarts(tmp_path: Path) -> None:
+    """The replay filter keys by (organisation, event_id): one organisation's id hides nothing of
+    another's, while each one's replay after a restart is still dropped."""
+    pages = [[candidate(1, organisation="QKK")], [candidate(1, organisation="QWE")]]
+    sink = MemorySink()
+    run(ConnectorRun(ListSource(pages, rewind=5), sink, options(tmp_path)).run())
+    run(ConnectorRun(ListSource(pages, rewind=5), sink, options(tmp_path)).run())  # replays both
+    assert [(e["organisation"], e["event_id"]) for e in sink.events] == [("QKK", "t:1"), ("QWE", "t:1")]
+
+
 def test_transient_source_errors_are_retried_then_succeed(tmp_path: Path) -> None:
     sink = MemorySink()
     source = ListSource([[candidate(1)]])
@@ -199,7 +210,7 @@ def test_recent_ids_is_bounded_and_keeps_the_newest() -> None:
 
 def test_rate_limiter_spaces_requests() -> None:
     async def scenario() -> float:
-        limiter = RateLimiter(rate=20, burst=1)
+        limiter = RequestPacer(rate=20, burst=1)
         started = time.monotonic()
         for _ in range(6):
             await limiter.acquire()

@@ -47,6 +47,7 @@ def test_stable_uids():
         "pxstream-commissioner",
         "pxstream-hotspots",
         "pxstream-themes",
+        "pxstream-actions",
         "pxstream-pipeline",
     }
     assert all(uid == d["uid"] for uid, d in DASHBOARDS.items())
@@ -92,10 +93,16 @@ def test_every_variable_used_is_defined(uid):
 
 @pytest.mark.parametrize("uid", sorted(DASHBOARDS))
 def test_every_clickhouse_query_filters_by_organisation(uid):
+    """Feedback by its organisation; alerts by every organisation whose events counted toward them
+    (the same test as the alerts' row policy), never by the group's organisation alone."""
     for panel in DASHBOARDS[uid]["panels"]:
         for target in panel["targets"]:
-            if "rawSql" in target:
-                assert "organisation = ${organisation:singlequote}" in target["rawSql"], panel["title"]
+            sql = target.get("rawSql", "")
+            if "feedback_" in sql:
+                assert "organisation = ${organisation:singlequote}" in sql, panel["title"]
+            if "hotspot_alerts" in sql or "action" in sql:
+                # An alert or an action belongs to every organisation on its list: `has` on it.
+                assert "has(organisations, ${organisation:singlequote})" in sql, panel["title"]
 
 
 def test_hotspot_episodes_link_to_their_events():

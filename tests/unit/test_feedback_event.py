@@ -61,7 +61,7 @@ def test_unknown_top_level_field_is_refused_so_typos_never_pass() -> None:
     ("field", "value", "reason"),
     [
         ("event_id", "", fe.INVALID_VALUE),
-        ("event_id", "x" * 129, fe.INVALID_VALUE),
+        ("event_id", "x" * 129, fe.TOO_LARGE),
         ("event_id", 42, fe.WRONG_TYPE),
         ("source", "twitter", fe.INVALID_VALUE),
         ("source", None, fe.WRONG_TYPE),
@@ -95,6 +95,55 @@ def test_each_field_rule_rejects_with_path_and_reason(field: str, value: object,
 
 def test_text_at_the_limit_is_accepted() -> None:
     assert fe.validate({**VALID, "text": "x" * 100_000}) == []
+
+
+# --- every field is bounded (docs/redaction.md, "Bounds") -------------------------------------
+
+_LONGEST = {"organisation": 64, "provider": 64, "site": 200, "ward": 200}
+
+
+@pytest.mark.parametrize(("field", "limit"), sorted(_LONGEST.items()))
+def test_every_free_string_field_is_bounded(field: str, limit: int) -> None:
+    assert fe.validate({**VALID, field: "x" * limit}) == []
+    assert codes({**VALID, field: "x" * (limit + 1)}) == [(field, fe.TOO_LARGE)]
+    assert codes({**VALID, field: "x" * 1_000_000}) == [(field, fe.TOO_LARGE)]
+
+
+def test_category_codes_are_bounded_in_count_and_length() -> None:
+    assert fe.validate({**VALID, "category_codes": ["c" * 100] * 50}) == []
+    assert codes({**VALID, "category_codes": ["c"] * 51}) == [("category_codes", fe.TOO_LARGE)]
+    assert codes({**VALID, "category_codes": ["ok", "c" * 101]}) == [("category_codes[1]", fe.TOO_LARGE)]
+    # a huge list is one problem, not one per item
+    assert codes({**VALID, "category_codes": [1] * 100_000}) == [("category_codes", fe.TOO_LARGE)]
+
+
+def test_attributes_are_bounded_in_keys_key_length_and_value_length() -> None:
+    at_limits = {f"k{i:02d}" + "k" * 61: "v" * 2_000 for i in range(32)}
+    assert fe.validate({**VALID, "attributes": at_limits}) == []
+    too_many = {f"k{i}": "v" for i in range(33)}
+    assert codes({**VALID, "attributes": too_many}) == [("attributes", fe.TOO_LARGE)]
+    assert codes({**VALID, "attributes": {"k" * 65: "v"}}) == [("attributes." + "k" * 40 + "…", fe.TOO_LARGE)]
+    assert codes({**VALID, "attributes": {"k": "v" * 2_001}}) == [("attributes.k", fe.TOO_LARGE)]
+
+
+def test_too_large_is_its_own_reason_after_text_too_long() -> None:
+    assert fe.REASON_CODES.index(fe.TEXT_TOO_LONG) < fe.REASON_CODES.index(fe.TOO_LARGE)
+    with pytest.raises(fe.InvalidEvent) as caught:
+        fe.parse_event({**VALID, "ward": "w" * 201, "text": "t" * 100_001}, received=NOW)
+    assert caught.value.reason_code == fe.TEXT_TOO_LONG
+    with pytest.raises(fe.InvalidEvent) as caught:
+        fe.parse_event({**VALID, "ward": "w" * 201, "rating": 9}, received=NOW)
+    assert caught.value.reason_code == fe.TOO_LARGE
+
+
+def test_a_flood_of_problems_keeps_the_message_short_and_the_list_complete() -> None:
+    flood = {**VALID, **{"u" * 1_000 + str(i): 1 for i in range(10_000)}}
+    with pytest.raises(fe.InvalidEvent) as caught:
+        fe.parse_event(flood, received=NOW)
+    assert len(caught.value.problems) == 10_000, "the HTTP API still lists every problem"
+    assert len(str(caught.value)) < 5_000, "a dead letter's error stays a summary"
+    assert str(caught.value).endswith("and 9,980 more")
+    assert all(len(p.path) <= 65 for p in caught.value.problems)
 
 
 def test_nested_problems_carry_their_full_path() -> None:
@@ -173,7 +222,23 @@ _VARIANTS: dict[str, list[object]] = {
     "occurred_at": ["2025-01-01T00:00:00Z", "2025-01-01T00:00:00+05:30", "nope", 3],
     "rating": [1, 6, 0, 7, 3.0, 2.5, "3", False],
     "category_codes": [[], ["a"], ["a", 1], "a"],
-    "attributes": [{}, {"k": "v"}, {"k": 1}, []],
+    "attributes": [
+        {},
+        {"k": "v"},
+        {"k": 1},
+        [],
+        {"k": "v" * 2_000},
+        {"k": "v" * 2_001},
+        {"k" * 64: "v"},
+        {"k" * 65: "v"},
+        {f"k{i}": "v" for i in range(32)},
+        {f"k{i}": "v" for i in range(33)},
+    ],
+    "ward": ["Ward 7", "w" * 200, "w" * 201, 7],
+    "site": ["RTD01", "s" * 200, "s" * 201],
+    "provider": ["RTD", "p" * 64, "p" * 65],
+    "organisation": ["QHM", "o" * 64, "o" * 65],
+    "category_codes_bounds": [["c" * 100] * 50, ["c"] * 51, ["c" * 101]],
     "severity": ["death", "fatal"],
     "reporter": ["mp", "alien"],
 }
@@ -182,7 +247,8 @@ _VARIANTS: dict[str, list[object]] = {
 def _corpus() -> list[dict[str, object]]:
     cases: list[dict[str, object]] = [dict(FULL), {**VALID, "junk": 1}]
     for field, values in _VARIANTS.items():
-        cases.extend({**FULL, field: value} for value in values)
+        name = field.removesuffix("_bounds")
+        cases.extend({**FULL, name: value} for value in values)
     for (f1, v1s), (f2, v2s) in itertools.combinations(list(_VARIANTS.items())[:4], 2):
         cases.extend({**VALID, f1: v1, f2: v2} for v1 in v1s for v2 in v2s)
     return cases

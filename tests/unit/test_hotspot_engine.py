@@ -7,18 +7,20 @@ plain max, decide lateness per rule, then count every window from the list of co
 from __future__ import annotations
 
 import copy
+import itertools
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from schemas.alert import FIRING, RESOLVED
 from streams.hotspots.alerts import alert_id
 from streams.hotspots.engine import HotspotEngine, StagedState, matching_groups
-from streams.hotspots.rules import RuleSet, parse_rules
-from streams.hotspots.windows import bucket_start, iso_z, windows_containing
+from streams.hotspots.rules import Rule, RuleSet, parse_rules
+from streams.hotspots.windows import bucket_start, epoch_seconds, iso_z, windows_containing
 
 T0 = 1_780_000_200  # a multiple of 600
 SAFE, ACCESS, CLEAN = "safe_high_quality_care", "access_and_waiting", "clean_comfortable_place"
@@ -70,9 +72,11 @@ def event(
     source: str = "complaint",
     domains: Iterable[str] = (SAFE,),
     site: str = "RXX01",
+    organisation: str | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
-    return {
-        "event_id": f"e{offset}",
+    record = {
+        "event_id": event_id or f"e{offset}",
         "source": source,
         "occurred_at": iso_z(t),
         "provider": provider,
@@ -81,6 +85,9 @@ def event(
         "domains": list(domains),
         "text": "redacted",
     }
+    if organisation is not None:
+        record["organisation"] = organisation
+    return record
 
 
 Input = tuple[str, int, Any]  # ("e", offset, event) or ("t", after_offset, clock)
@@ -103,23 +110,24 @@ def run(engine: HotspotEngine, inputs: Iterable[Input], now: float = 0.0) -> lis
     return alerts
 
 
-def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
-    """Per rule: Counter of (group, window start) → count, from first principles."""
+def counted_events(
+    rules: RuleSet, inputs: Iterable[Input]
+) -> Iterator[tuple[Rule, tuple[str, ...], int, Any]]:
+    """(rule, group, event time, organisation) of every count, from first principles."""
     g = rules.granularity_s
     watermark: int | None = None
-    counted: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
     seen: set[tuple[str, int]] = set()
-    counted_ids: set[str] = set()  # event_id is the idempotency key: an event counts once
+    counted_ids: set[tuple[str, str]] = set()  # (organisation, event_id): an event counts once
     for kind, position, payload in inputs:
-        if (kind, position) in seen:
+        if kind == "e" and (kind, position) in seen:
             continue  # a redelivery: the stream has applied it already
+        # Ticks always apply (a plain max): a second tick while the partition stays quiet has the
+        # position of the first, and a tick applied again changes nothing.
         seen.add((kind, position))
         if kind == "t":
             if watermark is not None and payload // g * g > watermark:
                 watermark = payload // g * g
             continue
-        from streams.hotspots.windows import epoch_seconds
-
         t = epoch_seconds(payload["occurred_at"])
         targets = [
             (rule, groups)
@@ -128,21 +136,31 @@ def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
             and not (watermark is not None and t < watermark - rule.allowed_lateness_s)
         ]
         if targets and payload.get("event_id"):
-            if payload["event_id"] in counted_ids:
+            identity = (payload.get("organisation") or "", payload["event_id"])
+            if identity in counted_ids:
                 targets = []  # counted before, at an earlier offset: a re-send or re-delivery
-            counted_ids.add(payload["event_id"])
+            counted_ids.add(identity)
         for rule, groups in targets:
             for group in groups:
-                counted[rule.id].append((group, t))
+                yield rule, group, t, payload.get("organisation")
         watermark = t // g * g if watermark is None else max(watermark, t // g * g)
-    result: dict[str, Counter] = {}
-    for rule in rules.rules:
-        counts: Counter = Counter()
-        for group, t in counted[rule.id]:
-            for start in windows_containing(t, rule.window):
-                counts[(group, start)] += 1
-        result[rule.id] = counts
+
+
+def brute_force(rules: RuleSet, inputs: Iterable[Input]) -> dict[str, Counter]:
+    """Per rule: Counter of (group, window start) → count, from first principles."""
+    result: dict[str, Counter] = {rule.id: Counter() for rule in rules.rules}
+    for rule, group, t, _ in counted_events(rules, inputs):
+        for start in windows_containing(t, rule.window):
+            result[rule.id][(group, start)] += 1
     return result
+
+
+def counted_organisations(rules: RuleSet, inputs: list[Input]) -> dict[tuple[str, tuple[str, ...]], list]:
+    """Per (rule id, group): the (event time, organisation) of every event the brute force counts."""
+    out: dict[tuple[str, tuple[str, ...]], list] = defaultdict(list)
+    for rule, group, t, organisation in counted_events(rules, inputs):
+        out[(rule.id, group)].append((t, organisation))
+    return out
 
 
 def assert_counts_match(engine: HotspotEngine, expected: dict[str, Counter]) -> int:
@@ -163,12 +181,16 @@ def assert_counts_match(engine: HotspotEngine, expected: dict[str, Counter]) -> 
     return checked
 
 
+ORGANISATIONS = ["QKK", "QKK", "QWE", "QOP", None]
+
+
 def random_inputs(seed: int, n: int = 600) -> list[Input]:
     """A partition's history: mostly in order, with out-of-order, late, too-late events and ticks."""
     rng = random.Random(seed)
     inputs: list[Input] = []
     clock = T0
     offset = 0
+    ids_used: dict[str, set[str | None]] = {}
     for _ in range(n):
         roll = rng.random()
         if roll < 0.05 and offset:
@@ -185,6 +207,16 @@ def random_inputs(seed: int, n: int = 600) -> list[Input]:
         else:
             t = clock - rng.randrange(300, 900)  # too late
         domains = rng.sample([SAFE, ACCESS, CLEAN], k=rng.choice([0, 1, 1, 2, 3]))
+        organisation = rng.choice(ORGANISATIONS)
+        event_id = f"e{offset}"
+        if offset and rng.random() < 0.1:
+            # Source systems of different organisations number their events independently: now
+            # and then one uses an id another organisation used already - a different event.
+            other = f"e{rng.randrange(offset)}"
+            free = [o for o in dict.fromkeys(ORGANISATIONS) if o not in ids_used.get(other, ())]
+            if free:
+                event_id, organisation = other, rng.choice(free)
+        ids_used.setdefault(event_id, set()).add(organisation)
         inputs.append(
             (
                 "e",
@@ -196,6 +228,8 @@ def random_inputs(seed: int, n: int = 600) -> list[Input]:
                     provider=rng.choice(["RXX", "RYY"]),
                     source=rng.choice(["incident", "complaint", "pals"]),
                     domains=domains,
+                    organisation=organisation,
+                    event_id=event_id,
                 ),
             )
         )
@@ -238,9 +272,28 @@ def episode_log(alerts: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
     return log
 
 
+def essence(alerts: list[dict[str, Any]]) -> set[tuple]:
+    """What a crash must not change about the alerts: each transition's id, window, count, limit
+    and organisations (a re-sent one is the same element)."""
+    return {
+        (a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"], tuple(a["organisations"]))
+        for a in alerts
+    }
+
+
 def assert_episode_shape(alerts: list[dict[str, Any]]) -> None:
-    for statuses in episode_log(alerts).values():
-        assert statuses in ([FIRING], [FIRING, RESOLVED]), statuses
+    """One firing, then one more only when the episode's organisations grew, then one resolved."""
+    transitions: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for alert in alerts:
+        transitions[alert["alert_id"]].append((alert["status"], alert["organisations"]))
+    for steps in transitions.values():
+        statuses = [status for status, _ in steps]
+        assert statuses[0] == FIRING and set(statuses[1:-1]) <= {FIRING}, statuses
+        assert statuses.count(RESOLVED) <= 1 and RESOLVED not in statuses[:-1], statuses
+        for (status, before), (next_status, after) in itertools.pairwise(steps):
+            assert after == sorted(after) and set(before) <= set(after), steps
+            if status == next_status == FIRING:
+                assert len(after) > len(before), steps
 
 
 # ------------------------------------------------------------------------------- exactness
@@ -255,6 +308,33 @@ def test_counts_equal_brute_force(seed: int) -> None:
     assert engine.stats.too_late > 0 and engine.stats.late > 0
     assert_episode_shape(alerts)
     assert any(a["status"] == FIRING for a in alerts)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_organisations_are_those_whose_events_counted(seed: int) -> None:
+    """Against the brute force: an episode's first message names at least every organisation with
+    an event counted in its window, and no message names one without an event counted in the
+    group from the episode's start on. Threshold rules only: an SPC limit depends on history."""
+    inputs = with_resends(random_inputs(500 + seed), seed)
+    engine = HotspotEngine(RULES, {})
+    fired_at: dict[str, int] = {}
+    checked = 0
+    for index, item in enumerate(inputs):
+        for alert in run(engine, [item]):
+            rule = RULES.by_id[alert["rule_id"]]
+            if rule.threshold is None:
+                continue
+            group = tuple(alert["group"][name] for name in rule.group_by)
+            start, end = epoch_seconds(alert["window_start"]), epoch_seconds(alert["window_end"])
+            counted = counted_organisations(RULES, inputs[: index + 1])[(rule.id, group)]
+            since_start = {org for t, org in counted if t >= start and org}
+            assert set(alert["organisations"]) <= since_start, alert
+            if alert["alert_id"] not in fired_at:
+                fired_at[alert["alert_id"]] = index
+                assert {org for t, org in counted if start <= t < end and org} <= set(alert["organisations"])
+                checked += 1
+    assert checked > 5
+    assert_episode_shape([a for a in run(HotspotEngine(RULES, {}), inputs)])
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -323,9 +403,6 @@ def test_crash_with_partially_stored_state_recovers_exact(seed: int) -> None:
     # carries the same window, count and limit as in the clean run.
     assert set(episode_log(all_alerts)) == set(episode_log(clean_alerts))
 
-    def essence(alerts: list[dict[str, Any]]) -> set[tuple]:
-        return {(a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"]) for a in alerts}
-
     assert essence(all_alerts) == essence(clean_alerts)
 
 
@@ -393,9 +470,6 @@ def test_resends_and_forgetting_ids_stay_exact_across_crashes(seed: int) -> None
     clean_alerts = run(clean, inputs)
     assert assert_counts_match(engine, brute_force(RULES, inputs)) > 30
     assert forgotten + engine.stats.seen_forgotten > 0  # forgetting did run
-
-    def essence(alerts: list[dict[str, Any]]) -> set[tuple]:
-        return {(a["alert_id"], a["status"], a["window_start"], a["count"], a["threshold"]) for a in alerts}
 
     assert essence(all_alerts) == essence(clean_alerts)
 
@@ -653,3 +727,82 @@ def changelog_of(inputs: list[Input]) -> list[tuple[str, Any]]:
     state = ChangelogDict()
     run(HotspotEngine(RULES, state), inputs)
     return state.log
+
+
+# ------------------------------------------------------------------------------- tenancy
+
+
+def test_two_organisations_with_the_same_event_id_both_count() -> None:
+    """An id is unique only per source system: organisation B's incident is not A's re-send."""
+    engine = HotspotEngine(ONE_RULE, {})
+    same_id = [event(i, T0 + i, organisation=org, event_id="INC-1") for i, org in enumerate(["QKK", "QWE"])]
+    run(engine, [("e", i, e) for i, e in enumerate(same_id)])
+    assert engine.stats.duplicates == 0
+    assert engine.window_counts("burst")[(("RXX", "Ward 1"), T0)] == 2
+    # The same organisation sending it again is a re-send, and counts nowhere.
+    run(engine, [("e", 2, same_id[1])])
+    assert engine.stats.duplicates == 1
+    assert engine.window_counts("burst")[(("RXX", "Ward 1"), T0)] == 2
+    assert engine.seen_count() == 2
+
+
+def test_an_episode_names_every_organisation_and_grows_while_it_fires() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    burst = [
+        ("e", i, event(i, T0 + i, organisation=org)) for i, org in enumerate(["QWE", "QKK", None, "QKK"])
+    ]
+    (fired,) = run(engine, burst, now=T0 + 10)
+    assert fired["status"] == FIRING and fired["organisations"] == ["QKK", "QWE"]
+    # Another event of an organisation already named: nothing to say.
+    assert run(engine, [("e", 4, event(4, T0 + 5, organisation="QWE"))]) == []
+    # A third organisation's event counts while it fires: the episode is announced again, same id.
+    (grown,) = run(engine, [("e", 5, event(5, T0 + 6, organisation="QOP"))], now=T0 + 20)
+    assert (grown["alert_id"], grown["status"]) == (fired["alert_id"], FIRING)
+    assert grown["organisations"] == ["QKK", "QOP", "QWE"] and grown["fired_at"] == fired["fired_at"]
+    # Another ward's events belong to another group, whatever their organisation.
+    assert run(engine, [("e", 6, event(6, T0 + 7, organisation="QZZ", ward="Ward 2"))]) == []
+    (resolved,) = run(engine, [("t", 6, T0 + 700)], now=T0 + 701)
+    assert resolved["status"] == RESOLVED and resolved["organisations"] == ["QKK", "QOP", "QWE"]
+
+
+def test_an_event_outside_every_window_over_the_limit_does_not_join_the_episode() -> None:
+    engine = HotspotEngine(ONE_RULE, {})  # 10 m windows stepping 1 m, threshold 4
+    (fired,) = run(engine, [("e", i, event(i, T0 + 1200 + i, organisation="QKK")) for i in range(4)])
+    # Late, in windows that hold none of the burst: counted, but not over the limit.
+    assert run(engine, [("e", 4, event(4, T0 + 300, organisation="QWE"))]) == []
+    assert engine.window_counts("burst")[(("RXX", "Ward 1"), T0 + 300)] == 1
+    (resolved,) = run(engine, [("t", 4, T0 + 1900)])
+    assert resolved["alert_id"] == fired["alert_id"] and resolved["organisations"] == ["QKK"]
+
+
+def test_windows_of_an_earlier_episode_do_not_add_to_the_open_one() -> None:
+    engine = HotspotEngine(ONE_RULE, {})
+    first = [("e", i, event(i, T0 + i, organisation="QKK")) for i in range(4)]
+    run(engine, first)
+    run(engine, [("t", 3, T0 + 700)])  # resolved
+    (second,) = run(engine, [("e", 4 + i, event(4 + i, T0 + 700 + i, organisation="QWE")) for i in range(4)])
+    # A late QOP event lands in the first episode's windows (over, but not live).
+    assert run(engine, [("e", 8, event(8, T0 + 2, organisation="QOP"))]) == []
+    (resolved,) = run(engine, [("t", 8, T0 + 1400)])
+    assert resolved["alert_id"] == second["alert_id"] and resolved["organisations"] == ["QWE"]
+
+
+def test_state_written_before_organisations_still_dedupes_until_it_expires() -> None:
+    """An upgrade: event-id chunks keyed by bare id (``#seen|``) stay in force until they expire,
+    so an event the tagging stage re-delivers across the upgrade is not counted twice."""
+    engine = HotspotEngine(ONE_RULE, {})
+    run(engine, [("e", i, event(i, T0 + 60 * i, organisation="QKK")) for i in range(3)])
+    state = {}
+    for key, value in engine.state.items():
+        if "|#ids|" in key:
+            old = {orjson.loads(identity)[1]: record for identity, record in value.items()}
+            state[key.replace("|#ids|", "|#seen|")] = old
+        else:
+            state[key] = value
+    upgraded = HotspotEngine(ONE_RULE, state)
+    run(upgraded, [("e", 3, event(1, T0 + 60, organisation="QKK"))])  # re-delivered e1
+    assert upgraded.stats.duplicates == 1
+    assert upgraded.window_counts("burst")[(("RXX", "Ward 1"), T0)] == 3
+    # Forgotten like any other chunk once too late for every rule.
+    run(upgraded, [("e", 4, event(4, T0 + 3 * 3600, organisation="QKK"))])
+    assert upgraded.expire_seen(5) == 3 and not [k for k in upgraded.state if "|#seen|" in k]

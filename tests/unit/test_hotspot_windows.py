@@ -64,8 +64,10 @@ def test_history_is_non_overlapping_previous_windows() -> None:
 def test_iso_round_trip() -> None:
     assert epoch_seconds("2026-03-01T10:00:00Z") == 1772359200
     assert epoch_seconds("2026-03-01T11:00:00+01:00") == 1772359200
-    assert iso_z(1772359200) == "2026-03-01T10:00:00Z"
-    assert iso_z(1772359200.25) == "2026-03-01T10:00:00.250000Z"
+    # Alerts are written in the events' one output form: milliseconds, truncated, and `Z`.
+    assert iso_z(1772359200) == "2026-03-01T10:00:00.000Z"
+    assert iso_z(1772359200.2509) == "2026-03-01T10:00:00.250Z"
+    assert epoch_seconds(iso_z(1772359200.9999)) == 1772359200
 
 
 @pytest.mark.parametrize("window", [HOPPING, TUMBLING, Window(size_s=300, step_s=60)])

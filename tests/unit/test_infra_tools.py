@@ -116,6 +116,40 @@ def test_alertmanager_routes(labels: list[str], receiver: str) -> None:
     assert result.stdout.strip() == receiver
 
 
+@pytest.mark.parametrize(
+    ("severity", "receivers"),
+    [
+        ("warning", {"QKK": "qkk-quality", "QWE": "qwe-quality", "QOP": "hotspots-unrouted"}),
+        ("critical", {"QKK": "qkk-patient-safety", "QWE": "qwe-patient-safety",
+                      "QOP": "patient-safety-oncall"}),
+    ],
+)  # fmt: skip
+def test_an_episode_reaches_every_organisation_whose_events_counted(
+    severity: str, receivers: dict[str, str]
+) -> None:
+    """No shipped rule groups by organisation: the labels the worker posts for a provider-and-ward
+    episode that three organisations' events counted toward still route to each one's receiver."""
+    from streams.hotspots.alertmanager import PusherConfig, alertmanager_alerts
+    from streams.hotspots.alerts import build_alert
+
+    alert = build_alert(
+        rule_id="ward-incidents-24h", status="firing", group={"provider": "RJ1", "ward": "Ward 7"},
+        window_start=0, window_end=86400, count=6, threshold=5, severity=severity,
+        description="Five or more incidents on one ward within 24 hours", fired_at=100,
+        resolved_at=None, sample_event_ids=["e1"], organisations=["QWE", "QOP", "QKK"],
+    )  # fmt: skip
+    posted = alertmanager_alerts(alert, PusherConfig("http://127.0.0.1:9093"), now=200)
+    assert sorted(p["labels"]["organisation"] for p in posted) == sorted(receivers)
+    for postable in posted:
+        receiver = receivers[postable["labels"]["organisation"]]
+        labels = [f"{k}={v}" for k, v in postable["labels"].items()]
+        result = run(
+            "amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER_CONFIG}",
+            f"--verify.receivers={receiver}", *labels,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{labels} -> {result.stdout.strip()} (expected {receiver})"
+
+
 def test_route_test_detects_a_wrong_receiver() -> None:
     """The route check above can fail: amtool exits non-zero when the receiver differs."""
     result = run(

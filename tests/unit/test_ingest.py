@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.exceptions import ConnectorConfigError
 from connectors.ingest.cli import parse_listen
 from connectors.ingest.openapi import build_document
-from connectors.ingest.ratelimit import RateLimiter, retry_after_header
+from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.server import IngestConfig, create_app
 from connectors.ingest.tokens import TokenStore, token_digest
 from schemas.feedback_event import SCHEMA
@@ -111,7 +111,7 @@ def test_bad_token_files_are_refused_with_file_and_line(tmp_path: Path, text: st
 
 def test_token_bucket_refills_at_the_configured_rate() -> None:
     now = [0.0]
-    limiter = RateLimiter(rate=2.0, burst=3, clock=lambda: now[0])
+    limiter = CallerRateLimit(rate=2.0, burst=3, clock=lambda: now[0])
     assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.take("a") == pytest.approx(0.5)
     assert limiter.take("b") == 0.0  # buckets are per token

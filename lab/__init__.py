@@ -1,0 +1,1 @@
+"""Work done away from the stream: training, evaluation and studies. Never imported by the worker."""

@@ -1,0 +1,1 @@
+"""Training, evaluation and the encoder study of the domain tagger (``streams.tagging``)."""

@@ -1,0 +1,103 @@
+"""The text the detectors read, and the way back to the text people read.
+
+Evasion hides an identifier from ASCII-minded patterns without hiding it from a reader: digits
+in another script or width ("０７７００", "٠٧٧٠٠"), invisible characters between digits (zero-width
+space, soft hyphen, word joiner), no-break or thin spaces, Unicode dashes, letters outside ASCII
+("Dr Łukasz Nowak"). The detectors therefore run on a *detection text* in which every such
+character is folded to the plain ASCII one a reader would see, and each detection-text
+character remembers the original character it came from. A span found in the detection text is
+mapped back and replaced in the original, so the output keeps the writer's own spelling
+everywhere except where a marker now stands (docs/redaction.md, "Normalisation").
+
+Folding, per character outside ASCII (one pass, linear):
+
+* format characters (category Cf: zero-width space/joiners, soft hyphen, word joiner, BOM) and
+  combining marks are dropped;
+* decimal digits of any script become 0-9; space separators become " "; line and paragraph
+  separators become "\\n"; dashes become "-"; curly apostrophes become "'";
+* anything whose compatibility form (NFKC) or accent-stripped form (NFKD without marks) is ASCII
+  becomes that ("＠" → "@", "ﬁ" → "fi", "é" → "e");
+* any other letter becomes "A" or "a" by its case, so "Ёлкина" still reads as a capitalised word;
+* everything else is kept as it is.
+
+ASCII text, the common case, is its own detection text and costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+_NOT_ASCII: Final = re.compile(r"[^\x00-\x7f]{1,4096}")
+_DASHES: Final = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
+_APOSTROPHES: Final = frozenset("\u2018\u2019\u201b\u02bc\u2032\uff07")
+
+
+@lru_cache(maxsize=8192)
+def fold(char: str) -> str:
+    """The ASCII (or kept) text that one non-ASCII character stands for in the detection text."""
+    category = unicodedata.category(char)
+    if category in ("Cf", "Mn", "Me"):
+        return ""
+    digit = unicodedata.decimal(char, None)
+    if digit is not None:
+        return str(digit)
+    if category == "Zs":
+        return " "
+    if category in ("Zl", "Zp"):
+        return "\n"
+    if char in _DASHES:
+        return "-"
+    if char in _APOSTROPHES:
+        return "'"
+    compatible = unicodedata.normalize("NFKC", char)
+    if compatible.isascii():
+        return compatible
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    if stripped and stripped.isascii():
+        return stripped
+    if char.isalpha():
+        return "A" if char.isupper() else "a"
+    return char
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Detection text plus, for non-ASCII input, the original index of each of its characters."""
+
+    original: str
+    text: str
+    sources: tuple[int, ...] | None  # None: the detection text is the original
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the detection-text span ``[start, end)`` (``end > start``)."""
+        if self.sources is None:
+            return start, end
+        return self.sources[start], self.sources[end - 1] + 1
+
+
+def normalise(text: str) -> Normalised:
+    """Fold ``text`` for detection in one linear pass (see the module docstring)."""
+    if text.isascii():
+        return Normalised(text, text, None)
+    pieces: list[str] = []
+    sources: list[int] = []
+    done = 0
+    for run in _NOT_ASCII.finditer(text):
+        start = run.start()
+        if start > done:
+            pieces.append(text[done:start])
+            sources.extend(range(done, start))
+        for index, char in enumerate(run.group(), start):
+            folded = fold(char)
+            if folded:
+                pieces.append(folded)
+                sources.extend([index] * len(folded))
+        done = run.end()
+    if done < len(text):
+        pieces.append(text[done:])
+        sources.extend(range(done, len(text)))
+    return Normalised(text, "".join(pieces), tuple(sources))
