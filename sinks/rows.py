@@ -248,7 +248,12 @@ class ColumnBatch:
         return int.from_bytes(digest, "big")
 
     def __post_init__(self) -> None:
-        names = EVENT_IDENTITY if "event_id" in self.columns else ALERT_IDENTITY
+        if "event_id" in self.columns:
+            names = EVENT_IDENTITY
+        elif "alert_id" in self.columns:
+            names = ALERT_IDENTITY
+        else:
+            names = self.columns[:1]  # other tables (action_history) lead with their row's id
         self._identity = tuple(self.columns.index(name) for name in names)
 
     def identity(self, row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -58,3 +58,14 @@ def test_a_record_that_is_not_action_v1_is_refused(broken) -> None:
     with pytest.raises(RefusedRecord) as refused:
         action_history_row({**RECORD, **broken}, AT, 1)
     assert refused.value.reason == "invalid_field"
+
+
+def test_a_batch_of_action_versions_keeps_one_row_per_version() -> None:
+    """A record delivered twice in one batch (a replay) is one row; each version is its own row."""
+    from sinks.rows import ColumnBatch
+
+    batch = ColumnBatch("action_history", ACTION_HISTORY_COLUMNS, "actions", 0)
+    second = {**RECORD, "version": 3}
+    for offset, record in enumerate((RECORD, RECORD, second), start=41):
+        batch.add(offset, action_history_row(record, Position("actions", 0, offset), 1))
+    assert sorted(row[0] for row in batch.unique_rows()) == ["act-1@2", "act-1@3"]
