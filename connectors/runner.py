@@ -181,7 +181,7 @@ async def run_all(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser("run", help="run several connectors from one YAML file")
     parser.add_argument("--config", required=True, type=Path, help="connectors YAML file")
@@ -190,7 +190,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _handle(args: argparse.Namespace) -> int:
-    from connectors.runtime import load_reference, options_from_args, run_until_signalled
+    from connectors.command_line import load_reference, options_from_args, run_until_signalled
 
     config = load_config(args.config)
     reference = load_reference(config.reference)

@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -39,6 +38,7 @@ from prometheus_client import Counter
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, ConnectorError, SourceUnavailable
+from runtime.backoff import Backoff
 from schemas.feedback_event import InvalidEvent, parse_event
 from schemas.identity import identity_of
 
@@ -81,14 +81,6 @@ DUPLICATES_TOTAL = Counter(
     "Events not re-sent because their event_id was already acknowledged",
     ["connector"],
 )
-
-
-class RateLimited(SourceUnavailable):
-    """The source asked us to slow down; `retry_after` is how long it wants us to wait (seconds)."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -165,24 +157,6 @@ class RecentIds:
 
     def to_list(self) -> list[str]:
         return list(self._ids)
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog): spreads reconnect storms."""
-
-    base_s: float = 1.0
-    cap_s: float = 300.0
-    attempt: int = 0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def next_delay(self, at_least: float = 0.0) -> float:
-        ceiling = min(self.cap_s, self.base_s * (2**self.attempt))
-        self.attempt += 1
-        return max(at_least, self.rng.uniform(0, ceiling))
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class Progress:
@@ -406,130 +380,3 @@ def start_metrics_server(port: int, addr: str = "127.0.0.1") -> None:
     except OSError as exc:
         raise ConnectorConfigError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
     _metrics_started.add(port)
-
-
-# ---- command-line plumbing shared by every `pxstream connect NAME` ---------------------------
-
-
-def add_run_arguments(parser: Any, kind: str) -> None:
-    """The options every connector takes, with the same names and meanings."""
-    parser.add_argument(
-        "--name",
-        default=kind,
-        help=f"instance name: cursor file and metrics label (default {kind}); unique per running connector",
-    )
-    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default PXSTREAM_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--topic", default=None, help="topic to write (default feedback.raw)")
-    parser.add_argument("--data-dir", type=Path, help="where the cursor lives (default PXSTREAM_DATA_DIR)")
-    parser.add_argument("--once", action="store_true", help="one pass over a polled source, then exit")
-    parser.add_argument("--metrics-port", type=int, help="serve Prometheus /metrics on 127.0.0.1:PORT")
-    parser.add_argument(
-        "--max-retries", type=int, default=None, help="give up after N consecutive failures (default: never)"
-    )
-
-
-def options_from_args(args: Any) -> tuple[str, str, RunOptions]:
-    """(bootstrap, topic, RunOptions) from parsed arguments, with environment defaults."""
-    from schemas import topics
-    from schemas.settings import Settings
-
-    settings = Settings.from_env()
-    if not args.name or not all(ch.isalnum() or ch in "-_." for ch in args.name):
-        raise ConnectorConfigError(f"--name {args.name!r}: use letters, digits, '-', '_' or '.'")
-    options = RunOptions(
-        name=args.name,
-        data_dir=args.data_dir or settings.data_dir,
-        once=bool(args.once),
-        max_retries=args.max_retries,
-    )
-    return args.bootstrap or settings.kafka_bootstrap, args.topic or topics.RAW, options
-
-
-def run_until_signalled(coroutine_factory: Callable[[asyncio.Event], Any]) -> int:
-    """Run a connector coroutine; SIGINT/SIGTERM stop it cleanly after the batch in flight."""
-    import signal
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        await coroutine_factory(stop)
-
-    asyncio.run(main())
-    return 0
-
-
-def run_source_from_args(args: Any, source: Source) -> int:
-    bootstrap, topic, options = options_from_args(args)
-    return run_until_signalled(
-        lambda stop: run_source(
-            source,
-            bootstrap=bootstrap,
-            topic=topic,
-            options=options,
-            metrics_port=args.metrics_port,
-            stop=stop,
-        )
-    )
-
-
-def load_reference(directory: Path | None) -> Any:
-    """Reference data for provider matching; an empty set when no directory is given."""
-    try:
-        from connectors.reference import ReferenceData
-    except ModuleNotFoundError as exc:  # the reference package lands from another branch
-        raise ConnectorConfigError(
-            "reference data support (connectors.reference) is not installed in this build"
-        ) from exc
-    if directory is None:
-        return ReferenceData.empty()
-    if not Path(directory).is_dir():
-        raise ConnectorConfigError(f"--reference {directory}: not a directory")
-    return ReferenceData.load(Path(directory))
-
-
-# ---- HTTP status → the error that tells the run loop what to do ------------------------------
-
-
-def retry_after_seconds(headers: Any, now: float | None = None) -> float:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset` (epoch s).
-
-    Care Opinion documents `X-RateLimit-Reset` as "when the current period refreshes in UNIX epoch
-    seconds"; a small value is read as a delay in seconds, which is what some gateways send.
-    """
-    from email.utils import parsedate_to_datetime
-
-    now = time.time() if now is None else now
-    value = headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            with contextlib.suppress(TypeError, ValueError):
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    reset = headers.get("X-RateLimit-Reset")
-    if reset:
-        with contextlib.suppress(ValueError):
-            number = float(reset)
-            return max(0.0, number - now) if number > 1_000_000_000 else max(0.0, number)
-    return 1.0
-
-
-def check_status(status: int, headers: Any, where: str) -> None:
-    """Raise the error that matches an HTTP status: bad credentials stop, overload waits, 5xx retries."""
-    if 200 <= status < 300 or status == 304:
-        return
-    if status in (401, 403):
-        raise ConnectorConfigError(f"{where}: HTTP {status} — the key or token was refused; check it")
-    if 300 <= status < 400:
-        raise ConnectorConfigError(
-            f"{where}: HTTP {status} redirect to {headers.get('Location', '?')} — "
-            "an invalid key is redirected to a login page; check the key and the URL"
-        )
-    if status == 404:
-        raise ConnectorConfigError(f"{where}: HTTP 404 — check the URL, instance or code")
-    if status == 429:
-        raise RateLimited(f"{where}: HTTP 429 too many requests", retry_after_seconds(headers))
-    raise SourceUnavailable(f"{where}: HTTP {status}")

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from infra.config import INFRA_DIR, LOOPBACK, InfraConfig
 from infra.parts import InfraError, LocalPart, Progress, require_program
+from runtime.admin import create_topics
+from runtime.admin import delete_topics as runtime_delete_topics
+from runtime.exceptions import TopicAdminError
 from schemas.errors import UnreachableError
 from schemas.topics import TopicSpec
 
@@ -254,82 +257,17 @@ def kafka_answers(bootstrap: str, timeout: float = 3.0) -> bool:
             return False
 
 
-async def _ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [spec for spec in specs if spec.name not in existing]
-        if missing:
-            new_topics = [
-                NewTopic(
-                    spec.name,
-                    num_partitions=spec.partitions,
-                    replication_factor=1,
-                    topic_configs=spec.configs,
-                )
-                for spec in missing
-            ]
-            response = await admin.create_topics(new_topics, timeout_ms=15_000)
-            failures = [
-                f"{name}: error {code} {rest[0] if rest else ''}".strip()
-                for name, code, *rest in response.topic_errors
-                if code not in (0, 36)  # 36 = TOPIC_ALREADY_EXISTS: another `up` won the race
-            ]
-            if failures:
-                raise InfraError(f"Kafka {bootstrap}: creating topics failed: " + "; ".join(failures))
-            await _wait_for_leaders(admin, bootstrap, [spec.name for spec in missing])
-        return [spec.name for spec in missing]
-    finally:
-        await admin.close()
-
-
-async def _wait_for_leaders(admin, bootstrap: str, names: list[str], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    """A created topic is usable once every partition has a leader; clients that look earlier miss it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        described = await admin.describe_topics(names)
-        pending = [
-            topic["topic"]
-            for topic in described
-            if topic["error_code"] != 0
-            or not topic["partitions"]
-            or any(p["error_code"] != 0 or p["leader"] < 0 for p in topic["partitions"])
-        ]
-        if not pending:
-            return
-        if loop.time() > deadline:
-            raise InfraError(
-                f"Kafka {bootstrap}: topics {', '.join(pending)} have no leader after {timeout:.0f} s"
-            )
-        await asyncio.sleep(0.1)
-
-
 def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; returns the names created. Existing ones are left alone."""
     try:
-        return asyncio.run(_ensure_topics(bootstrap, list(specs)))
-    except InfraError:
-        raise
+        return asyncio.run(create_topics(bootstrap, list(specs)))
+    except TopicAdminError as exc:
+        raise InfraError(str(exc)) from exc
     except Exception as exc:
         raise UnreachableError(f"Kafka {bootstrap}: could not create topics: {exc!r}") from exc
-
-
-async def _delete_topics(bootstrap: str, names: list[str]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        await admin.delete_topics(names, timeout_ms=15_000)
-    finally:
-        await admin.close()
 
 
 def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
     names = list(names)
     if names:
-        asyncio.run(_delete_topics(bootstrap, names))
+        asyncio.run(runtime_delete_topics(bootstrap, names))

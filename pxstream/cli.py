@@ -26,7 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",
-    "pxstream.bench",
+    "bench.cli",
     "pxstream.web.cli",
 )
 

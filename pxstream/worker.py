@@ -29,7 +29,7 @@ from schemas.probe import check_broker
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
-    from streams.app import WorkerConfig
+    from streams.worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class SinkThread(threading.Thread):
 
     def run(self) -> None:
         from sinks.runner import run_sink
-        from streams.app import DEFAULT_APP_ID
+        from streams.worker_config import DEFAULT_APP_ID
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
@@ -119,8 +119,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
-    from streams.app import WorkerConfig, create_app, ensure_topics, load_hotspot_rules
+    from streams.app import create_app, load_hotspot_rules
     from streams.table_store import reconcile_local_tables
+    from streams.worker_config import WorkerConfig, ensure_topics
 
     settings = Settings.from_env()
     config = WorkerConfig.from_env(

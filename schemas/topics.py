@@ -27,8 +27,9 @@ class TopicSpec:
     # Days to keep; None keeps the broker default. The DLQ keeps longer so an operator
     # has time to look at what was refused.
     retention_days: int | None = None
-    # Compacted: Kafka keeps at least the latest record per key, forever. `actions` holds each
-    # action's whole state under its id, so the stage rebuilds every action from it at start.
+    # Compacted: Kafka keeps at least the latest record per key, forever (a state's log).
+    # `actions` holds each action's whole state under its id, so the stage rebuilds every action
+    # from it at start; runtime/admin.py creates topics with `configs`.
     compacted: bool = False
 
     @property

@@ -1,35 +1,37 @@
-"""The Kafka → ClickHouse sink: batches by size and time, commits only what ClickHouse holds.
+"""The Kafka → ClickHouse sink: a tenant of the Kafka runtime's loop (docs/runtime.md).
 
-Its own aiokafka consumer (group `pxstream-sink`, auto-commit off) reads `feedback.tagged` and
-`hotspots.alerts` with `getmany`. Records are buffered per topic-partition; a flush happens at
-`batch_size` buffered records or `linger_s` after the oldest one, writes every partition's batch
-(see `sinks.writer` for why a retry never doubles anything) and only then commits the offsets -
+Its consumer group (`pxstream-sink`) reads `feedback.tagged` and `hotspots.alerts`. Records are
+buffered per topic-partition (sinks/buffers.py); a flush happens at `batch_size` buffered
+records or `linger_s` after the oldest one, writes every partition's batch (see `sinks.writer`
+for why a retry never doubles anything) and only then hands the offsets to the loop to commit -
 Quix's rule: a failed write is re-read, never lost.
 
-While writes fail (ClickHouse down, the embedded engine's directory locked) the sink pauses
-every partition, keeps polling (so the group does not evict it) and retries with exponential
-back-off; nothing more is fetched, so memory stays at one flush. ClickHouse calls are blocking,
-so they run on one dedicated thread and the event loop - shared with the Faust worker when the
-sink runs inside `pxstream worker` - keeps serving the stream.
+While ClickHouse fails (down, the embedded engine's directory locked) the sink raises the
+runtime's BackpressureError: the loop pauses every partition, keeps polling (so the group does
+not evict it) and retries with backoff and jitter; nothing more is fetched, so memory stays at
+one flush. ClickHouse calls are blocking, so they run on one dedicated thread and the event loop -
+shared with the Faust worker when the sink runs inside `pxstream worker` - keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from runtime.exceptions import BackpressureError
+from runtime.loop import ConsumeLoop, LoopConfig
 from schemas import topics
 from schemas.settings import Settings
 from sinks import metrics
 from sinks.action_rows import ACTION_HISTORY_COLUMNS, action_history_row
+from sinks.buffers import PartitionBuffer, TableRoute
 from sinks.client import connect
 from sinks.exceptions import ConfigError
 from sinks.rows import (
@@ -43,10 +45,9 @@ from sinks.rows import (
     event_row,
 )
 from sinks.schema import ensure_schema
-from sinks.writer import ACTION_HISTORY_TABLE, ALERTS_TABLE, EVENTS_TABLE, ClickHouseWriter, PlannedRange
+from sinks.writer import ACTION_HISTORY_TABLE, ALERTS_TABLE, EVENTS_TABLE, ClickHouseWriter
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     from clickhouse_connect.driver.client import Client
 
 log = logging.getLogger(__name__)
@@ -55,29 +56,6 @@ T = TypeVar("T")
 RETENTION_ENV = "PXSTREAM_CLICKHOUSE_RETENTION_DAYS"
 BATCH_SIZE_ENV = "PXSTREAM_SINK_BATCH_SIZE"
 LINGER_ENV = "PXSTREAM_SINK_LINGER_S"
-HOLD_ENV = "PXSTREAM_SINK_TEST_HOLD"
-
-
-def hold_from_env() -> Callable[[str], None] | None:
-    """Crash-test hook, `PXSTREAM_SINK_TEST_HOLD=STAGE:MARKER_FILE` (never set in production).
-
-    The first time a flush reaches STAGE ("journaled": batch ranges recorded, nothing inserted;
-    "inserted": rows stored, offsets not committed) the sink writes MARKER_FILE and stops there,
-    so the test can `kill -9` it at exactly that point.
-    """
-    spec = os.environ.get(HOLD_ENV, "")
-    if ":" not in spec:
-        return None
-    stage, marker = spec.split(":", 1)
-
-    def hold(reached: str) -> None:
-        if reached == stage:
-            with open(marker, "w") as file:
-                file.write(str(os.getpid()))
-            while True:
-                time.sleep(3600)
-
-    return hold
 
 
 @dataclass(frozen=True)
@@ -88,6 +66,8 @@ class SinkConfig:
     backoff_max_s: float = 30.0
     shutdown_timeout_s: float = 10.0
     retention_days: int | None = None
+    session_timeout_s: float = 10.0
+    max_poll_interval_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> SinkConfig:
@@ -115,75 +95,8 @@ class SinkConfig:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class TableRoute:
-    table: str
-    columns: tuple[str, ...]
-    build_row: Callable[[dict[str, Any], Position, int], tuple[Any, ...]]
-
-
-@dataclass
-class PartitionBuffer:
-    """Records of one topic-partition read but not yet written.
-
-    `plans` are journaled ranges from an earlier owner that may not have been committed; the
-    batch that starts at a planned first offset is cut at its planned last offset, so its
-    de-duplication token is the same as the first attempt's.
-    """
-
-    route: TableRoute
-    topic: str
-    partition: int
-    plans: deque[PlannedRange] | None = None  # None: journal not read yet
-    open: ColumnBatch | None = None
-    target_last: int | None = None
-    sealed: list[ColumnBatch] = field(default_factory=list)
-    oldest: float | None = None
-
-    @property
-    def buffered(self) -> int:
-        return sum(b.records for b in self.sealed) + (self.open.records if self.open else 0)
-
-    def add(self, offset: int, row: tuple[Any, ...] | None, now: float) -> None:
-        if self.open is None:
-            self.open = ColumnBatch(self.route.table, self.route.columns, self.topic, self.partition)
-            self.target_last = self._planned_end(offset)
-        self.open.add(offset, row)
-        if self.oldest is None:
-            self.oldest = now
-        if self.target_last is not None and offset >= self.target_last:
-            self._seal()
-
-    def _planned_end(self, offset: int) -> int | None:
-        plans = self.plans or deque()
-        while plans and plans[0].last_offset < offset:
-            plans.popleft()
-        if plans and plans[0].first_offset <= offset:
-            return plans.popleft().last_offset
-        return None
-
-    def _seal(self) -> None:
-        if self.open is not None and self.open.records:
-            self.sealed.append(self.open)
-        self.open = None
-        self.target_last = None
-
-    def take_ready(self) -> list[ColumnBatch]:
-        """Batches to write now; a replay still waiting for its planned end stays open."""
-        if self.target_last is None:
-            self._seal()
-        ready, self.sealed = self.sealed, []
-        if self.open is None:
-            self.oldest = None
-        return ready
-
-    def restore(self, batches: list[ColumnBatch]) -> None:
-        """Put batches back (a flush abandoned at shutdown) so nothing is committed past them."""
-        self.sealed = batches + self.sealed
-
-
 class KafkaClickHouseSink:
-    """One consumer, one ClickHouse writer, one thread for blocking ClickHouse calls."""
+    """The tenant: buffers per partition, one ClickHouse writer on one thread."""
 
     def __init__(
         self,
@@ -207,10 +120,27 @@ class KafkaClickHouseSink:
         self._client_factory = client_factory or (lambda: connect(settings.clickhouse_url))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pxstream-sink-ch")
         self._writer: ClickHouseWriter | None = None
-        self._buffers: dict[TopicPartition, PartitionBuffer] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._stop = asyncio.Event()
-        self._backoff = self.config.backoff_initial_s
+        self._buffers: dict[Any, PartitionBuffer] = {}
+        self.loop = ConsumeLoop(
+            settings.kafka_bootstrap,
+            LoopConfig(
+                group_id=group_id,
+                topics=tuple(self.routes),
+                max_poll_records=self.config.batch_size,
+                max_buffered=self.config.batch_size,
+                poll_timeout_s=0.1,
+                backoff_initial_s=self.config.backoff_initial_s,
+                backoff_max_s=self.config.backoff_max_s,
+                session_timeout_s=self.config.session_timeout_s,
+                max_poll_interval_s=self.config.max_poll_interval_s,
+                shutdown_timeout_s=self.config.shutdown_timeout_s,
+                consumer_options={"max_partition_fetch_bytes": 1 << 20, "fetch_max_bytes": 8 << 20},
+            ),
+            self,
+        )
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        await self.loop.run(stop)
 
     # -- ClickHouse on its own thread -------------------------------------------------------
     async def _on_ch_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -225,7 +155,6 @@ class KafkaClickHouseSink:
                 client.close()
                 raise
             self._writer = ClickHouseWriter(client, self.group_id)
-            self._writer.on_stage = hold_from_env()
         return self._writer
 
     def _drop_writer(self) -> None:
@@ -233,135 +162,62 @@ class KafkaClickHouseSink:
             self._writer.close()
             self._writer = None
 
-    async def _retry_pause(self, what: str, exc: BaseException) -> None:
-        """Log without content, pause fetching, and wait out the back-off while still polling."""
-        log.warning(
-            "sink: %s failed (%s); retrying in %.1fs, offsets not committed",
-            what,
-            _describe(exc),
-            self._backoff,
-        )
+    async def _failed(self, what: str, exc: Exception) -> BackpressureError:
+        """Forget the connection (the next attempt reconnects) and say what failed, without content."""
         await self._on_ch_thread(self._drop_writer)
-        consumer = self._consumer
-        if consumer is not None and consumer.assignment() and not self._stop.is_set():
-            consumer.pause(*consumer.assignment())
-            metrics.PAUSED.set(1)
-            # Polling a paused consumer keeps it a live group member. It returns nothing unless a
-            # rebalance handed over a partition that is not paused yet: rewind that one, so a
-            # record is never dropped here.
-            fetched = await consumer.getmany(timeout_ms=int(self._backoff * 1000))
-            for tp, messages in fetched.items():
-                if messages:
-                    consumer.seek(tp, messages[0].offset)
-        else:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._backoff)
-        self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
+        return BackpressureError(f"sink: {what} failed ({_describe(exc)})")
 
-    def _resume(self) -> None:
-        self._backoff = self.config.backoff_initial_s
-        consumer = self._consumer
-        if consumer is not None and consumer.paused():
-            consumer.resume(*consumer.paused())
-        metrics.PAUSED.set(0)
+    # -- the tenant contract (runtime/tenant.py) --------------------------------------------------
+    async def setup(self) -> None:
+        try:
+            await self._on_ch_thread(self._open_writer)
+        except Exception as exc:
+            raise await self._failed("opening ClickHouse", exc) from exc
 
-    async def _ensure_writer(self) -> bool:
-        while not self._stop.is_set():
-            try:
-                await self._on_ch_thread(self._open_writer)
-                return True
-            except Exception as exc:
-                await self._retry_pause("opening ClickHouse", exc)
-        return False
-
-    # -- Kafka --------------------------------------------------------------------------------
-    async def _start_consumer(self) -> bool:
-        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-
-        sink = self
-
-        class Listener(ConsumerRebalanceListener):
-            async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-                # Unwritten records are simply re-read by the next owner; the journal makes
-                # that owner rebuild any batch this one may have half-written.
-                for tp in revoked:
-                    sink._buffers.pop(tp, None)
-
-            async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-                for tp in assigned:
-                    sink._buffers[tp] = PartitionBuffer(sink.routes[tp.topic], tp.topic, tp.partition)
-
-        while not self._stop.is_set():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                group_id=self.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_partition_fetch_bytes=1 << 20,
-                fetch_max_bytes=8 << 20,
-            )
-            try:
-                await consumer.start()
-            except Exception as exc:
-                await consumer.stop()
-                log.warning(
-                    "sink: Kafka at %s unreachable (%s); retrying",
-                    self.settings.kafka_bootstrap,
-                    _describe(exc),
-                )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=self._backoff)
-                self._backoff = min(self._backoff * 2, self.config.backoff_max_s)
-                continue
-            consumer.subscribe(list(self.routes), listener=Listener())
-            self._consumer = consumer
-            self._backoff = self.config.backoff_initial_s
-            return True
-        return False
+    async def add(self, fetched: Mapping[Any, Sequence[Any]]) -> None:
+        # Read each new partition's journal first: nothing is buffered until every one is known,
+        # so a retry after a failure offers the same records to the same state.
+        for tp, messages in fetched.items():
+            buffer = self._buffers.get(tp)
+            if buffer is not None and buffer.plans is None:
+                await self._load_plans(buffer, messages[0].offset)
+        now, now_ms = time.monotonic(), int(time.time() * 1000)
+        for tp, messages in fetched.items():
+            buffer = self._buffers.get(tp)
+            if buffer is not None:
+                self._take(buffer, messages, now, now_ms)
 
     async def _load_plans(self, buffer: PartitionBuffer, first_offset: int) -> None:
-        while buffer.plans is None:
-            if not await self._ensure_writer():
-                return
-            writer = self._writer
-            assert writer is not None
-            try:
-                plans = await self._on_ch_thread(
-                    writer.planned_ranges, buffer.topic, buffer.partition, first_offset
-                )
-            except Exception as exc:
-                await self._retry_pause("reading the batch journal", exc)
-                continue
-            buffer.plans = deque(plans)
-            if plans:
-                log.info(
-                    "sink: %s[%d] replays %d journaled batch(es) from offset %d",
-                    buffer.topic,
-                    buffer.partition,
-                    len(plans),
-                    plans[0].first_offset,
-                )
+        try:
+            writer = await self._on_ch_thread(self._open_writer)
+            plans = await self._on_ch_thread(
+                writer.planned_ranges, buffer.topic, buffer.partition, first_offset
+            )
+        except Exception as exc:
+            raise await self._failed("reading the batch journal", exc) from exc
+        buffer.plans = deque(plans)
+        if plans:
+            log.info(
+                "sink: %s[%d] replays %d journaled batch(es) from offset %d",
+                buffer.topic,
+                buffer.partition,
+                len(plans),
+                plans[0].first_offset,
+            )
 
-    async def _take(self, tp: TopicPartition, messages: list[Any], now: float, now_ms: int) -> None:
-        buffer = self._buffers.get(tp)
-        if buffer is None:  # revoked while the fetch was in flight
-            return
-        if buffer.plans is None:
-            await self._load_plans(buffer, messages[0].offset)
-            if buffer.plans is None:  # stopping
-                return
+    def _take(self, buffer: PartitionBuffer, messages: Sequence[Any], now: float, now_ms: int) -> None:
         route = buffer.route
         for message in messages:
             try:
                 row = route.build_row(
-                    decode(message.value), Position(tp.topic, tp.partition, message.offset), now_ms
+                    decode(message.value), Position(buffer.topic, buffer.partition, message.offset), now_ms
                 )
             except RefusedRecord as refused:
                 metrics.REFUSED.labels(route.table, refused.reason).inc()
                 log.warning(
                     "sink: refused %s[%d]@%d for %s: %s",
-                    tp.topic,
-                    tp.partition,
+                    buffer.topic,
+                    buffer.partition,
                     message.offset,
                     route.table,
                     refused.reason,
@@ -369,104 +225,62 @@ class KafkaClickHouseSink:
                 row = None
             buffer.add(message.offset, row, now)
 
-    def _buffered(self) -> int:
+    def buffered(self) -> int:
         return sum(b.buffered for b in self._buffers.values())
 
-    def _flush_due(self, now: float) -> bool:
-        buffered = self._buffered()
+    def flush_due(self, now: float) -> bool:
+        buffered = self.buffered()
         metrics.BUFFERED.set(buffered)
         if buffered >= self.config.batch_size:
             return True
         oldest = [b.oldest for b in self._buffers.values() if b.oldest is not None]
         return bool(oldest) and now - min(oldest) >= self.config.linger_s
 
-    async def _flush(self, *, final: bool = False) -> None:
-        """Write every ready batch, retrying until it succeeds, then commit their offsets.
-
-        On stop, a normal flush gives up at once and the final one after `shutdown_timeout_s`;
-        either way the batches go back to their buffers uncommitted, to be re-read later.
-        """
+    async def flush(self) -> dict[Any, int]:
+        """Write every ready batch; on failure put them back (same batches, same tokens next time)."""
         ready = {tp: buf.take_ready() for tp, buf in self._buffers.items()}
         ready = {tp: batches for tp, batches in ready.items() if batches}
         if not ready:
-            return
-        batches = [b for group in ready.values() for b in group]
-        deadline = time.monotonic() + self.config.shutdown_timeout_s
-        while True:
-            started = time.perf_counter()
-            try:
-                writer = await self._on_ch_thread(self._open_writer)
-                await self._on_ch_thread(writer.write_all, batches)
-            except Exception as exc:
-                for table in {b.table for b in batches}:
-                    metrics.ERRORS.labels(table).inc()
-                if self._stop.is_set() and (not final or time.monotonic() > deadline):
-                    break
-                await self._retry_pause("writing a batch", exc)
-                continue
-            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-            self._resume()
-            await self._commit(ready)
-            return
-        for tp, group in ready.items():
-            if tp in self._buffers:
-                self._buffers[tp].restore(group)
-        log.warning("sink: stopped with %d unwritten batch(es); they will be re-read", len(batches))
-
-    async def _commit(self, ready: dict[TopicPartition, list[ColumnBatch]]) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        offsets = {tp: group[-1].last_offset + 1 for tp, group in ready.items() if tp in self._buffers}
-        if not offsets:
-            return
+            return {}
+        batches: list[ColumnBatch] = [b for group in ready.values() for b in group]
+        started = time.perf_counter()
         try:
-            await consumer.commit(offsets)
+            writer = await self._on_ch_thread(self._open_writer)
+            await self._on_ch_thread(writer.write_all, batches)
         except Exception as exc:
-            # Written but not committed: the next owner replays the journaled ranges and the
-            # engine drops them as duplicates.
-            log.warning(
-                "sink: offset commit failed (%s); batches will be replayed idempotently", _describe(exc)
-            )
+            for table in {b.table for b in batches}:
+                metrics.ERRORS.labels(table).inc()
+            for tp, group in ready.items():
+                if tp in self._buffers:
+                    self._buffers[tp].restore(group)
+            raise await self._failed("writing a batch", exc) from exc
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        # Written but not committed if a commit then fails: the next owner replays the journaled
+        # ranges and the engine drops them as duplicates.
+        return {tp: group[-1].last_offset + 1 for tp, group in ready.items()}
 
-    # -- lifecycle ------------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
+    def on_assigned(self, partitions: Iterable[Any]) -> None:
+        for tp in partitions:
+            self._buffers[tp] = PartitionBuffer(self.routes[tp.topic], tp.topic, tp.partition)
+
+    def on_revoked(self, partitions: Iterable[Any]) -> None:
+        # Unwritten records are simply re-read by the next owner; the journal makes that owner
+        # rebuild any batch this one may have half-written.
+        for tp in partitions:
+            self._buffers.pop(tp, None)
+
+    def on_paused(self, paused: bool) -> None:
+        metrics.PAUSED.set(1 if paused else 0)
+
+    async def close(self) -> None:
+        unwritten = sum(1 for b in self._buffers.values() for _ in b.sealed)
+        if unwritten:
+            log.warning("sink: stopped with %d unwritten batch(es); they will be re-read", unwritten)
         try:
-            if not await self._ensure_writer():
-                return
-            if not await self._start_consumer():
-                return
-            consumer = self._consumer
-            assert consumer is not None
-            log.info("sink: consuming %s as group %s", ", ".join(self.routes), self.group_id)
-            while not self._stop.is_set():
-                room = max(1, self.config.batch_size - self._buffered())
-                data = await consumer.getmany(timeout_ms=100, max_records=room)
-                now, now_ms = time.monotonic(), int(time.time() * 1000)
-                for tp, messages in data.items():
-                    if messages:
-                        await self._take(tp, messages, now, now_ms)
-                if self._flush_due(time.monotonic()):
-                    await self._flush()
-            await self._flush(final=True)
+            await self._on_ch_thread(self._drop_writer)
         finally:
-            if watcher is not None:
-                watcher.cancel()
-            await self._shutdown()
-
-    async def _watch(self, stop: asyncio.Event) -> None:
-        await stop.wait()
-        self._stop.set()
-
-    async def _shutdown(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(consumer.stop())
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self._on_ch_thread(self._drop_writer))
-        self._executor.shutdown(wait=False)
-        metrics.PAUSED.set(0)
+            self._executor.shutdown(wait=False)
+            metrics.PAUSED.set(0)
 
 
 async def run_sink(

@@ -82,8 +82,8 @@ class ClickHouseWriter:
         self.consumer_group = consumer_group
         self._clock = clock
         self._contexts: dict[str, InsertContext] = {}
-        # Test hook: called with "journaled" and "inserted" so a crash test can kill -9 the
-        # process at a known point of a batch (see sinks.runner.hold_from_env).
+        # Observer of a batch's progress: called with "journaled" and "inserted" (a crash test
+        # holds the process there to kill -9 it: tests/support/held_sink.py).
         self.on_stage: Callable[[str], None] | None = None
 
     def _context(self, table: str) -> InsertContext:

@@ -7,14 +7,12 @@ CLI builds exactly one; an import-time app would force every test to reset globa
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from schemas import topics
 from schemas.settings import Settings
+from streams.worker_config import WorkerConfig
 
 if TYPE_CHECKING:
     import faust
@@ -23,57 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_APP_ID: Final = "pxstream-worker"
-DEFAULT_WEB_PORT: Final = 6066
 _PARTITIONS: Final = {spec.name: spec.partitions for spec in topics.TOPICS}
 _RETENTION: Final = {spec.name: spec.retention_days for spec in topics.TOPICS}
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    """What differs between the production worker and a test's worker on the shared broker."""
-
-    app_id: str = DEFAULT_APP_ID
-    topic_prefix: str = ""  # prepended to every topic name: unique topics per test or per tenant
-    web_host: str = "127.0.0.1"
-    web_port: int = DEFAULT_WEB_PORT
-    batch_size: int = 1000  # raw messages per take; FAUST-NOTES: per-message overhead dominates
-    batch_within_s: float = 0.2  # longest an incomplete batch waits (bounds added latency)
-    max_poll_records: int = 1000
-    # How long the group waits for a member that died without leaving (kill -9, a lost host)
-    # before its partitions go to another worker: the failover time. Faust's default.
-    session_timeout_s: float = 60.0
-    hotspots: bool = True
-    replication_factor: int = 1  # one local broker; a production cluster sets 3
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerConfig:
-        """`PXSTREAM_APP_ID` and `PXSTREAM_TOPIC_PREFIX` (optional) under the CLI's explicit options."""
-        env = os.environ if env is None else env
-        config = cls(
-            app_id=env.get("PXSTREAM_APP_ID") or DEFAULT_APP_ID,
-            topic_prefix=env.get("PXSTREAM_TOPIC_PREFIX", ""),
-        )
-        return replace(config, **{k: v for k, v in overrides.items() if v is not None})
-
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
-
-    @property
-    def raw_topic(self) -> str:
-        return self.topic(topics.RAW)
-
-    @property
-    def tagged_topic(self) -> str:
-        return self.topic(topics.TAGGED)
-
-    @property
-    def dlq_topic(self) -> str:
-        return self.topic(topics.DLQ)
-
-    @property
-    def alerts_topic(self) -> str:
-        return self.topic(topics.ALERTS)
 
 
 def declared_topic(app: faust.App, config: WorkerConfig, name: str, **options: Any) -> faust.TopicT:
@@ -169,41 +118,3 @@ def load_hotspot_rules(settings: Settings) -> Any:
             return None
         raise
     return load_rules(settings.rules_path)
-
-
-async def ensure_topics(settings: Settings, config: WorkerConfig, *, timeout_s: float = 15.0) -> list[str]:
-    """Create every topic of `schemas.topics` (with the config's prefix) that does not exist yet.
-
-    Run before the worker starts, so that every agent, ours and the hotspot helper's, subscribes
-    to topics that exist: a consumer that subscribed to a missing topic only notices it at its
-    next metadata refresh, minutes later.
-    Returns the names created.
-    """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(
-                config.topic(spec.name),
-                num_partitions=spec.partitions,
-                replication_factor=config.replication_factor,
-                topic_configs=spec.configs,
-            )
-            for spec in topics.TOPICS
-            if config.topic(spec.name) not in existing
-        ]
-        if wanted:
-            response = await admin.create_topics(wanted)
-            for name, code, *_ in getattr(
-                response, "topic_errors", getattr(response, "topic_error_codes", [])
-            ):
-                if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS, another worker was quicker
-                    raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
-        return [topic.name for topic in wanted]
-    finally:
-        await admin.close()

@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -24,24 +23,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.support.waiting import wait_for
+
 T = TypeVar("T")
-
-
-def wait_for(
-    predicate: Callable[[], T], timeout: float = 10.0, message: str = "condition", interval: float = 0.05
-) -> T:
-    """Poll `predicate` until it returns something truthy, and return that.
-
-    Fails the test after `timeout` seconds with `message`, so a condition never stands in for a sleep.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(name="wait_for")
@@ -72,6 +56,12 @@ def kafka_bootstrap() -> str:
     except PxstreamError as exc:
         pytest.fail(f"could not start the local Kafka broker for the tests: {exc}")
     return config.kafka_bootstrap
+
+
+@pytest.fixture
+def bootstrap(kafka_bootstrap: str) -> str:
+    """The same broker under the shorter name the hotspot and pusher tests use."""
+    return kafka_bootstrap
 
 
 @pytest.fixture

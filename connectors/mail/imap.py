@@ -346,7 +346,7 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> ImapSourc
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser("imap", help="complaint letters / PALS emails from an IMAP mailbox")
     parser.add_argument("--host", required=True)
@@ -371,8 +371,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from connectors.command_line import load_reference, run_source_from_args
     from connectors.reviews.careopinion import read_key
-    from connectors.runtime import load_reference, run_source_from_args
 
     config = MailboxConfig(
         host=args.host,

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
+from connectors.http_limits import check_status
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, source_id, strip_html
-from connectors.runtime import Batch, Source, aiohttp, check_status
+from connectors.runtime import Batch, Source, aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> RssSource
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser("rss", help="local news from RSS/Atom feeds (source local_media)")
     parser.add_argument("--feed", action="append", default=[], metavar="URL", help="feed URL (repeatable)")
@@ -205,7 +206,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from connectors.runtime import load_reference, run_source_from_args
+    from connectors.command_line import load_reference, run_source_from_args
 
     feeds = [FeedConfig(url) for url in args.feed]
     for pair in args.feed_provider:

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.exceptions import SourceUnavailable
+from connectors.http_limits import RateLimited, check_status
 from connectors.ratelimit import RequestPacer
-from connectors.runtime import RateLimited, aiohttp, check_status
+from connectors.runtime import aiohttp
 
 log = logging.getLogger(__name__)
 

@@ -263,7 +263,7 @@ def read_key(env_name: str, key_file: str | None) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser(
         "careopinion", help="stories from the Care Opinion API v2 (source web_form)"
@@ -287,7 +287,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from connectors.runtime import load_reference, run_source_from_args
+    from connectors.command_line import load_reference, run_source_from_args
 
     filters = {}
     for pair in args.filter:

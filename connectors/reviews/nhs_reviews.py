@@ -222,7 +222,7 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> NhsReview
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser("nhs-reviews", help="NHS.UK ratings and reviews (source web_form)")
     parser.add_argument("--ods", action="append", default=[], metavar="CODE", help="ODS code (repeatable)")
@@ -243,8 +243,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from connectors.command_line import load_reference, run_source_from_args
     from connectors.reviews.careopinion import read_key
-    from connectors.runtime import load_reference, run_source_from_args
 
     since = None
     if args.since:

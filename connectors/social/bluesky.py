@@ -158,7 +158,7 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> BlueskySo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser(
         "bluesky", help="Bluesky posts naming a provider, from Jetstream (source social_media)"
@@ -173,7 +173,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from connectors.runtime import load_reference, run_source_from_args
+    from connectors.command_line import load_reference, run_source_from_args
 
     source = BlueskySource(load_reference(Path(args.reference)), endpoint=args.endpoint, rewind_s=args.rewind)
     return run_source_from_args(args, source)

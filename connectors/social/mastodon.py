@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 import orjson
 
 from connectors.exceptions import ConnectorConfigError, SourceUnavailable
+from connectors.http_limits import check_status
 from connectors.mapping import ReferenceLike, iso_utc, strip_html
-from connectors.runtime import Batch, Source, aiohttp, check_status
+from connectors.runtime import Batch, Source, aiohttp
 from connectors.social.common import social_event
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> MastodonS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from connectors.runtime import add_run_arguments
+    from connectors.command_line import add_run_arguments
 
     parser = subparsers.add_parser("mastodon", help="Mastodon hashtag posts naming a provider (social_media)")
     parser.add_argument("--instance", required=True, help="instance base URL, e.g. https://mastodon.social")
@@ -300,8 +301,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from connectors.command_line import load_reference, run_source_from_args
     from connectors.reviews.careopinion import read_key
-    from connectors.runtime import load_reference, run_source_from_args
 
     source = MastodonSource(
         args.instance,

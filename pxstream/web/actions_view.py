@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from runtime.admin import partitions
 from schemas import topics
-from streams.hotspots.alertmanager import topic_partitions
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -157,9 +157,9 @@ class ActionsView:
             )
             try:
                 await consumer.start()
-                partitions = await topic_partitions(self.bootstrap, self.topic)
-                if partitions:
-                    assigned = [TopicPartition(self.topic, p) for p in partitions]
+                numbers = await partitions(self.bootstrap, self.topic)
+                if numbers:
+                    assigned = [TopicPartition(self.topic, p) for p in numbers]
                     consumer.assign(assigned)
                     for tp in assigned:
                         if tp in self._positions:

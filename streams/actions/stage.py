@@ -191,14 +191,14 @@ class ActionsStage:
     async def _assign_inputs(self) -> None:
         from aiokafka import TopicPartition
 
-        from streams.hotspots.alertmanager import topic_partitions
+        from runtime.admin import partitions
 
         consumer = self.consumer
         assert consumer is not None
         tps = [
             TopicPartition(topic, partition)
             for topic in (self.topics.tagged, self.topics.alerts, self.topics.commands)
-            for partition in await topic_partitions(self.bootstrap, topic)
+            for partition in await partitions(self.bootstrap, topic)
         ]
         consumer.assign(tps)
         for tp in tps:

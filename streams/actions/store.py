@@ -17,32 +17,12 @@ log = logging.getLogger(__name__)
 
 async def read_actions(bootstrap: str, topic: str, *, batch_size: int = 5000) -> dict[str, dict[str, Any]]:
     """Every action's latest state (highest `version`) on `topic`, read from the start to its end."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from runtime.tail import read_to_end
 
-    from streams.hotspots.alertmanager import topic_partitions
-
-    partitions = await topic_partitions(bootstrap, topic)
     state: dict[str, dict[str, Any]] = {}
-    if not partitions:
-        return state
-    tps = [TopicPartition(topic, p) for p in partitions]
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    await reader.start()
-    try:
-        reader.assign(tps)
-        await reader.seek_to_beginning(*tps)
-        ends = await reader.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > 0}
-        while pending:
-            batch = await reader.getmany(*pending, timeout_ms=1000, max_records=batch_size)
-            for records in batch.values():
-                for record in records:
-                    apply_record(state, record.value, record.offset)
-            for tp in list(pending):
-                if await reader.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-    finally:
-        await reader.stop()
+    async for records in read_to_end(bootstrap, topic, max_records=batch_size):
+        for record in records:
+            apply_record(state, record.value, record.offset)
     return state
 
 

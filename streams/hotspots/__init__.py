@@ -2,5 +2,7 @@
 
 Layers, each testable without the one below it: ``rules`` (the YAML file), ``windows``
 (bucket arithmetic), ``engine`` (pure per-partition state machine), ``alerts`` (Alert v1),
-``alertmanager`` (the pusher) and ``agent`` (Faust wiring: :func:`streams.hotspots.agent.attach`).
+``alertmanager`` (Alert v1 → Alertmanager), ``pusher`` (a tenant of the Kafka runtime's loop),
+``table_state`` and ``metrics`` (between Faust and the engine) and ``agent`` (Faust wiring:
+:func:`streams.hotspots.agent.attach`).
 """

@@ -24,236 +24,25 @@ engine.py stays free of Faust. What this module adds is the delivery discipline 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import time
-import weakref
-from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from runtime.admin import CommittedOffsets
 from schemas.settings import Settings
-from streams.hotspots.alertmanager import AlertmanagerPusher, PusherConfig
+from streams.hotspots.alertmanager import PusherConfig
 from streams.hotspots.engine import EngineStats, HotspotEngine, StagedState
+from streams.hotspots.metrics import hotspot_collector, hotspot_counters, hotspot_events_counter
+from streams.hotspots.pusher import AlertmanagerPusher
 from streams.hotspots.rules import RuleSet
+from streams.hotspots.table_state import PublishedAlerts, TableState, writing_as
 
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "hotspot-state"
-
-
-@functools.cache
-def hotspot_events_counter() -> Any:
-    """``pxstream_hotspot_events_total``: tagged events the hotspot stage has applied and stored.
-
-    Counted after a batch's state is written, so a benchmark (or an operator) comparing it with
-    ``pxstream_events_out_total`` sees when the rules have caught up with the tagger. One per
-    process: prometheus_client refuses a second registration of a name.
-    """
-    from prometheus_client import Counter
-
-    return Counter("pxstream_hotspot_events_total", "TaggedEvents applied by the hotspot stage")
-
-
-@dataclass(frozen=True)
-class HotspotCounters:
-    """Counters of what the rules did with events, fed from each batch's EngineStats delta.
-
-    Counters, not a view of EngineStats: an engine is dropped when its partition moves away,
-    and a Prometheus counter must never go down.
-    """
-
-    late: Any
-    too_late: Any
-    duplicates: Any
-
-    def observe(self, before: EngineStats, after: EngineStats) -> None:
-        for name in ("late", "too_late", "duplicates"):
-            delta = getattr(after, name) - getattr(before, name)
-            if delta:
-                getattr(self, name).inc(delta)
-
-
-@functools.cache
-def hotspot_counters() -> HotspotCounters:
-    """One set per process, on the default registry (served at the worker's ``/metrics``)."""
-    from prometheus_client import Counter
-
-    return HotspotCounters(
-        late=Counter(
-            "pxstream_hotspot_late_events_total",
-            "Events counted although behind their partition's watermark (within allowed lateness)",
-        ),
-        too_late=Counter(
-            "pxstream_hotspot_too_late_total",
-            "(event, rule) pairs not counted: the event was beyond the rule's allowed lateness",
-        ),
-        duplicates=Counter(
-            "pxstream_hotspot_duplicates_total",
-            "Events not counted again: their (organisation, event_id) counted before (re-delivery, re-send)",
-        ),
-    )
-
-
-class HotspotCollector:
-    """Scrape-time gauges read from the engines' state, so they are right after a restart too.
-
-    ``pxstream_alerts_firing{rule}`` (open episodes; the pipeline dashboard and Prometheus rules
-    use it) and ``pxstream_hotspot_watermark_seconds{partition}``. Labels are rule ids from the
-    rules file and partition numbers: bounded, and never personal data.
-    """
-
-    def __init__(self) -> None:
-        self.runtimes: weakref.WeakSet[HotspotRuntime] = weakref.WeakSet()
-
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        firing = GaugeMetricFamily(
-            "pxstream_alerts_firing", "Hotspot episodes firing on this worker's partitions", labels=["rule"]
-        )
-        watermark = GaugeMetricFamily(
-            "pxstream_hotspot_watermark_seconds",
-            "Event-time watermark of each partition this worker counts (Unix seconds)",
-            labels=["partition"],
-        )
-        open_by_rule: dict[str, int] = {}
-        for runtime in list(self.runtimes):
-            for rule in runtime.rules.rules:
-                open_by_rule.setdefault(rule.id, 0)
-            for partition, engine in sorted(runtime.engines.items()):
-                for rule_id in engine.open_episode_rules():
-                    open_by_rule[rule_id] = open_by_rule.get(rule_id, 0) + 1
-                if engine.watermark is not None:
-                    watermark.add_metric([str(partition)], engine.watermark)
-        for rule_id, count in sorted(open_by_rule.items()):
-            firing.add_metric([rule_id], count)
-        yield firing
-        yield watermark
-
-
-@functools.cache
-def hotspot_collector() -> HotspotCollector:
-    from prometheus_client import REGISTRY
-
-    collector = HotspotCollector()
-    REGISTRY.register(collector)  # type: ignore[arg-type]
-    return collector
-
-
-@contextlib.contextmanager
-def _writing_as(event: Any) -> Iterator[None]:
-    """Make ``event`` Faust's current event while writing the table.
-
-    Faust chooses a table write's changelog partition (and RocksDB partition) from the current
-    event; in a batch from ``take_events`` that is not set per event, so writes for one partition's
-    events are made under that partition's last event. Faust keeps it in a private context variable.
-    """
-    from faust.streams import _current_event
-
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
-class TableState(MutableMapping[str, Any]):
-    """A Faust table (bytes keys and values) seen as str → JSON value, encoded with orjson."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def __getitem__(self, key: str) -> Any:
-        raw = self.table.get(key.encode())
-        if raw is None:
-            raise KeyError(key)
-        return orjson.loads(raw)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        raw = self.table.get(key.encode())
-        return default if raw is None else orjson.loads(raw)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        # Bucket maps are held with int keys in memory; JSON has only string keys (same bytes).
-        self.table[key.encode()] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key.encode()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (key.decode() for key in list(self.table.keys()))
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-
-class PublishedAlerts:
-    """Alert transitions already on the alerts topic, so a replay does not send them again.
-
-    A transition is (alert_id, status, organisations): an episode has one ``resolved`` and one
-    ``firing`` per list of organisations it grew through (docs/tenancy.md), so one that is already
-    on the topic never needs sending twice. After a crash, the inputs since the last commit are
-    replayed; any alert they produced before the crash is on the topic (Kafka acknowledged it
-    before the state recorded it) and is found here: the last ``tail_records`` of each partition
-    are read once at start-up (by count, not time, so a long outage does not matter). Bounded: the
-    oldest pairs are forgotten first.
-    """
-
-    def __init__(self, bootstrap: str, topic: str, tail_records: int = 20_000, limit: int = 200_000) -> None:
-        self.bootstrap, self.topic, self.tail_records, self.limit = bootstrap, topic, tail_records, limit
-        self._seen: dict[tuple[str, str, tuple[str, ...]], None] = {}
-        self.suppressed = 0
-
-    def __contains__(self, alert: Any) -> bool:
-        return transition(alert) in self._seen
-
-    def add(self, alert: Any) -> None:
-        self._seen[transition(alert)] = None
-        if len(self._seen) > self.limit:
-            del self._seen[next(iter(self._seen))]
-
-    async def load(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        from streams.hotspots.alertmanager import topic_partitions
-
-        tps = [TopicPartition(self.topic, p) for p in await topic_partitions(self.bootstrap, self.topic)]
-        if not tps:
-            return
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
-        await reader.start()
-        try:
-            reader.assign(tps)
-            firsts = await reader.beginning_offsets(tps)
-            ends = await reader.end_offsets(tps)
-            pending = set()
-            for tp in tps:
-                start = max(firsts[tp], ends[tp] - self.tail_records)
-                if start < ends[tp]:
-                    reader.seek(tp, start)
-                    pending.add(tp)
-            while pending:
-                batch = await reader.getmany(*pending, timeout_ms=1000, max_records=2000)
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            self.add(orjson.loads(record.value))
-                        except (orjson.JSONDecodeError, KeyError, TypeError):
-                            continue
-                for tp in list(pending):
-                    if await reader.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-        finally:
-            await reader.stop()
-        log.info("%d alert transition(s) already on %s", len(self._seen), self.topic)
-
-
-def transition(alert: Any) -> tuple[str, str, tuple[str, ...]]:
-    return alert["alert_id"], alert["status"], tuple(alert.get("organisations") or ())
 
 
 @dataclass(eq=False)  # an identity object: held in the metrics collector's WeakSet
@@ -304,8 +93,6 @@ def attach(
     changelog and the ticks topic are created with it; Faust refuses a mismatch). The pusher runs
     only when ``settings.alertmanager_url`` is not empty.
     """
-    from faust.types import TP
-
     partitions = app.conf.topic_partitions
     for rule in rules.rules:
         if partitions > 1 and "provider" not in rule.group_by:
@@ -392,6 +179,16 @@ def attach(
             published.add(alert)
         return fresh
 
+    # Faust keeps its committed offsets privately; the broker's view of the same group is
+    # public and never ahead of Faust's, so a refresh each tick is an earlier, safe answer to
+    # "where would a crash replay from" (docs/runtime.md).
+    committed = CommittedOffsets(settings.kafka_bootstrap, app.conf.id)
+
+    async def refresh_committed() -> None:
+        await committed.refresh()
+
+    app.timer(min(1.0, tick_interval_s), name=f"{table_name}-committed")(refresh_committed)
+
     processed = hotspot_events_counter()
     counters = hotspot_counters()
     hotspot_collector().runtimes.add(runtime)
@@ -414,8 +211,8 @@ def attach(
                     for event in group:
                         alerts += apply(engine, event.message, now)
                     # Here, not in the clock timer: a table write must be made under an event of
-                    # its partition. Faust's committed offset is where a crash would replay from.
-                    engine.end_batch(app.consumer._committed_offset.get(TP(tagged_topic, partition)))
+                    # its partition. The committed offset is where a crash would replay from.
+                    engine.end_batch(committed.get(tagged_topic, partition))
                 finally:
                     engine.state = state
                 counters.observe(before, engine.stats)
@@ -429,7 +226,7 @@ def attach(
             # Kafka has the alerts before the state says "fired". Each partition's writes are made
             # under its last event, whose partition is the changelog partition.
             for last_event, staged in staged_groups:
-                with _writing_as(last_event):
+                with writing_as(last_event):
                     staged.commit()
             processed.inc(sum(1 for event in events if event.message.topic == tagged_topic))
             if sent:
@@ -458,8 +255,8 @@ def attach(
             else:
                 # Nothing processed since this process started: tick only if everything up to
                 # the end of the partition was committed before (a restart on a quiet stream).
-                committed = consumer._committed_offset.get(tp)
-                if committed is None or committed < highwater:
+                committed_offset = committed.get(tp.topic, tp.partition)
+                if committed_offset is None or committed_offset < highwater:
                     continue
                 after = highwater - 1
             await ticks.send(

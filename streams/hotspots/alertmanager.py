@@ -1,10 +1,7 @@
-"""Deliver hotspot alerts to Alertmanager (``POST /api/v2/alerts``), never losing one.
+"""Hotspot alerts in Alertmanager's terms (``POST /api/v2/alerts``), and the client that posts them.
 
-``hotspots.alerts`` is the durable outbox. The pusher reads it with its own consumer group and
-commits an offset only after Alertmanager accepted everything before it, so a stop, a crash or an
-Alertmanager outage delays alerts but loses none. It runs as its own task with its own Kafka
-consumer: however long Alertmanager is down, the stream agent that counts and fires never waits
-for it.
+The pusher that reads ``hotspots.alerts`` and delivers through this client, never losing an
+alert, is a tenant of the Kafka runtime's loop: streams/hotspots/pusher.py.
 
 Alertmanager forgets an alert at its ``endsAt``; following its guidance for clients, firing
 alerts are re-sent every ``resend_interval`` with ``endsAt`` a few intervals ahead, and a
@@ -20,8 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +26,8 @@ from urllib.parse import urlencode
 
 import orjson
 
+from runtime.backoff import Backoff
+from runtime.exceptions import BackpressureError
 from schemas.alert import RESOLVED
 from streams.hotspots.windows import iso_z
 
@@ -54,6 +51,10 @@ class PusherConfig:
     request_timeout_s: float = 10.0
     max_tracked_firing: int = 10_000
     batch_size: int = 500
+    # The pusher's consumer group (runtime/loop.py keeps polling through an outage, so neither
+    # bounds how long Alertmanager may be away).
+    session_timeout_s: float = 10.0
+    max_poll_interval_s: float = 300.0
 
     @classmethod
     def from_env(
@@ -122,15 +123,6 @@ def _postable(
         "endsAt": ends_at,
         "generatorURL": dashboard,
     }
-
-
-def backoff_delays(config: PusherConfig, rng: random.Random | None = None) -> Iterable[float]:
-    """Exponential backoff with full jitter: many workers retrying do not hammer in step."""
-    rng = rng or random.Random()
-    ceiling = config.backoff_initial_s
-    while True:
-        yield rng.uniform(0, ceiling)
-        ceiling = min(config.backoff_max_s, ceiling * 2)
 
 
 class FiringRegistry:
@@ -203,172 +195,38 @@ class AlertmanagerClient:
             log.error("%s refused %d alert(s): HTTP %s: %s", url, len(payload), response.status, body)
             return False
 
-    async def deliver(self, payload: list[dict[str, Any]], stopping: asyncio.Event | None = None) -> bool:
-        """Retry with backoff until Alertmanager accepts (True) or refuses for good (False)."""
+    async def send(self, payload: list[dict[str, Any]]) -> bool:
+        """One counted attempt: True when accepted, False when refused for good (logged);
+        BackpressureError when worth retrying (unreachable, 5xx, 429)."""
         if not payload:
             return True
-        for delay in backoff_delays(self.config):
+        try:
+            accepted = await self.post(payload)
+        except Exception as exc:  # OSError, TimeoutError, aiohttp.ClientError: keep the stream alive
+            self.failures += 1
+            reason = str(exc) or type(exc).__name__
+            raise BackpressureError(
+                f"Alertmanager {self.config.alertmanager_url} unreachable ({reason}); "
+                f"{len(payload)} alert(s) held"
+            ) from exc
+        if accepted:
+            self.delivered += len(payload)
+        return accepted
+
+    async def deliver(self, payload: list[dict[str, Any]], stopping: asyncio.Event | None = None) -> bool:
+        """`send` until accepted or refused, with backoff: for one-off pushes outside the runtime's
+        loop (the pusher itself leaves retrying to the loop, which keeps its group alive)."""
+        backoff = Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
+        while True:
             try:
-                accepted = await self.post(payload)
-            except OSError as exc:  # includes TimeoutError and ConnectionError
-                self.failures += 1
-                log.warning(
-                    "Alertmanager %s unreachable (%s); retrying %d alert(s) in %.1fs",
-                    self.config.alertmanager_url,
-                    exc.__class__.__name__ if not str(exc) else exc,
-                    len(payload),
-                    delay,
-                )
-            except Exception as exc:  # aiohttp.ClientError and friends: keep the stream alive
-                self.failures += 1
-                log.warning("Alertmanager post failed (%r); retrying in %.1fs", exc, delay)
-            else:
-                if accepted:
-                    self.delivered += len(payload)
-                return accepted
-            if stopping is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), timeout=delay)
-                if stopping.is_set():
-                    raise asyncio.CancelledError("stopping")
-            else:
+                return await self.send(payload)
+            except BackpressureError as exc:
+                delay = backoff.next_delay()
+                log.warning("%s; retrying in %.1fs", exc.reason, delay)
+            if stopping is None:
                 await asyncio.sleep(delay)
-        return False  # unreachable: backoff_delays never ends
-
-
-class AlertmanagerPusher:
-    """Consumes ``hotspots.alerts`` with its own group and pushes to Alertmanager (see module doc)."""
-
-    def __init__(
-        self,
-        config: PusherConfig,
-        *,
-        bootstrap: str,
-        alerts_topic: str,
-        group_id: str,
-    ) -> None:
-        self.config = config
-        self.bootstrap = bootstrap
-        self.alerts_topic = alerts_topic
-        self.group_id = group_id
-        self.client = AlertmanagerClient(config)
-        self.registry = FiringRegistry(config.max_tracked_firing)
-        self.stopping = asyncio.Event()
-        self._last_resend = 0.0
-
-    async def run(self) -> None:
-        """Run until cancelled or :meth:`stop`; survives Kafka and Alertmanager outages."""
-        while not self.stopping.is_set():
-            try:
-                await self._run_once()
-            except asyncio.CancelledError:
-                if self.stopping.is_set():
-                    break
-                raise
-            except Exception:
-                log.exception("alert pusher failed; restarting in 5 s")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), timeout=5)
-        await self.client.close()
-
-    async def stop(self) -> None:
-        self.stopping.set()
-
-    async def _run_once(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        await self._rebuild_registry()
-        consumer = AIOKafkaConsumer(
-            self.alerts_topic,
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            value_deserializer=None,
-        )
-        await consumer.start()
-        try:
-            await self._resend_firing(force=True)
-            while not self.stopping.is_set():
-                batch = await consumer.getmany(timeout_ms=1000, max_records=self.config.batch_size)
-                alerts = [a for records in batch.values() for a in _decode(records)]
-                if alerts:
-                    latest = latest_per_alert(alerts)
-                    now = time.time()
-                    payload = [p for a in latest for p in alertmanager_alerts(a, self.config, now)]
-                    await self.client.deliver(payload, self.stopping)
-                    for alert in latest:
-                        self.registry.apply(alert)
-                    await consumer.commit()
-                await self._resend_firing()
-        finally:
-            await consumer.stop()
-
-    async def _resend_firing(self, force: bool = False) -> None:
-        now = time.time()
-        if not force and now - self._last_resend < self.config.resend_interval_s:
-            return
-        self._last_resend = now
-        firing = self.registry.firing()
-        if firing:
-            payload = [p for a in firing for p in alertmanager_alerts(a, self.config, now)]
-            await self.client.deliver(payload, self.stopping)
-
-    async def _rebuild_registry(self) -> None:
-        """Re-read the topic up to its end to learn which episodes are still firing."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        partitions = await topic_partitions(self.bootstrap, self.alerts_topic)
-        if not partitions:
-            return
-        tps = [TopicPartition(self.alerts_topic, p) for p in partitions]
-        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
-        await reader.start()
-        try:
-            reader.assign(tps)
-            await reader.seek_to_beginning(*tps)
-            ends = await reader.end_offsets(tps)
-            registry = FiringRegistry(self.config.max_tracked_firing)
-            pending = {tp for tp in tps if ends[tp] > 0}
-            while pending:
-                batch = await reader.getmany(*pending, timeout_ms=1000, max_records=self.config.batch_size)
-                for records in batch.values():
-                    for alert in latest_per_alert(_decode(records)):
-                        registry.apply(alert)
-                for tp in list(pending):
-                    if await reader.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            self.registry = registry
-            if len(registry):
-                log.info("%d hotspot alert(s) still firing; re-sending them to Alertmanager", len(registry))
-        finally:
-            await reader.stop()
-
-
-async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
-    """Partition numbers of a topic (empty when it does not exist), from the broker's metadata."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    if description.get("error_code"):
-        return []
-    return sorted(p["partition"] for p in description["partitions"])
-
-
-def _decode(records: Iterable[Any]) -> list[dict[str, Any]]:
-    alerts = []
-    for record in records:
-        try:
-            alert = orjson.loads(record.value)
-            if isinstance(alert, dict) and "alert_id" in alert and "status" in alert:
-                alerts.append(alert)
                 continue
-        except orjson.JSONDecodeError:
-            pass
-        log.error("skipping a record on the alerts topic that is not Alert v1 (offset %s)", record.offset)
-    return alerts
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=delay)
+            if stopping.is_set():
+                raise asyncio.CancelledError("stopping")

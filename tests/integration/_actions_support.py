@@ -17,7 +17,7 @@ import orjson
 import yaml
 
 from tests.conftest import wait_for
-from tests.integration._hotspots_support import read_all
+from tests.support.kafka import read_all
 
 REPO = Path(__file__).resolve().parents[2]
 

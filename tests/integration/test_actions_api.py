@@ -28,8 +28,8 @@ from schemas.action import MANUAL_RULE, action_id_for
 from streams.actions.calendar import LONDON, WorkingCalendar, parse_duration
 from tests.conftest import wait_for
 from tests.integration._action_records import NOW, action, iso
-from tests.integration._hotspots_support import produce, read_all
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
+from tests.support.kafka import produce_json, read_all
 
 pytestmark = pytest.mark.integration
 QWO = {"Authorization": f"Bearer {TOKEN}"}
@@ -54,7 +54,7 @@ class ActionsServer:
 
     def put(self, *records: dict[str, Any]) -> None:
         """What the actions stage does: a new whole state on `actions`."""
-        produce(self.bootstrap, self.actions_topic, records)
+        produce_json(self.bootstrap, self.actions_topic, records)
 
     def commands(self) -> list[tuple[bytes, dict[str, Any]]]:
         return [(key, value) for _p, _o, key, value in read_all(self.bootstrap, self.commands_topic)]

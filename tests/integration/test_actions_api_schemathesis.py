@@ -22,8 +22,8 @@ from schemas.topics import TopicSpec
 from streams.actions.calendar import WorkingCalendar
 from tests.conftest import wait_for
 from tests.integration._action_records import action
-from tests.integration._hotspots_support import produce
 from tests.integration.test_ingest_http import CHECKS, TOKEN, RunningServer, write_tokens
+from tests.support.kafka import produce_json
 
 pytestmark = pytest.mark.integration
 schema = schemathesis.openapi.from_dict(build_document()).include(path_regex="^/v1/actions")
@@ -37,7 +37,7 @@ def actions_server(kafka_bootstrap: str, tmp_path_factory) -> Iterator[str]:  # 
     suffix = uuid.uuid4().hex[:12]
     names = [f"test-actions-st-{suffix}", f"test-commands-st-{suffix}", f"test-raw-st-{suffix}"]
     ensure_topics(kafka_bootstrap, [TopicSpec(name, partitions=1) for name in names])
-    produce(kafka_bootstrap, names[0], [action(KNOWN, ["QWO"]), action("act-qm7", ["QM7"])])
+    produce_json(kafka_bootstrap, names[0], [action(KNOWN, ["QWO"]), action("act-qm7", ["QM7"])])
     app = create_app(
         IngestConfig(bootstrap=kafka_bootstrap, topic=names[2], rate_per_s=10_000, burst=10_000),
         TokenStore.load(write_tokens(tmp_path_factory.mktemp("tokens"))),

@@ -31,7 +31,7 @@ from tests.integration._actions_support import (
     send,
     write_actions_file,
 )
-from tests.integration._hotspots_support import committed, end_offsets
+from tests.support.kafka import committed, end_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -369,7 +369,7 @@ def test_nothing_is_lost_while_alertmanager_is_down(
     kafka_bootstrap: str, prefix: str, tmp_path: Path
 ) -> None:
     """The action goes overdue while Alertmanager is down; when it comes up, the alert is there."""
-    from tests.integration._hotspots_support import Alertmanager
+    from tests.support.hotspots import Alertmanager
 
     manager = Alertmanager(tmp_path / "am")  # its port is chosen, nothing listens on it yet
     stage = ActionsProcess(
@@ -427,7 +427,7 @@ def test_the_worker_refuses_a_bad_actions_file_in_one_line(tmp_path: Path) -> No
 def test_the_worker_hosts_the_stage_from_raw_complaint_to_action(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    from tests.integration._hotspots_support import free_port
+    from infra.procs import free_port
 
     prefix = f"actw-{uuid.uuid4().hex[:8]}."
     env = {

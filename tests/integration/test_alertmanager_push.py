@@ -8,30 +8,18 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import orjson
 import pytest
 
-from streams.hotspots.alertmanager import (
-    AlertmanagerClient,
-    AlertmanagerPusher,
-    PusherConfig,
-    alertmanager_alerts,
-)
+from infra.procs import free_port
+from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig, alertmanager_alerts
 from streams.hotspots.alerts import build_alert
+from streams.hotspots.pusher import AlertmanagerPusher
 from streams.hotspots.windows import iso_z
-from tests.integration._hotspots_support import Alertmanager, create_topics, free_port, unique, wait_until
+from tests.support.hotspots import Alertmanager, unique
+from tests.support.kafka import create_topics, produce_json
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
 
 
 def make_alert(rule: str, status: str = "firing", ward: str = "Ward 7") -> dict:
@@ -71,12 +59,12 @@ def test_firing_then_resolved_against_real_alertmanager(tmp_path: Path) -> None:
     try:
         rule = unique("rule")
         assert push(am.url, make_alert(rule))
-        (listed,) = wait_until(lambda: am.alerts(rule), 10, "alert listed by Alertmanager")
+        (listed,) = wait_for(lambda: am.alerts(rule), 10, "alert listed by Alertmanager")
         assert listed["labels"]["provider"] == "RXX" and listed["labels"]["ward"] == "Ward 7"
         assert listed["labels"]["alertname"] == "PatientExperienceHotspot"
         assert set(listed["annotations"]) == {"summary", "description", "dashboard"}
         assert push(am.url, make_alert(rule, "resolved"))
-        wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
+        wait_for(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
     finally:
         am.stop()
 
@@ -91,9 +79,9 @@ def test_resolution_stamped_before_its_firing_is_accepted(tmp_path: Path) -> Non
         skewed = {**firing, "status": "resolved", "resolved_at": iso_z(fired_at - 10)}
 
         assert push(am.url, firing)
-        wait_until(lambda: am.alerts(rule, active_only=True), 10, "alert active in Alertmanager")
+        wait_for(lambda: am.alerts(rule, active_only=True), 10, "alert active in Alertmanager")
         assert push(am.url, skewed)
-        wait_until(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
+        wait_for(lambda: not am.alerts(rule, active_only=True), 10, "alert no longer active")
     finally:
         am.stop()
 
@@ -115,7 +103,7 @@ def test_unreachable_alertmanager_is_retried_until_it_answers(tmp_path: Path) ->
 
         assert asyncio.run(send())
         assert client.failures >= 2
-        wait_until(lambda: am.alerts(rule), 10, "alert delivered once Alertmanager is up")
+        wait_for(lambda: am.alerts(rule), 10, "alert delivered once Alertmanager is up")
     finally:
         starter.join()
         am.stop()
@@ -132,15 +120,7 @@ def test_pusher_outbox_survives_outage_and_restart(tmp_path: Path, bootstrap: st
     first, second = make_alert(rule, ward="Ward 1"), make_alert(rule, ward="Ward 2")
 
     async def produce(*records: dict) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-        await producer.start()
-        try:
-            for record in records:
-                await producer.send_and_wait(topic, orjson.dumps(record), key=record["alert_id"].encode())
-        finally:
-            await producer.stop()
+        await asyncio.to_thread(produce_json, bootstrap, topic, records, key=lambda r: r["alert_id"].encode())
 
     async def run_pusher_until_it_failed_twice() -> AlertmanagerPusher:
         pusher = AlertmanagerPusher(config, bootstrap=bootstrap, alerts_topic=topic, group_id=group)
@@ -164,7 +144,7 @@ def test_pusher_outbox_survives_outage_and_restart(tmp_path: Path, bootstrap: st
         task = asyncio.create_task(pusher.run())
         try:
             await asyncio.to_thread(
-                wait_until, lambda: len(am.alerts(rule)) == 2, 30, "both alerts in Alertmanager"
+                wait_for, lambda: len(am.alerts(rule)) == 2, 30, "both alerts in Alertmanager"
             )
             wards = sorted(a["labels"]["ward"] for a in am.alerts(rule))
             assert wards == ["Ward 1", "Ward 2"]

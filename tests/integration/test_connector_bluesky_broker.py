@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 from connectors.cursor import CursorStore
 from connectors.runtime import RunOptions, run_source
 from connectors.social.bluesky import BlueskySource
-from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 

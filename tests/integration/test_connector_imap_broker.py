@@ -17,7 +17,7 @@ from connectors.cursor import CursorStore
 from connectors.exceptions import ConnectorConfigError
 from connectors.mail.imap import ImapSource, MailboxConfig
 from connectors.runtime import RunOptions, run_source
-from tests.connector_support import Dovecot, data_file, nottingham_reference, read_topic
+from tests.support.connectors import Dovecot, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from connectors.news.rss import FeedConfig, RssSource
 from connectors.runtime import RunOptions, run_source
-from tests.connector_support import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.harness import WorkerProcess, collect, synthetic_events
+from runtime.produce import produce
 from schemas.dead_letter import original_bytes
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
-from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
+from streams.worker_config import WorkerConfig
+from tests.support.kafka import worker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +67,8 @@ def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def config(settings: Settings) -> Iterator[WorkerConfig]:
-    prefix = unique_prefix("test-dlq")
-    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
-    asyncio.run(ensure_topics(settings, config))
-    yield config
-    asyncio.run(
-        delete_topics(settings.kafka_bootstrap, [config.raw_topic, config.tagged_topic, config.dlq_topic])
-    )
+    with worker_topics(settings, "test-dlq") as config:
+        yield config
 
 
 def test_a_thousand_malformed_messages_are_dead_lettered_and_the_worker_keeps_going(

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from connectors.bench import bench_file_import
+from bench.file_import import bench_file_import
 from connectors.exceptions import BrokerUnavailable
 from connectors.files.importer import import_file
 from connectors.files.mapping import load_mapping

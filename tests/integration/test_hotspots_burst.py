@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._hotspots_support import (
-    Alertmanager,
-    HotspotWorker,
-    create_topics,
-    iso,
-    produce,
-    read_alerts,
-    unique,
-    wait_until,
-)
+from tests.support.hotspots import Alertmanager, HotspotWorker, iso, read_alerts, unique
+from tests.support.kafka import create_topics, produce_json
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,16 +25,6 @@ rules:
     threshold: 5
     severity: critical
 """
-
-
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
 
 
 def tagged(event_id: str, t: float, ward: str, provider: str = "RXX", source: str = "incident") -> dict:
@@ -86,27 +69,27 @@ def test_burst_fires_one_episode_and_resolves_by_itself(tmp_path: Path, bootstra
         background = [tagged(f"bg{i}", now + i * 0.01, f"Ward {i % 4}", provider="RYY") for i in range(8)]
         other_source = [tagged(f"c{i}", now, "Ward 7", source="complaint") for i in range(6)]
         burst = [tagged(f"b{i}", now + i * 0.2, "Ward 7") for i in range(8)]
-        produce(bootstrap, tagged_topic, background + other_source + burst)
+        produce_json(bootstrap, tagged_topic, background + other_source + burst)
 
         def statuses() -> list[tuple[str, str]]:
             return [(a["alert_id"], a["status"]) for a in read_alerts(bootstrap, alerts_topic)]
 
-        wait_until(lambda: any(s == "firing" for _, s in statuses()), 30, "a firing alert on the topic")
-        (in_am,) = wait_until(lambda: am.alerts(rule), 30, "the alert in Alertmanager")
+        wait_for(lambda: any(s == "firing" for _, s in statuses()), 30, "a firing alert on the topic")
+        (in_am,) = wait_for(lambda: am.alerts(rule), 30, "the alert in Alertmanager")
         labels = in_am["labels"]
         assert labels["provider"] == "RXX" and labels["ward"] == "Ward 7"
         assert labels["rule"] == rule and labels["severity"] == "critical"
         assert labels["alertname"] == "PatientExperienceHotspot"
         # Re-sent while firing: Alertmanager's endsAt moves forward.
         first_ends_at = in_am["endsAt"]
-        wait_until(
+        wait_for(
             lambda: [a for a in am.alerts(rule) if a["endsAt"] > first_ends_at],
             20,
             "a re-send moving endsAt on",
         )
 
         # No further events: the clock moves the quiet partition's watermark past the burst.
-        wait_until(lambda: any(s == "resolved" for _, s in statuses()), 40, "the episode resolving by itself")
+        wait_for(lambda: any(s == "resolved" for _, s in statuses()), 40, "the episode resolving by itself")
         alerts = read_alerts(bootstrap, alerts_topic)
         assert [a["status"] for a in alerts] == ["firing", "resolved"]
         fired, resolved = alerts
@@ -115,7 +98,7 @@ def test_burst_fires_one_episode_and_resolves_by_itself(tmp_path: Path, bootstra
         assert fired["count"] == 5 and fired["threshold"] == 5 and resolved["count"] == 8
         assert set(fired["sample_event_ids"]) <= {b["event_id"] for b in burst}
         assert resolved["resolved_at"] >= fired["fired_at"]
-        wait_until(lambda: not am.alerts(rule, active_only=True), 30, "Alertmanager showing it resolved")
+        wait_for(lambda: not am.alerts(rule, active_only=True), 30, "Alertmanager showing it resolved")
         assert len(read_alerts(bootstrap, alerts_topic)) == 2  # nothing fired again meanwhile
     finally:
         worker.stop()

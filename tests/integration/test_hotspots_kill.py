@@ -18,18 +18,9 @@ import pytest
 
 from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
-from tests.integration._hotspots_support import (
-    HotspotWorker,
-    committed,
-    create_topics,
-    iso,
-    produce,
-    read_alerts,
-    read_all,
-    read_table,
-    unique,
-    wait_until,
-)
+from tests.support.hotspots import HotspotWorker, iso, read_alerts, read_table, unique
+from tests.support.kafka import committed, create_topics, produce_json, read_all
+from tests.support.waiting import wait_for
 from tests.unit.test_hotspot_engine import brute_force, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,16 +42,6 @@ rules:
 SAFE, ACCESS, CLEAN = "safe_high_quality_care", "access_and_waiting", "clean_comfortable_place"
 PARTITIONS = 2
 EVENTS = 3000
-
-
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
 
 
 def feed(seed: int, n: int) -> list[dict[str, Any]]:
@@ -126,7 +107,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
 
     def produce_steadily() -> None:
         for start in range(0, EVENTS, 50):
-            produce(bootstrap, tagged_topic, events[start : start + 50])
+            produce_json(bootstrap, tagged_topic, events[start : start + 50])
         produced.set()
 
     producer = threading.Thread(target=produce_steadily, daemon=True)
@@ -134,7 +115,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
         worker.start()
         producer.start()
         for fraction in (0.25, 0.6)[:kills]:
-            wait_until(
+            wait_for(
                 lambda f=fraction: committed(bootstrap, worker.app_id, tagged_topic) >= f * EVENTS,
                 120,
                 f"worker to commit {fraction:.0%} of the feed",
@@ -142,8 +123,8 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
             )
             worker.kill9()
             worker.start()
-        wait_until(produced.is_set, 120, "the whole feed produced")
-        wait_until(
+        wait_for(produced.is_set, 120, "the whole feed produced")
+        wait_for(
             lambda: committed(bootstrap, worker.app_id, tagged_topic) >= EVENTS,
             120,
             "worker to commit the whole feed",
@@ -179,7 +160,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
                         return False
             return True
 
-        wait_until(counts_exact, 60, "worker's table to equal the brute-force recount")
+        wait_for(counts_exact, 60, "worker's table to equal the brute-force recount")
         assert sum(e.stats.too_late for e in clean_engines.values()) > 50  # the feed did exercise lateness
 
         def essence(alerts: list[dict[str, Any]]) -> Counter:
@@ -188,7 +169,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
                 for a in alerts
             )
 
-        wait_until(
+        wait_for(
             lambda: set(essence(read_alerts(bootstrap, alerts_topic))) == set(essence(clean_alerts)),
             60,
             "the worker's alerts to match an uninterrupted run",

@@ -6,27 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration._hotspots_support import (
-    HotspotWorker,
-    create_topics,
-    produce,
-    read_alerts,
-    unique,
-    wait_until,
-)
 from tests.integration.test_hotspots_kill import RULES, committed, feed
+from tests.support.hotspots import HotspotWorker, read_alerts, unique
+from tests.support.kafka import create_topics, produce_json
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        return request.getfixturevalue("kafka_bootstrap")
-    except pytest.FixtureLookupError:
-        from schemas.settings import Settings
-
-        return Settings.from_env().kafka_bootstrap
 
 
 def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, bootstrap: str) -> None:
@@ -35,7 +20,7 @@ def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, boot
     tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
     create_topics(bootstrap, {tagged_topic: 2, alerts_topic: 1})
     events = feed(7, 800)
-    produce(bootstrap, tagged_topic, events)
+    produce_json(bootstrap, tagged_topic, events)
 
     def run_worker(name: str) -> None:
         worker = HotspotWorker(
@@ -49,7 +34,7 @@ def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, boot
         )
         try:
             worker.start()
-            wait_until(
+            wait_for(
                 lambda: committed(bootstrap, worker.app_id, tagged_topic) >= len(events),
                 120,
                 f"{name} to commit the feed",

@@ -44,8 +44,9 @@ from tests.integration._browser_support import (
     full_page_screenshot,
     resize,
 )
-from tests.integration._hotspots_support import Alertmanager, produce, read_all
 from tests.integration.test_ingest_http import RunningServer, write_tokens
+from tests.support.hotspots import Alertmanager
+from tests.support.kafka import produce_json, read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SECRET = "integration-owners-page-secret-0123456789"
@@ -160,7 +161,7 @@ def test_follow_the_notification_complete_the_action_and_the_alert_resolves(
 ) -> None:
     qwo_id = action_id_for("complaint-acknowledgement", "event", "QWO", "c-qwo-1")
     qm7_id = action_id_for("complaint-acknowledgement", "event", "QM7", "c-qm7-1")
-    produce(
+    produce_json(
         stack.bootstrap,
         stack.prefix + "feedback.tagged",
         [
@@ -267,7 +268,7 @@ def test_follow_the_notification_complete_the_action_and_the_alert_resolves(
 def test_each_organisation_sees_only_its_own_list_and_the_pages_read_well(
     stack: Stack, tmp_path: Path
 ) -> None:
-    produce(
+    produce_json(
         stack.bootstrap,
         stack.prefix + "feedback.tagged",
         [tagged("c-qwo-1", "QWO"), tagged("i-qwo-2", "QWO", source="incident", ward="Ward 7"),

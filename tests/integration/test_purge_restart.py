@@ -16,11 +16,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.harness import WorkerProcess, synthetic_events
+from bench.pipeline import _wait_hotspots_caught_up
 from infra.broker import KafkaBroker
 from infra.config import InfraConfig
+from runtime.produce import produce
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
-from streams.bench import WorkerProcess, _wait_hotspots_caught_up, produce, synthetic_events
+from streams.worker_config import WorkerConfig, ensure_topics
 from tests.integration.test_infra_cli import kafka_jars, private_stack, pxstream  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,7 +99,8 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
 
 def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str, tmp_path: Path) -> None:
     """Same cluster, deleted topics: the offsets, not the cluster id, show the tables are ahead."""
-    from streams.bench import delete_topics, unique_prefix
+    from bench.harness import unique_prefix
+    from runtime.admin import delete_topics
 
     settings = Settings.from_env(
         {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}

@@ -12,8 +12,8 @@ from schemas.settings import Settings
 from sinks.client import connect
 from sinks.runner import run_sink
 from tests.integration._action_records import NOW, action, iso
-from tests.integration._hotspots_support import committed
-from tests.integration.test_sink_kafka import SinkThread, produce
+from tests.support.kafka import committed
+from tests.support.sink import SinkThread, produce
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ organisations, and each organisation's report shows its own event and the shared
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,14 +13,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.harness import WorkerProcess
 from connectors.ingest.server import IngestConfig, create_app
 from connectors.ingest.tokens import TokenStore
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
-from streams.bench import WorkerProcess, delete_topics, unique_prefix
 from streams.hotspots.windows import iso_z
-from tests.integration._hotspots_support import read_alerts, wait_until
+from streams.worker_config import WorkerConfig
 from tests.integration.test_ingest_http import OTHER_TOKEN, TOKEN, RunningServer, write_tokens
+from tests.support.hotspots import read_alerts
+from tests.support.kafka import worker_topics
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +39,8 @@ rules:
 @pytest.fixture
 def config(kafka_bootstrap: str) -> Iterator[WorkerConfig]:
     settings = Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap})
-    prefix = unique_prefix("test-tenancy")
-    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
-    asyncio.run(ensure_topics(settings, config))
-    yield config
-    asyncio.run(
-        delete_topics(
-            kafka_bootstrap, [config.raw_topic, config.tagged_topic, config.dlq_topic, config.alerts_topic]
-        )
-    )
+    with worker_topics(settings, "test-tenancy") as config:
+        yield config
 
 
 def sink_rows(worker: WorkerProcess, table: str) -> float:
@@ -103,7 +97,7 @@ def test_the_same_event_id_from_two_organisations_is_two_events_everywhere(
     ).start()
     try:
         worker.wait_assigned(timeout_s=120)
-        wait_until(
+        wait_for(
             lambda: sink_rows(worker, "feedback_events") >= 2 and sink_rows(worker, "hotspot_alerts") >= 1,
             120,
             "both events and the alert in ClickHouse",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ import jsonschema
 import orjson
 import pytest
 
+from bench.harness import WorkerProcess, collect, synthetic_events
+from runtime.produce import produce
 from schemas.settings import Settings
-from streams.app import WorkerConfig, ensure_topics
-from streams.bench import WorkerProcess, collect, delete_topics, produce, synthetic_events, unique_prefix
+from streams.worker_config import WorkerConfig
+from tests.support.kafka import worker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +42,9 @@ def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def config(settings: Settings) -> object:
-    prefix = unique_prefix("test-worker")
-    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
-    asyncio.run(ensure_topics(settings, config))
-    yield config
-    asyncio.run(
-        delete_topics(settings.kafka_bootstrap, [config.raw_topic, config.tagged_topic, config.dlq_topic])
-    )
+def config(settings: Settings) -> Iterator[WorkerConfig]:
+    with worker_topics(settings, "test-worker") as config:
+        yield config
 
 
 def start_worker(
@@ -266,7 +264,7 @@ def test_one_worker_runs_the_whole_pipeline_into_clickhouse(
 
 
 def test_worker_with_hotspot_rules_raises_an_alert_from_raw_events(settings: Settings) -> None:
-    from streams.bench import bench_alert_latency
+    from bench.latency import bench_alert_latency
 
     result = bench_alert_latency(settings, trials=2, python_args=PYTHON_ARGS)
     assert result["alert_latency_ms"]["trials"] == 2
@@ -289,7 +287,7 @@ rules:
 
 def hotspot_committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
     """(offsets the group has committed on `topic`, records in `topic`), summed over partitions."""
-    from tests.integration._hotspots_support import committed, end_offsets
+    from tests.support.kafka import committed, end_offsets
 
     return committed(bootstrap, group, topic), end_offsets(bootstrap, topic)
 
@@ -306,7 +304,9 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
 
     from streams.hotspots.engine import HotspotEngine
     from streams.hotspots.rules import load_rules
-    from tests.integration._hotspots_support import read_alerts, read_all, read_table, wait_until
+    from tests.support.hotspots import read_alerts, read_table
+    from tests.support.kafka import read_all
+    from tests.support.waiting import wait_for
     from tests.unit.test_hotspot_engine import brute_force
 
     rules_path = tmp_path / "rules.yaml"
@@ -338,7 +338,7 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
                 assert worker.stop() == 0, worker.log_path.read_text()[-3000:]
         worker = start_worker(settings, config, tmp_path, **options)
     try:
-        wait_until(
+        wait_for(
             lambda: (lambda done, size: size >= len(raw) and done == size)(
                 *hotspot_committed(settings.kafka_bootstrap, config.app_id, config.tagged_topic)
             ),
@@ -371,7 +371,7 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
                     counts.update(((rule.id, key), n) for key, n in engine.window_counts(rule.id).items())
             return counts
 
-        wait_until(lambda: actual() == expected, 60, "hotspot counts to equal a recount of distinct events")
+        wait_for(lambda: actual() == expected, 60, "hotspot counts to equal a recount of distinct events")
 
         alerts = read_alerts(settings.kafka_bootstrap, config.alerts_topic)
         firing = Counter(a["alert_id"] for a in alerts if a["status"] == "firing")

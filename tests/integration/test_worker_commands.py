@@ -13,7 +13,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.bench import collect, delete_topics, unique_prefix
+from bench.harness import collect, unique_prefix
+from runtime.admin import delete_topics
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.mail.imap import ImapSource, MailboxConfig, map_message
-from tests.connector_support import data_file, nottingham_reference
+from tests.support.connectors import data_file, nottingham_reference
 
 REF = nottingham_reference()
 

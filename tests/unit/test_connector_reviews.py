@@ -10,7 +10,7 @@ from connectors.exceptions import ConnectorConfigError
 from connectors.mapping import text_fingerprint
 from connectors.reviews.careopinion import CareOpinionSource, map_opinion, tag_codes
 from connectors.reviews.nhs_reviews import NhsReviewsSource, comment_event_id, map_comment, stars_to_fft
-from tests.connector_support import data_file, nottingham_reference
+from tests.support.connectors import data_file, nottingham_reference
 
 REF = nottingham_reference()
 OPINIONS = json.loads(data_file("careopinion", "opinions.json"))["opinions"]

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.news.rss import FeedConfig, RssSource, entry_id, map_entry
-from tests.connector_support import data_file, nottingham_reference
+from tests.support.connectors import data_file, nottingham_reference
 
 REF = nottingham_reference()
 

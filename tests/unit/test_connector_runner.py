@@ -10,7 +10,7 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.runner import build_sources, load_config, parse_config
-from tests.connector_support import nottingham_reference
+from tests.support.connectors import nottingham_reference
 
 
 def test_valid_file_builds_every_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

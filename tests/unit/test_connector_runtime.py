@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,20 +12,10 @@ import pytest
 
 from connectors.cursor import CursorStore
 from connectors.exceptions import BrokerUnavailable, ConnectorConfigError, SourceUnavailable
+from connectors.http_limits import RateLimited, check_status, retry_after_seconds
 from connectors.ratelimit import RequestPacer
-from connectors.runtime import (
-    EVENTS_TOTAL,
-    Backoff,
-    Batch,
-    ConnectorRun,
-    RateLimited,
-    RecentIds,
-    RunOptions,
-    Source,
-    check_status,
-    retry_after_seconds,
-)
-from tests.connector_support import MemorySink
+from connectors.runtime import EVENTS_TOTAL, Batch, ConnectorRun, RecentIds, RunOptions, Source
+from tests.support.connectors import MemorySink
 
 
 def candidate(n: int, **extra: Any) -> dict[str, Any]:
@@ -219,16 +208,6 @@ def test_recent_ids_is_bounded_and_keeps_the_newest() -> None:
     assert "0" not in recent and "4" in recent
 
 
-def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
-    backoff = Backoff(base_s=1.0, cap_s=8.0, rng=random.Random(7))
-    delays = [backoff.next_delay() for _ in range(6)]
-    ceilings = [1, 2, 4, 8, 8, 8]
-    assert all(0 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    assert backoff.next_delay(at_least=30.0) == 30.0
-    backoff.reset()
-    assert backoff.attempt == 0
-
-
 def test_rate_limiter_spaces_requests() -> None:
     async def scenario() -> float:
         limiter = RequestPacer(rate=20, burst=1)
@@ -272,7 +251,7 @@ def test_metrics_are_served_by_connector_name_and_progress_goes_to_stderr(tmp_pa
     import urllib.request
 
     from connectors.runtime import start_metrics_server
-    from tests.connector_support import free_port
+    from infra.procs import free_port
 
     port = free_port()
     start_metrics_server(port)

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.social.bluesky import BlueskySource, map_frame
-from tests.connector_support import data_file, nottingham_reference
+from tests.support.connectors import data_file, nottingham_reference
 
 REF = nottingham_reference()
 FRAMES = [json.loads(line) for line in data_file("bluesky", "jetstream-frames.jsonl").splitlines()]

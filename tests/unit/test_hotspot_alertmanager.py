@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import random
-
 from schemas.alert import ALERT_FIELDS
 from streams.hotspots.alertmanager import (
     ALERTNAME,
     FiringRegistry,
     PusherConfig,
     alertmanager_alerts,
-    backoff_delays,
     latest_per_alert,
 )
 from streams.hotspots.alerts import alert_id, build_alert
@@ -80,15 +77,6 @@ def test_resolution_stamped_before_its_firing_ends_at_its_start() -> None:
     (posted,) = alertmanager_alerts(skewed, CONFIG, now=T0 + 99.75)
     assert posted["startsAt"] == iso_z(T0 + 100)
     assert posted["endsAt"] == posted["startsAt"]
-
-
-def test_backoff_grows_to_a_cap_with_jitter() -> None:
-    config = PusherConfig("http://x", backoff_initial_s=0.5, backoff_max_s=8)
-    delays = backoff_delays(config, random.Random(1))
-    first = [next(delays) for _ in range(12)]
-    ceilings = [min(8, 0.5 * 2**i) for i in range(12)]
-    assert all(0 <= d <= c for d, c in zip(first, ceilings, strict=True))
-    assert len(set(first)) == len(first)  # jittered, not in lock step
 
 
 def test_registry_is_bounded_and_forgets_resolved() -> None:

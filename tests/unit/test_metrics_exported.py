@@ -20,7 +20,7 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 def exported_names() -> set[str]:
     """Metric and sample names on the process registry once every stage has made its metrics."""
     import sinks.metrics  # noqa: F401  (registers at import)
-    from streams.hotspots.agent import hotspot_collector, hotspot_counters, hotspot_events_counter
+    from streams.hotspots.metrics import hotspot_collector, hotspot_counters, hotspot_events_counter
     from streams.metrics import pipeline_metrics
 
     pipeline_metrics(), hotspot_counters(), hotspot_events_counter(), hotspot_collector()

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from schemas.settings import Settings
-from streams.app import WorkerConfig, create_app
+from streams.app import create_app
 from streams.pipeline import Pipeline
+from streams.worker_config import WorkerConfig
 from tests.unit.test_pipeline import StandInTagger, standin_redact
 
 

@@ -194,7 +194,7 @@ def test_journaled_ranges_already_behind_the_position_are_ignored():
 
 
 def test_bench_records_are_valid_tagged_events():
-    from sinks.bench import synthetic_tagged_events
+    from bench.sink import synthetic_tagged_events
 
     (record,) = synthetic_tagged_events(1)
     event_row(orjson.loads(record), POS, 0)

@@ -18,6 +18,8 @@ from typing import Any
 
 from connectors.files.importer import import_file
 from connectors.files.mapping import load_mapping
+from runtime.admin import create_topics, delete_topics
+from schemas.topics import TopicSpec
 
 _MAPPING = """\
 name: bench-pals
@@ -68,28 +70,6 @@ def write_export(path: Path, rows: int, *, seed: int = 7) -> None:
             )
 
 
-async def _create_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
-    finally:
-        await admin.close()
-
-
-async def _delete_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
 def bench_file_import(bootstrap: str, rows: int = 100_000, topic: str | None = None) -> dict[str, Any]:
     """Generate a `rows`-row CSV, import it to Kafka, return {"import_rows_per_s": …, …}.
 
@@ -105,14 +85,14 @@ def bench_file_import(bootstrap: str, rows: int = 100_000, topic: str | None = N
         (directory / "map.yaml").write_text(_MAPPING, encoding="utf-8")
         mapping = load_mapping(directory / "map.yaml")
         if own_topic:
-            asyncio.run(_create_topic(bootstrap, topic))
+            asyncio.run(create_topics(bootstrap, [TopicSpec(topic, partitions=4)]))
         try:
             result = asyncio.run(
                 import_file(export, mapping, bootstrap=bootstrap, data_dir=directory / "state", topic=topic)
             )
         finally:
             if own_topic:
-                asyncio.run(_delete_topic(bootstrap, topic))
+                asyncio.run(delete_topics(bootstrap, [topic]))
     if result.sent != rows:
         raise RuntimeError(
             f"import bench sent {result.sent} of {rows} rows ({result.rejected_rows} rejected)"

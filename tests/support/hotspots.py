@@ -1,47 +1,27 @@
 """Helpers for the hotspot integration tests: a real Alertmanager we can stop and start, the
-hotspots-only Faust worker as a subprocess we can kill -9, and small Kafka read/write helpers."""
+hotspots-only Faust worker as a subprocess we can kill -9, and reading alerts and table state back."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
-from streams.hotspots.alertmanager import topic_partitions
+from infra.procs import free_port
+from tests.support.kafka import read_all
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
-T = TypeVar("T")
-
-
-def wait_until(predicate: Callable[[], T], timeout: float, message: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def iso(t: float) -> str:
@@ -50,126 +30,6 @@ def iso(t: float) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-# ------------------------------------------------------------------------------ Kafka
-
-
-def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    async def run() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            response = await admin.create_topics([NewTopic(n, p, 1) for n, p in partitions.items()])
-            errors = [e for e in response.topic_errors if e[1] not in (0, 36)]  # 36: already exists
-            assert not errors, errors
-        finally:
-            await admin.close()
-
-    asyncio.run(run())
-
-
-def produce(bootstrap: str, topic: str, events: Iterable[dict[str, Any]]) -> None:
-    """Send TaggedEvents keyed by provider (as the tagger does) and wait for every ack."""
-    from aiokafka import AIOKafkaProducer
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            futures = [
-                await producer.send(topic, orjson.dumps(e), key=(e.get("provider") or "").encode())
-                for e in events
-            ]
-            await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
-
-
-def read_all(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of a topic up to its current end: (partition, offset, key, decoded value)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    async def run() -> list[Any]:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-        if not tps:
-            return []
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            out = []
-            pending = {tp for tp in tps if ends[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=500)
-                for records in batch.values():
-                    for r in records:
-                        value = None if r.value is None else orjson.loads(r.value)
-                        out.append((r.partition, r.offset, r.key, value))
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(run())
-
-
-def committed(bootstrap: str, group: str, topic: str) -> int:
-    """Offsets the consumer group has committed on ``topic``, summed over its partitions."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def run_admin() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        finally:
-            await admin.close()
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-
-    return asyncio.run(run_admin())
-
-
-def end_offsets(bootstrap: str, topic: str) -> int:
-    """Records ever written to ``topic`` (its end offsets), summed over its partitions."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from streams.hotspots.alertmanager import topic_partitions
-
-    async def run() -> int:
-        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
-        assert tps, f"{topic} has no partitions"
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            return sum((await consumer.end_offsets(tps)).values())
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(run())
-
-
-def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    return [value for _, _, _, value in sorted(read_all(bootstrap, topic), key=lambda r: (r[0], r[1]))]
-
-
-def read_table(bootstrap: str, changelog_topic: str) -> dict[str, Any]:
-    """The hotspot table as its changelog says it is (latest value per key)."""
-    state: dict[str, Any] = {}
-    for _, _, key, value in sorted(read_all(bootstrap, changelog_topic), key=lambda r: (r[0], r[1])):
-        if value is None:
-            state.pop(key.decode(), None)
-        else:
-            state[key.decode()] = value
-    return state
 
 
 # ------------------------------------------------------------------------------ processes
@@ -203,7 +63,7 @@ class Alertmanager:
             stdout=(self.workdir / "alertmanager.log").open("ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_until(self.ready, 20, f"Alertmanager ready on {self.url}")
+        wait_for(self.ready, 20, f"Alertmanager ready on {self.url}")
         return self
 
     def ready(self) -> bool:
@@ -304,7 +164,7 @@ class HotspotWorker:
             start_new_session=True,
         )
         marker = f"===== start {self.starts} ====="
-        wait_until(
+        wait_for(
             lambda: self._alive() and "Worker]: Ready" in self.log.read_text().split(marker)[-1],
             90,
             f"hotspot worker ready (log {self.log})",
@@ -333,3 +193,18 @@ class HotspotWorker:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    return [value for _, _, _, value in sorted(read_all(bootstrap, topic), key=lambda r: (r[0], r[1]))]
+
+
+def read_table(bootstrap: str, changelog_topic: str) -> dict[str, Any]:
+    """The hotspot table as its changelog says it is (latest value per key)."""
+    state: dict[str, Any] = {}
+    for _, _, key, value in sorted(read_all(bootstrap, changelog_topic), key=lambda r: (r[0], r[1])):
+        if value is None:
+            state.pop(key.decode(), None)
+        else:
+            state[key.decode()] = value
+    return state

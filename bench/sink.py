@@ -107,7 +107,7 @@ def bench_sink(path_or_url: str, rows: int, batch_sizes: list[int]) -> dict[str,
     }
 
 
-if __name__ == "__main__":  # python -m sinks.bench DIR [ROWS] [SIZES...]
+if __name__ == "__main__":  # python -m bench.sink DIR [ROWS] [SIZES...]
     import sys
 
     target = sys.argv[1] if len(sys.argv) > 1 else "./.pxstream/bench-clickhouse"

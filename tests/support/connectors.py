@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from connectors.reference import Aliases, Organisation, ReferenceData
+from infra.procs import free_port
 
 
 def nottingham_reference() -> ReferenceData:
@@ -52,12 +53,6 @@ class MemorySink:
         self.events.extend(batch)
         self.batches += 1
         return len(batch)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def read_topic(
@@ -120,7 +115,7 @@ class LocalServer:
 def data_file(*parts: str) -> bytes:
     from pathlib import Path
 
-    return Path(__file__).parent.joinpath("data", "sources", *parts).read_bytes()
+    return Path(__file__).parents[1].joinpath("data", "sources", *parts).read_bytes()
 
 
 class Dovecot:

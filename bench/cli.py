@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from runtime.produce import produce
 from schemas.settings import Settings
 
 
@@ -73,18 +74,6 @@ def synthetic_payloads(count: int, seed: int = 11) -> list[tuple[bytes, bytes]]:
     return out
 
 
-async def produce_payloads(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1)
-    await producer.start()
-    try:
-        pending = [await producer.send(topic, value, key=key) for key, value in payloads]
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
 async def measure_ceiling(bootstrap: str, topic: str, expected: int) -> float:
     """Events/s of the tightest loop a consumer can run: getmany + orjson.loads, nothing else."""
     from aiokafka import AIOKafkaConsumer
@@ -129,7 +118,9 @@ def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
     ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, partitions=4)])
     try:
         payloads = synthetic_payloads(events)
-        asyncio.run(produce_payloads(settings.kafka_bootstrap, topic, payloads))
+        asyncio.run(
+            produce(settings.kafka_bootstrap, topic, payloads, acks=1, linger_ms=20, enable_idempotence=False)
+        )
         rate = asyncio.run(measure_ceiling(settings.kafka_bootstrap, topic, events))
     finally:
         delete_topics(settings.kafka_bootstrap, [topic])
@@ -138,25 +129,25 @@ def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
 
 def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
     def pipeline() -> dict[str, Any]:
-        from streams.bench import bench_pipeline
+        from bench.pipeline import bench_pipeline
 
         return bench_pipeline(settings, events=args.events)
 
     def latency() -> dict[str, Any]:
-        from streams.bench import bench_alert_latency
+        from bench.latency import bench_alert_latency
 
         return bench_alert_latency(settings)
 
     def sink() -> dict[str, Any]:
         import tempfile
 
-        from sinks.bench import bench_sink
+        from bench.sink import bench_sink
 
         with tempfile.TemporaryDirectory(prefix="pxstream-bench-ch-") as path:
             return bench_sink(f"chdb://{path}", rows=100_000, batch_sizes=[500, 5_000, 50_000])
 
     def file_import() -> dict[str, Any]:
-        from connectors.bench import bench_file_import
+        from bench.file_import import bench_file_import
 
         return bench_file_import(settings.kafka_bootstrap, rows=100_000)
 

@@ -1,0 +1,176 @@
+"""Alert latency: from the Kafka timestamp of the event that crosses a threshold on feedback.raw to
+the firing alert on hotspots.alerts, through one worker under background load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.harness import WorkerProcess, synthetic_events, unique_prefix
+from runtime.admin import delete_topics
+from schemas.settings import Settings
+
+LATENCY_RULES = """\
+rules:
+  - id: bench-latency
+    description: Benchmark rule, three events on one ward within an hour
+    group_by: [provider, ward]
+    window: {size: 1h}
+    threshold: 3
+    severity: info
+"""
+
+
+async def _background_load(
+    bootstrap: str, topic: str, rate_per_s: float, stop: asyncio.Event
+) -> tuple[int, float]:
+    """Realistic events at a steady rate while latency is measured, so the alert path competes
+    with normal traffic for the worker's batches, tagger and tables. Events are encoded before
+    the clock starts, so the generator's own cost does not lower the rate it reports.
+    Returns (events sent, seconds the load ran)."""
+    from aiokafka import AIOKafkaProducer
+
+    events = synthetic_events(max(1, int(rate_per_s * 60)))
+    encoded = [(str(e.get("provider", "")).encode(), orjson.dumps(e)) for e in events]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    sent = 0
+    began = time.monotonic()
+    try:
+        while not stop.is_set():
+            due = int((time.monotonic() - began) * rate_per_s)
+            while sent < due:
+                key, value = encoded[sent % len(encoded)]
+                await producer.send(topic, value, key=key)
+                sent += 1
+            await asyncio.sleep(0.01)  # pacing the load generator, not waiting for a condition
+        elapsed = time.monotonic() - began
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent, elapsed
+
+
+async def _alert_latencies(
+    bootstrap: str, config: Any, trials: int, timeout_s: float, background_rate: float = 0.0
+) -> tuple[list[float], float]:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(
+        config.alerts_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
+    )
+    await producer.start()
+    await consumer.start()
+    latencies: list[float] = []
+    stop_load = asyncio.Event()
+    load = (
+        asyncio.create_task(_background_load(bootstrap, config.raw_topic, background_rate, stop_load))
+        if background_rate > 0
+        else None
+    )
+    try:
+        await consumer.seek_to_end()
+        for trial in range(trials + 1):  # the first is a warm-up: agents' first batch, table open
+            ward = f"bench-ward-{trial}-{uuid.uuid4().hex[:6]}"
+            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            sent = []
+            for index in range(3):
+                event = {
+                    "event_id": f"{ward}-{index}",
+                    "source": "incident",
+                    "occurred_at": now,
+                    "provider": "RBENCH",
+                    "ward": ward,
+                    "text": "Patient fell on the ward.",
+                }
+                sent.append(
+                    await producer.send_and_wait(config.raw_topic, orjson.dumps(event), key=b"RBENCH")
+                )
+            crossed_ms = sent[-1].timestamp
+            deadline = time.monotonic() + timeout_s
+            found = None
+            while found is None and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=100)
+                for records in batches.values():
+                    for record in records:
+                        alert = orjson.loads(record.value)
+                        if alert.get("group", {}).get("ward") == ward and alert.get("status") == "firing":
+                            found = record
+            if found is None:
+                raise RuntimeError(f"no alert for {ward} within {timeout_s} s")
+            if trial:
+                latencies.append(found.timestamp - crossed_ms)
+    finally:
+        stop_load.set()
+        sent_background, load_seconds = await load if load is not None else (0, 1.0)
+        await consumer.stop()
+        await producer.stop()
+    return latencies, sent_background / max(load_seconds, 1e-9)
+
+
+def bench_alert_latency(
+    settings: Settings,
+    *,
+    trials: int = 50,
+    background_rate: float = 1000.0,
+    work_dir: Path | None = None,
+    python_args: Sequence[str] = ("-m", "pxstream"),
+) -> dict[str, Any]:
+    """Milliseconds from the event that crosses a threshold (its Kafka timestamp on feedback.raw)
+    to the firing alert on hotspots.alerts, through one worker: validate, redact, tag, count, rule,
+    while `background_rate` synthetic events/s flow through the same worker."""
+    import tempfile
+
+    from streams.worker_config import WorkerConfig, ensure_topics
+
+    prefix = unique_prefix("bench-latency")
+    config = WorkerConfig(app_id=f"{prefix}worker", topic_prefix=prefix)
+    with tempfile.TemporaryDirectory(prefix="pxstream-bench-latency-", dir=work_dir) as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(LATENCY_RULES)
+        asyncio.run(ensure_topics(settings, config))
+        worker = WorkerProcess(
+            settings,
+            prefix=prefix,
+            app_id=config.app_id,
+            data_dir=Path(tmp),
+            log_path=Path(tmp) / "worker.log",
+            extra_args=["--no-sink"],
+            python_args=python_args,
+            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
+        )
+        try:
+            with worker:
+                worker.wait_assigned()
+                latencies, load_rate = asyncio.run(
+                    _alert_latencies(settings.kafka_bootstrap, config, trials, 60.0, background_rate)
+                )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; worker log: {worker.log_path.read_text()[-2000:]}") from None
+        finally:
+            asyncio.run(
+                delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
+            )
+    ordered = sorted(latencies)
+
+    def percentile(q: float) -> float:
+        return float(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))])
+
+    return {
+        "alert_latency_ms": {
+            "p50": percentile(0.5),
+            "p90": percentile(0.9),
+            "p99": percentile(0.99),
+            "max": float(ordered[-1]),
+            "trials": len(ordered),
+        },
+        "alert_latency_background_events_per_s": round(load_rate),
+    }

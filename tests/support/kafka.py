@@ -1,0 +1,87 @@
+"""Synchronous Kafka helpers for tests, over the runtime's one set of plumbing (runtime/).
+
+Tests drive real brokers from plain (non-async) test functions; each helper runs one coroutine
+of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from runtime import admin, produce, tail
+from runtime.admin import GroupState
+from schemas.topics import TopicSpec
+
+
+def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
+    """Create topics (name → partition count) that do not exist yet."""
+    specs = [TopicSpec(name, partitions=count) for name, count in partitions.items()]
+    asyncio.run(admin.create_topics(bootstrap, specs))
+
+
+def provider_key(record: dict[str, Any]) -> bytes:
+    """Keyed by provider, as the tagger keys `feedback.tagged`."""
+    return (record.get("provider") or "").encode()
+
+
+def produce_json(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[dict[str, Any]],
+    key: Callable[[dict[str, Any]], bytes] = provider_key,
+) -> int:
+    """Send JSON records and wait until Kafka acknowledged every one."""
+    return asyncio.run(produce.produce(bootstrap, topic, [(key(r), orjson.dumps(r)) for r in records]))
+
+
+def read_all(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of a topic up to its current end: (partition, offset, key, decoded value)."""
+
+    async def run() -> list[Any]:
+        out = []
+        async for records in tail.read_to_end(bootstrap, topic, max_records=5000):
+            for r in records:
+                out.append((r.partition, r.offset, r.key, None if r.value is None else orjson.loads(r.value)))
+        return out
+
+    return asyncio.run(run())
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """Offsets the consumer group has committed on ``topic``, summed over its partitions."""
+    offsets = asyncio.run(admin.committed_offsets(bootstrap, group))
+    return sum(offset for (name, _), offset in offsets.items() if name == topic and offset > 0)
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    """Records ever written to ``topic`` (its end offsets), summed over its partitions."""
+    ends = asyncio.run(tail.end_offsets(bootstrap, topic))
+    assert ends, f"{topic} has no partitions"
+    return sum(ends.values())
+
+
+def group_state(bootstrap: str, group: str) -> GroupState:
+    """The group's state and member ids, as its coordinator reports them."""
+    return asyncio.run(admin.group_state(bootstrap, group))
+
+
+@contextlib.contextmanager
+def worker_topics(settings: Any, kind: str) -> Iterator[Any]:
+    """A WorkerConfig with a unique app id and topic prefix, its declared topics created, and
+    deleted again afterwards."""
+    from bench.harness import unique_prefix
+    from streams.worker_config import WorkerConfig, ensure_topics
+
+    prefix = unique_prefix(kind)
+    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
+    asyncio.run(ensure_topics(settings, config))
+    try:
+        yield config
+    finally:
+        names = [spec.name for spec in config.declared_topics()]
+        asyncio.run(admin.delete_topics(settings.kafka_bootstrap, names))
