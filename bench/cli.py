@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import",
+        default="ceiling,pipeline,latency,sink,import,tagging,actions",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -151,12 +151,28 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
 
         return bench_file_import(settings.kafka_bootstrap, rows=100_000)
 
+    def tagging() -> dict[str, Any]:
+        from bench.tagging import bench_realistic_mix
+
+        report = bench_realistic_mix(events=min(args.events, 20_000))
+        rate = report["pipeline"]["validate_redact_tag_per_s"]
+        return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
+
+    def actions() -> dict[str, Any]:
+        from bench.actions import bench_engine, bench_kafka, feed
+
+        events = feed(min(args.events, 20_000))
+        through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
+        return {"actions_stage": {**bench_engine(events), **through_kafka}}
+
     return {
         "ceiling": lambda: bench_ceiling(settings, args.events),
         "pipeline": pipeline,
         "latency": latency,
         "sink": sink,
         "import": file_import,
+        "tagging": tagging,
+        "actions": actions,
     }
 
 
@@ -213,6 +229,23 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append(("sink into ClickHouse (best batch)", f"{results['sink_rows_per_s']:,.0f} rows/s"))
     for size, rate in sorted((results.get("sink_by_batch_size") or {}).items(), key=lambda kv: int(kv[0])):
         rows.append((f"  batch of {int(size):,}", f"{rate:,.0f} rows/s"))
+    mix = (results.get("tagging_mix") or {}).get("pipeline")
+    if mix:
+        rows.append(
+            (
+                "validate + redact + tag, realistic mix, one core",
+                f"{mix['validate_redact_tag_per_s']:,.0f} events/CPU-s"
+                f"  ({mix['us_per_event']:,.0f} µs/event)",
+            )
+        )
+        parts = results["tagging_mix"].get("tagger_parts_us_per_event") or {}
+        rows.append(("  redaction", f"{results['tagging_mix']['redact_us_per_event']:,.0f} µs/event"))
+        for part, micros in parts.items():
+            rows.append((f"  tagger: {part}", f"{micros:,.0f} µs/event"))
+    stage = results.get("actions_stage")
+    if stage:
+        rows.append(("actions stage, engine alone", f"{stage['engine_us_per_event']:,.1f} µs/event"))
+        rows.append(("actions stage, through Kafka", f"{stage['kafka_us_per_event']:,.0f} µs/event"))
     if results.get("import_rows_per_s"):
         rows.append(("CSV import", f"{results['import_rows_per_s']:,.0f} rows/s"))
     width = max(len(name) for name, _ in rows)

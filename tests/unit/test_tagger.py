@@ -331,7 +331,7 @@ def test_development_set_quality_floor(tagger: Tagger) -> None:
 
 
 def test_bench_reports_rates_for_every_stage() -> None:
-    from streams.tagging.bench import bench_tagging
+    from bench.tagging import bench_tagging
 
     figures = bench_tagging(["Waited 4 hours, staff were kind", "Nothing.", "Call 07700 900123"] * 20)
     assert figures["texts"] == 60
@@ -341,7 +341,7 @@ def test_bench_reports_rates_for_every_stage() -> None:
 
 
 def test_bench_runs_the_stream_pipeline_on_a_realistic_mix_and_splits_the_tagger() -> None:
-    from streams.tagging.bench import bench_pipeline, realistic_mix, tagger_parts
+    from bench.tagging import bench_pipeline, realistic_mix, tagger_parts
 
     mix = realistic_mix(
         ["Very good", "Waited ages"], [("Nurse was rude", "complaint"), ("Fell on ward", "incident")], 300

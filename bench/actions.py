@@ -1,7 +1,8 @@
 """What the actions stage costs per event: the pure engine, and the stage through the real broker.
 
-    python -m streams.actions.bench --events 20000              # engine only
-    python -m streams.actions.bench --events 20000 --kafka      # and through Kafka (PXSTREAM_KAFKA_BOOTSTRAP)
+    pxstream bench --only actions                         # both, on the local broker
+    python -m bench.actions --events 20000              # engine only
+    python -m bench.actions --events 20000 --kafka      # and through Kafka (PXSTREAM_KAFKA_BOOTSTRAP)
 
 The feed is TaggedEvents of every source kind in the synthetic feed's proportions-ish: a share
 are complaints (each makes an action) and severe incidents (duty of candour); the rest match no
@@ -127,7 +128,7 @@ async def bench_kafka(bootstrap: str, events: list[dict[str, Any]]) -> dict[str,
 def main() -> None:
     import os
 
-    parser = argparse.ArgumentParser(prog="python -m streams.actions.bench")
+    parser = argparse.ArgumentParser(prog="python -m bench.actions")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument(
         "--kafka", action="store_true", help="also through the broker at PXSTREAM_KAFKA_BOOTSTRAP"

@@ -1,6 +1,6 @@
 """Throughput of the hot path: validate + redact + tag, on one core, in-process, in batches.
 
-    python -m streams.tagging.bench [--events 20000] [--batch 500]   # prints JSON
+    pxstream bench --only tagging          # or: python -m bench.tagging [--events 20000] [--batch 500]
 
 ``bench_tagging`` times redaction and tagging over given texts; ``bench_pipeline`` runs the
 stream's own ``Pipeline`` (validate → redact → tag → TaggedEvent bytes) over FeedbackEvent
@@ -204,21 +204,18 @@ def bench_pipeline(items: Sequence[tuple[str, str]], batch: int = 500) -> dict:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=500)
-    args = parser.parse_args(argv)
+def bench_realistic_mix(events: int = 20_000, batch: int = 500) -> dict:
+    """The stateless stage's path and the tagger's parts on the realistic mix (CPU µs per event)."""
     # Reading the labelled sets is the lab's job; the bench borrows their texts, not their labels.
     from lab.tagging.data import TRAIN_PATH, load_dev, load_fft, load_labelled, load_other_sources
 
     short = [e.text for split in ("train", "test") for e in load_fft(split)]
     multi = [(e.text, e.source) for e in load_other_sources() + load_labelled(TRAIN_PATH) + load_dev()]
-    mix = realistic_mix(short, multi, args.events)
+    mix = realistic_mix(short, multi, events)
     redacted = [(redact(text).text, source) for text, source in mix]
     redact_cpu, _ = _timed(lambda: [redact(text) for text, _ in mix])
-    report = {
-        "pipeline": bench_pipeline(mix, args.batch),
+    return {
+        "pipeline": bench_pipeline(mix, batch),
         "redact_us_per_event": _micros(redact_cpu, len(mix)),
         "tagger_parts_us_per_event": tagger_parts(redacted),
         "tagger_version": TAGGER_VERSION,
@@ -226,7 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": f"{platform.machine()} {platform.processor() or platform.python_implementation()}",
         "python": platform.python_version(),
     }
-    print(json.dumps(report, indent=2))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args(argv)
+    print(json.dumps(bench_realistic_mix(args.events, args.batch), indent=2))
     return 0
 
 
