@@ -1,6 +1,6 @@
 """`pxstream bench` — throughput and latency against the real local broker and engine.
 
-Reports (CONTRACTS.md, "Benchmark output"): the *ceiling* (a raw aiokafka consume + orjson decode
+Reports (docs/contracts.md, "Benchmark output"): the *ceiling* (a raw aiokafka consume + orjson decode
 loop over the same events: what the broker and client can do on this machine), the *pipeline*
 (sustained events/s through validate + redact + tag + window + rules in one worker process),
 *alert latency* (produce of a threshold-crossing event to its alert on `hotspots.alerts`, under

@@ -1,4 +1,4 @@
-"""Alert v1 (CONTRACTS.md, "Alert v1"): the hotspot alert as `hotspots.alerts` carries it.
+"""Alert v1 (docs/contracts.md, "Alert v1"): the hotspot alert as `hotspots.alerts` carries it.
 
 The stream builds these and the sink stores them; neither may import the other, so the field
 list, the statuses and the fields a rule may group by live here, once.
@@ -12,7 +12,7 @@ FIRING: Final = "firing"
 RESOLVED: Final = "resolved"
 MAX_SAMPLE_EVENT_IDS: Final = 10
 
-# What a rule may group by (CONTRACTS.md, hotspot rules); each becomes an Alertmanager label
+# What a rule may group by (docs/contracts.md, "Hotspot rules file"); each becomes an Alertmanager label
 # and a column of `hotspot_alerts`.
 GROUP_FIELDS: Final[tuple[str, ...]] = ("organisation", "provider", "site", "ward", "source", "domain")
 

@@ -1,7 +1,7 @@
 """National category codes (KO41a, NRLS, LFPSE) and the domains each one implies.
 
 Sources send ``category_codes`` such as ``ko41a:clinical_treatment`` or ``nrls:medication``.
-The mapping is deterministic and follows REFERENCE.md ("National category codes → domains");
+The mapping is deterministic and follows docs/domains.md ("National category codes");
 it is a contract because rules files, dashboards and source adapters spell these slugs, so the
 slugs live here rather than in the tagger. ``*:other`` and unknown codes imply no domain: the
 free text decides.
@@ -14,7 +14,7 @@ from typing import Final
 
 from schemas.domains import ACCESS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
 
-# slug → (human label, domains). Order of domains follows REFERENCE.md.
+# slug → (human label, domains). Order of domains follows docs/domains.md.
 KO41A: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "clinical_treatment": ("Clinical treatment", (SAFE,)),
     "patient_care": ("Patient care incl. nutrition/hydration", (SAFE, ENVIRONMENT)),

@@ -1,4 +1,4 @@
-"""The dead-letter record (CONTRACTS.md, `feedback.dlq`).
+"""The dead-letter record (docs/contracts.md, "Dead letters").
 
 Kept beside the event contract because the stream writes it and operators' tools read it:
 the original bytes travel with the reason so a fixed input can be replayed as it was sent.

@@ -1,4 +1,4 @@
-"""The five NHS patient-experience domains (CONTRACTS.md, DOMAINS.md).
+"""The five NHS patient-experience domains (docs/contracts.md, "Domain ids"; docs/domains.md).
 
 The ids are a public contract: dashboards, rules files and ClickHouse rows use them verbatim.
 """

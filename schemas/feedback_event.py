@@ -245,7 +245,7 @@ def _parse_datetime(value: str) -> datetime | None:
 
 
 def format_timestamp(moment: datetime | float) -> str:
-    """The one output form of a timestamp: UTC, milliseconds, `Z` (CONTRACTS.md).
+    """The one output form of a timestamp: UTC, milliseconds, `Z` (docs/contracts.md, "Timestamps").
 
     Takes an aware datetime or Unix epoch seconds (the hotspot engine's clock), so events and
     alerts are written alike. Milliseconds are truncated, never rounded up, so a later moment

@@ -1,4 +1,7 @@
-"""TaggedEvent v1 (CONTRACTS.md): a FeedbackEvent with redacted text plus what the tagger found."""
+"""TaggedEvent v1: a FeedbackEvent with redacted text plus what the tagger found.
+
+See docs/contracts.md, "TaggedEvent v1".
+"""
 
 from __future__ import annotations
 

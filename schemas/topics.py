@@ -1,8 +1,8 @@
-"""Kafka topic names and their partition counts (CONTRACTS.md, "Topics").
+"""Kafka topic names and their partition counts (docs/contracts.md, "Topics").
 
 Partition counts are explicit because the broker has automatic topic creation off: a topic
 that is not listed here does not exist. Feedback topics are keyed by provider, so one
-provider's windows live in one partition (ARCHITECTURE.md, "Scaling out").
+provider's windows live in one partition (docs/architecture.md, "Scaling out").
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ class Health:
     """Whether the worker is doing its job: partitions assigned, and each one moving while behind.
 
     A partition is stalled when it has lag and its position has not moved for `stall_after_s`
-    (the "consumer slowly dies" failure in FAUST-NOTES). Fed by a timer, read by `/healthz`.
+    (the "consumer slowly dies" failure in docs/faust.md, "Operations"). Fed by a timer, read by `/healthz`.
     """
 
     stall_after_s: float = 60.0

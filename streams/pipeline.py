@@ -72,7 +72,7 @@ class RawRecord:
 @dataclass(frozen=True, slots=True)
 class TaggedOutput:
     record: RawRecord
-    key: bytes  # provider code: feedback.tagged is keyed by provider (CONTRACTS.md)
+    key: bytes  # provider code: feedback.tagged is keyed by provider (docs/contracts.md, "Topics")
     event: TaggedEvent
     value: bytes
 

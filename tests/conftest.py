@@ -1,7 +1,8 @@
 """Session fixtures for the integration tier: the real broker, fresh topics, a real Alertmanager.
 
 The integration tier never skips for want of a part: if the broker cannot be found or started,
-the test fails with the reason (STYLE.md). A broker this fixture starts is left running, like one
+the test fails with the reason (docs/architecture.md, "The real parts"). A broker this fixture
+starts is left running, like one
 from `pxstream infra up` (later sessions — and other checkouts on the same machine — reuse it);
 `scripts/test.sh` takes down what it started.
 """
@@ -154,7 +155,7 @@ class AlertmanagerHandle:
             return list(json.loads(response.read()))
 
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        """`POST /api/v2/alerts` — what the worker does (CONTRACTS.md, "Alert v1")."""
+        """`POST /api/v2/alerts` — what the worker does (docs/contracts.md, "Alert v1")."""
         request = urllib.request.Request(
             f"{self.url}/api/v2/alerts",
             data=json.dumps(alerts).encode(),

@@ -48,7 +48,8 @@ UK_DATE_FORMATS: Final[tuple[str, ...]] = (
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d",
 )
-# The FFT question's answers in the order REFERENCE.md gives them: rating 1 (very good) .. 6 (don't know).
+# The FFT question's answers in the order docs/domains.md ("Friends and Family Test answers") gives
+# them: rating 1 (very good) .. 6 (don't know).
 FFT_RATINGS: Final[dict[str, int]] = {
     "very good": 1,
     "good": 2,

@@ -1,4 +1,4 @@
-"""The HTTP ingest API (CONTRACTS.md, "HTTP ingest API") on aiohttp.
+"""The HTTP ingest API (docs/contracts.md, "HTTP ingest API") on aiohttp.
 
 A request is all or nothing: it is authenticated, rate limited, read under a hard size cap,
 decoded and validated in full (every problem of every event is listed), each event's encoded size

@@ -13,7 +13,8 @@ cited per function, so a chart in our monthly pack flags exactly the points an a
 - `R/ptd_calculate_point_type.R`: the four special-cause rules and the improvement / concern
   classification (by the point's side of the mean).
 
-We differ in one default only: REFERENCE.md asks for a 12-point baseline (Making Data Count's
+We differ in one default only: docs/reference.md ("Statistical process control") asks for a
+12-point baseline (Making Data Count's
 recommendation), where `ptd_spc()` uses every point unless `fix_after_n_points` is given.
 """
 
@@ -225,7 +226,10 @@ def xmr(
 
 
 def c_chart_limits(counts: Sequence[float]) -> CChartLimits:
-    """c̄ ± 3√c̄ — the limit the stream's `spc:` hotspot rules use (CONTRACTS.md), for reference."""
+    """c̄ ± 3√c̄ — the limit the stream's `spc:` hotspot rules use, for reference.
+
+    See docs/contracts.md, "Hotspot rules file", and docs/reference.md, "Statistical process control".
+    """
     if not counts:
         raise ValueError("a c-chart needs at least one count")
     mean = sum(counts) / len(counts)

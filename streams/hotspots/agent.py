@@ -1,7 +1,8 @@
 """Faust wiring for hotspots: the state table, the counting agent, the clock, the pusher.
 
 :func:`attach` registers on an app built elsewhere (``streams.app``), so the counting logic in
-engine.py stays free of Faust. What this module adds is the delivery discipline (FAUST-NOTES.md):
+engine.py stays free of Faust. What this module adds is the delivery discipline
+(docs/faust.md, "Processing guarantees"):
 
 * one agent with ``concurrency=1`` consumes ``feedback.tagged`` (keyed by provider, so a
   provider's windows live in one partition) *and* an internal ticks topic with the same number of

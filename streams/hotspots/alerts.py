@@ -1,4 +1,4 @@
-"""Alert v1 records (CONTRACTS.md, "Alert v1") and their deterministic ids.
+"""Alert v1 records (docs/contracts.md, "Alert v1") and their deterministic ids.
 
 ``alert_id`` is derived from the rule, the group and the episode's start (the start of the
 first window that crossed), never from wall-clock time or a counter. A replay after a crash

@@ -32,7 +32,7 @@ def window_end(start: int, window: Window) -> int:
 
 
 def is_live(start: int, window: Window, watermark: int | None) -> bool:
-    """A window is live while it contains the partition's watermark (CONTRACTS.md)."""
+    """A window is live while it contains the partition's watermark (docs/contracts.md, hotspot rules)."""
     return watermark is not None and start <= watermark < start + window.size_s
 
 

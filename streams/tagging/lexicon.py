@@ -1,4 +1,4 @@
-"""Curated phrases per domain, theme and sentiment, written from DOMAINS.md.
+"""Curated phrases per domain, theme and sentiment, written from docs/domains.md.
 
 The learned model knows what FFT comments look like; these phrases carry the domain
 definitions to sources it never saw (incident reports, GP concerns, MP letters, news) and

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 def hotspot(organisation: str, severity: str, *, ward: str = "Ward 7") -> dict:  # type: ignore[type-arg]
-    """An alert shaped as CONTRACTS.md "Alert v1" says Alertmanager receives it."""
+    """An alert shaped as docs/contracts.md "Alert v1" says Alertmanager receives it."""
     alert = {
         "labels": {
             "alertname": "PatientExperienceHotspot",

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def feedback_event(provider: str = "RJ1") -> dict[str, object]:
-    """A FeedbackEvent v1 as a source system would send it (CONTRACTS.md)."""
+    """A FeedbackEvent v1 as a source system would send it (docs/contracts.md, "FeedbackEvent v1")."""
     return {
         "event_id": f"test-{uuid.uuid4()}",
         "source": "pals",
@@ -86,7 +86,7 @@ def test_feedback_event_round_trip_through_real_broker(kafka_bootstrap: str, new
         record = by_id[event["event_id"]]
         assert orjson.loads(record.value) == event
         assert record.key == event["provider"].encode()  # type: ignore[union-attr]
-    # keyed by provider: one provider's events share a partition (ARCHITECTURE.md, "Scaling out")
+    # keyed by provider: one provider's events share a partition (docs/architecture.md, "Scaling out")
     assert partitions[0] == partitions[1]
 
 

@@ -1,4 +1,4 @@
-"""National category codes map deterministically to domains, as REFERENCE.md says."""
+"""National category codes map deterministically to domains, as docs/domains.md says."""
 
 from __future__ import annotations
 

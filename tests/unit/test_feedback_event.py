@@ -1,4 +1,4 @@
-"""FeedbackEvent v1: every rule of the CONTRACTS.md table, valid and invalid, and agreement with
+"""FeedbackEvent v1: every rule of the docs/contracts.md table, valid and invalid, and agreement with
 the published JSON Schema as judged by the reference `jsonschema` implementation."""
 
 from __future__ import annotations

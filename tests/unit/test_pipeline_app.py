@@ -1,4 +1,4 @@
-"""The app factory: configuration from FAUST-NOTES, unique ids and topics, nothing at import time."""
+"""The app factory: configuration from docs/faust.md, unique ids and topics, nothing at import time."""
 
 from __future__ import annotations
 
