@@ -1,4 +1,4 @@
-"""Process-wide settings read from the environment (CONTRACTS.md, "Environment"), checked once here.
+"""Process-wide settings read from the environment (docs/contracts.md, "Environment"), checked once here.
 
 One frozen object, built once at start-up and passed down, so tests can build their own
 without patching globals.

@@ -76,7 +76,7 @@ def alert_organisations(alert: Mapping[str, Any]) -> list[str]:
 def alertmanager_alerts(alert: Mapping[str, Any], config: PusherConfig, now: float) -> list[dict[str, Any]]:
     """One Alert v1 record → one Alertmanager v2 postable alert per organisation of the episode.
 
-    Labels as CONTRACTS.md (alertname, rule, severity, each group field) plus ``organisation``:
+    Labels as docs/contracts.md (alertname, rule, severity, each group field) plus ``organisation``:
     one alert per organisation, so each routes to its own people on a plain
     ``organisation="CODE"`` matcher, and an episode that grows to a new organisation while it
     fires adds that organisation's alert without changing (and so re-notifying or orphaning) the

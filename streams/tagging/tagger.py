@@ -3,7 +3,7 @@
 Four deterministic layers, combined per domain (docs/tagging.md):
 1. National category codes (``schemas.categories``) — a code's domains score 1.0.
 2. The source: an incident report or a GP clinical concern is a patient-safety report, which
-   DOMAINS.md puts in safe care almost always, so those sources carry safe care whatever words
+   docs/domains.md puts in safe care almost always, so those sources carry safe care whatever words
    they use (the hotspot rule ``ward-incidents-24h`` counts only incidents tagged safe care).
 3. Phrases: ``decisive.py`` phrases decide a domain alone; the definitions' vocabulary
    (``lexicon.py``) decides with a second phrase or a multi-word phrase, and one ambiguous word
