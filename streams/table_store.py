@@ -58,18 +58,20 @@ async def _kafka_view(
     try:
         cluster_id = str((await admin.describe_cluster()).get("cluster_id") or "")
         existing = set(await admin.list_topics())
+        # Partitions from the broker's own description: a consumer's metadata cache does not list a
+        # topic it has not been asked about, and an empty answer would read as "purged".
+        described = await admin.describe_topics([t for t in topics if t in existing]) if existing else []
     finally:
         await admin.close()
+    wanted = [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        if not topic.get("error_code")
+        for partition in topic.get("partitions") or ()
+    ]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # loads the metadata of every topic
-        wanted = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            if topic in existing
-            for partition in consumer.partitions_for_topic(topic) or ()
-        ]
         ends = await consumer.end_offsets(wanted) if wanted else {}
     finally:
         await consumer.stop()
