@@ -72,6 +72,7 @@ async def _kafka_view(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
+        await consumer.topics()  # the consumer's own metadata, as before: it stops cleanly after it
         ends = await consumer.end_offsets(wanted) if wanted else {}
     finally:
         await consumer.stop()
