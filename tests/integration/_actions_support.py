@@ -4,7 +4,6 @@ prefixed topics, and Kafka writes of TaggedEvents, hotspot alerts and commands."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import yaml
 
 from tests.conftest import wait_for
 from tests.support.kafka import read_all
+from tests.support.processes import StageProcess
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,8 +71,11 @@ def latest(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     return state
 
 
-class ActionsProcess:
+class ActionsProcess(StageProcess):
     """`python -m streams.actions.standalone` in its own session, so a test can kill -9 it."""
+
+    name = "actions stage"
+    stop_timeout_s = 20.0
 
     def __init__(
         self,
@@ -126,26 +129,3 @@ class ActionsProcess:
         )
         self.start_seconds.append(time.monotonic() - began)
         return self
-
-    def _alive(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"actions stage exited with {self.process.returncode}; log {self.log}")
-        return True
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self.process = None
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None

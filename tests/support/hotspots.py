@@ -17,6 +17,7 @@ import orjson
 
 from infra.procs import free_port
 from tests.support.kafka import read_all
+from tests.support.processes import StageProcess
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,8 +90,11 @@ class Alertmanager:
             return orjson.loads(response.read())
 
 
-class HotspotWorker:
+class HotspotWorker(StageProcess):
     """``python -m streams.hotspots.standalone`` as a subprocess (its own session, for kill -9)."""
+
+    name = "hotspot worker"
+    stop_timeout_s = 30.0
 
     def __init__(
         self,
@@ -170,29 +174,6 @@ class HotspotWorker:
             f"hotspot worker ready (log {self.log})",
         )
         return self
-
-    def _alive(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"hotspot worker exited with {self.process.returncode}; log {self.log}")
-        return True
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self.process = None
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
 
 
 def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
