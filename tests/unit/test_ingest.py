@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.exceptions import ConnectorConfigError
 from connectors.ingest.cli import parse_listen
 from connectors.ingest.openapi import build_document
-from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.server import IngestConfig, create_app
 from connectors.ingest.tokens import TokenStore, token_digest
+from connectors.ratelimit import CallerRateLimit, retry_after_header
 from schemas.feedback_event import SCHEMA
 
 GP_TOKEN = "gp-practice-secret-token"
