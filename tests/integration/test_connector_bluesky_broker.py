@@ -18,7 +18,8 @@ from aiohttp import WSMsgType, web
 from connectors.cursor import CursorStore
 from connectors.runtime import RunOptions, run_source
 from connectors.social.bluesky import BlueskySource
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

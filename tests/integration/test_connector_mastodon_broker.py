@@ -17,7 +17,8 @@ from connectors.cursor import CursorStore
 from connectors.exceptions import ConnectorConfigError
 from connectors.runtime import RunOptions, run_source
 from connectors.social.mastodon import MastodonSource
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

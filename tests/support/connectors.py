@@ -1,14 +1,11 @@
-"""Test helpers for the source connectors: reference data, an in-memory sink, local servers,
-a topic reader."""
+"""Test helpers for the source connectors: reference data, an in-memory sink, local servers.
+(Reading what a connector put on Kafka: `tests.support.kafka.read_topic`.)"""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Iterable
 from typing import Any
-
-import orjson
 
 from connectors.reference import Aliases, Organisation, ReferenceData
 from infra.procs import free_port
@@ -53,42 +50,6 @@ class MemorySink:
         self.events.extend(batch)
         self.batches += 1
         return len(batch)
-
-
-async def read_topic(
-    bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0
-) -> list[dict[str, Any]]:
-    """Every value on `topic` (from the beginning) once at least `expected` arrived, then a short
-    quiet period so that extra (duplicate) messages would be seen too."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    values: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    quiet_until: float | None = None
-    try:
-        while True:
-            now = loop.time()
-            if len(values) >= expected and quiet_until is None:
-                quiet_until = now + 1.5
-            if quiet_until is not None and now >= quiet_until:
-                break
-            if now >= deadline:
-                break
-            records = await consumer.getmany(timeout_ms=200)
-            for batch in records.values():
-                values.extend(orjson.loads(record.value) for record in batch)
-    finally:
-        await consumer.stop()
-    return values
 
 
 class LocalServer:

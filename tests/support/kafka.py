@@ -1,7 +1,8 @@
 """Synchronous Kafka helpers for tests, over the runtime's one set of plumbing (runtime/).
 
 Tests drive real brokers from plain (non-async) test functions; each helper runs one coroutine
-of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion.
+of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion. `read_topic` is the one
+asynchronous reader, for tests that read while a source is still writing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
     """Create topics (name → partition count) that do not exist yet."""
     specs = [TopicSpec(name, partitions=count) for name, count in partitions.items()]
     asyncio.run(admin.create_topics(bootstrap, specs))
+
+
+def topic_names(bootstrap: str) -> set[str]:
+    """Every topic the broker has."""
+    return set(asyncio.run(admin.topic_names(bootstrap)))
 
 
 def provider_key(record: dict[str, Any]) -> bytes:
@@ -85,3 +91,39 @@ def worker_topics(settings: Any, kind: str) -> Iterator[Any]:
     finally:
         names = [spec.name for spec in config.declared_topics()]
         asyncio.run(admin.delete_topics(settings.kafka_bootstrap, names))
+
+
+async def read_topic(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """Every value on `topic` (from the beginning) once at least `expected` arrived, then a short
+    quiet period so that extra (duplicate) messages would be seen too."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    values: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    quiet_until: float | None = None
+    try:
+        while True:
+            now = loop.time()
+            if len(values) >= expected and quiet_until is None:
+                quiet_until = now + 1.5
+            if quiet_until is not None and now >= quiet_until:
+                break
+            if now >= deadline:
+                break
+            records = await consumer.getmany(timeout_ms=200)
+            for batch in records.values():
+                values.extend(orjson.loads(record.value) for record in batch)
+    finally:
+        await consumer.stop()
+    return values
