@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sinks.client import connect
 from sinks.sql import run_query
 from tests.support.panels import (
     A1_DESCRIPTION,
@@ -19,7 +18,7 @@ from tests.support.panels import (
     DOMAIN_COLUMNS,
     VARS,
     run,
-    seed,
+    seeded_clickhouse,
     substitute,
 )
 
@@ -28,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def clickhouse(tmp_path_factory):
-    return seed(connect(f"chdb://{tmp_path_factory.mktemp('panels-ch')}"))
+    return seeded_clickhouse(tmp_path_factory.mktemp("panels-ch"))
 
 
 def test_substitute_expands_like_the_plugin():

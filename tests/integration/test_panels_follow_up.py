@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.client import connect
 from tests.support.panels import (
     ACK,
     DASHBOARDS,
@@ -17,7 +16,7 @@ from tests.support.panels import (
     REVIEW,
     THEME_VARS,
     run,
-    seed,
+    seeded_clickhouse,
     substitute,
 )
 
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def clickhouse(tmp_path_factory):
-    return seed(connect(f"chdb://{tmp_path_factory.mktemp('panels-ch')}"))
+    return seeded_clickhouse(tmp_path_factory.mktemp("panels-ch"))
 
 
 def test_hotspot_counts(clickhouse):

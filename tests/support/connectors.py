@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+from connectors.cursor import CursorStore
 from connectors.reference import Aliases, Organisation, ReferenceData
+from connectors.runtime import RunOptions, run_source
 from infra.procs import free_port
 
 
@@ -50,6 +54,31 @@ class MemorySink:
         self.events.extend(batch)
         self.batches += 1
         return len(batch)
+
+
+async def run_until_cursor(
+    source: Any, *, name: str, topic: str, bootstrap: str, data_dir: Path, reached: Callable[[dict], bool]
+) -> None:
+    """Run a connector against the real broker until its saved cursor's position satisfies
+    `reached`, then stop it the way the command line does (the stop event) and wait for it to end.
+
+    A connector that fails meanwhile fails the test with its own exception."""
+    stop = asyncio.Event()
+    options = RunOptions(name=name, data_dir=data_dir)
+    task = asyncio.create_task(
+        run_source(source, bootstrap=bootstrap, topic=topic, options=options, stop=stop)
+    )
+    store = CursorStore(data_dir, name)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while not reached(store.load().get("position", {})):
+        assert loop.time() < deadline, f"the connector's cursor never got there: {store.load()}"
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # let a frame the server already sent (a replayed edit) arrive
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
 
 
 class LocalServer:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from grafana.dashboards import build_all
+from sinks.client import connect
 from sinks.schema import ensure_schema
 
 T = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -218,6 +220,11 @@ ACTION_VERSIONS = [
     _version("x2", 1, ACK, "open", created=_at(2), due=_at(4), orgs=("ZZZ",), provider="RY2", overdue=True),
 ]
 # fmt: on
+
+
+def seeded_clickhouse(path: Path) -> Any:
+    """A fresh embedded engine at `path` holding the known data set."""
+    return seed(connect(f"chdb://{path}"))
 
 
 def seed(client: Any) -> Any:
