@@ -98,32 +98,5 @@ async def read_topic(
 ) -> list[dict[str, Any]]:
     """Every value on `topic` (from the beginning) once at least `expected` arrived, then a short
     quiet period so that extra (duplicate) messages would be seen too."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    values: list[dict[str, Any]] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    quiet_until: float | None = None
-    try:
-        while True:
-            now = loop.time()
-            if len(values) >= expected and quiet_until is None:
-                quiet_until = now + 1.5
-            if quiet_until is not None and now >= quiet_until:
-                break
-            if now >= deadline:
-                break
-            records = await consumer.getmany(timeout_ms=200)
-            for batch in records.values():
-                values.extend(orjson.loads(record.value) for record in batch)
-    finally:
-        await consumer.stop()
-    return values
+    found = await tail.read_until(bootstrap, [topic], expected=expected, timeout_s=timeout_s, settle_s=1.5)
+    return [orjson.loads(record.value) for record in found[topic]]
