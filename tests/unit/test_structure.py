@@ -87,35 +87,59 @@ def modules(root: Path) -> dict[str, Path]:
     return found
 
 
-def _type_checking_only(tree: ast.AST) -> set[int]:
-    """ids of the import nodes under `if TYPE_CHECKING:` (never executed, so never a cycle)."""
-    hidden: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            hidden.update(id(inner) for statement in node.body for inner in ast.walk(statement))
-    return hidden
+_BLOCKS: Final = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def imports(path: Path, root: Path, *, runtime_only: bool = False) -> Iterator[tuple[int, str]]:
-    """(line, absolute dotted name) of every import in a module, with `from a import b` as `a.b`."""
+def _import_statements(
+    statements: list[ast.stmt], type_checking: bool = False
+) -> Iterator[tuple[ast.stmt, bool]]:
+    """Every import statement among `statements` and the blocks inside them (functions, classes,
+    ifs, tries...), with whether it sits under `if TYPE_CHECKING:` (never executed). Expressions
+    are not walked: an import is always a statement, and this keeps the check fast."""
+    for statement in statements:
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            yield statement, type_checking
+            continue
+        guarded = isinstance(statement, ast.If) and "TYPE_CHECKING" in ast.unparse(statement.test)
+        for name in _BLOCKS:
+            block = getattr(statement, name, None)
+            if not block:
+                continue
+            for inner in block:  # handlers and match cases hold their own bodies
+                inner_statements = (
+                    inner.body if isinstance(inner, ast.excepthandler | ast.match_case) else [inner]
+                )
+                under = type_checking or (guarded and name == "body")
+                yield from _import_statements(inner_statements, under)
+
+
+@cache
+def _imports(path: Path, root: Path) -> tuple[tuple[int, str, bool], ...]:
+    """(line, absolute dotted name, under TYPE_CHECKING) of every import in a module, with
+    `from a import b` as both `a` and `a.b`."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    hidden = _type_checking_only(tree) if runtime_only else set()
     name = module_name(path, root)
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    for node in ast.walk(tree):
-        if id(node) in hidden:
-            continue
+    found = []
+    for node, type_checking in _import_statements(tree.body):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
+            found.extend((node.lineno, alias.name, type_checking) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package[: len(package) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            yield node.lineno, base
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}"
+            found.append((node.lineno, base, type_checking))
+            found.extend((node.lineno, f"{base}.{alias.name}", type_checking) for alias in node.names)
+    return tuple(found)
+
+
+def imports(path: Path, root: Path, *, runtime_only: bool = False) -> Iterator[tuple[int, str]]:
+    """(line, absolute dotted name) of every import in a module; `runtime_only` leaves out the
+    ones under `if TYPE_CHECKING:`."""
+    for line, imported, type_checking in _imports(path, root):
+        if not (runtime_only and type_checking):
+            yield line, imported
 
 
 def against_the_flow(root: Path = ROOT) -> list[str]:
