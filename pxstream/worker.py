@@ -153,7 +153,14 @@ def run_worker(args: argparse.Namespace) -> int:
     if actions is not None:
         from streams.actions.agent import attach as attach_actions
 
-        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
+        attach_actions(
+            app,
+            settings,
+            actions,
+            app_id=config.app_id,
+            topic_prefix=config.topic_prefix,
+            session_timeout_s=config.session_timeout_s,  # how soon a standby worker takes over
+        )
     # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
     # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
     reconcile_local_tables(app, settings.kafka_bootstrap)

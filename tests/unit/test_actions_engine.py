@@ -465,7 +465,7 @@ def test_a_command_in_the_same_batch_as_its_trigger_finds_its_action() -> None:
     from streams.actions.agent import stage_topics
     from streams.actions.stage import ActionsStage
 
-    stage = ActionsStage(bootstrap="", topics=stage_topics(), group_id="unit", engine=ENGINE)
+    stage = ActionsStage(bootstrap="", topics=stage_topics(), engine=ENGINE)
     action_id = contract.action_id_for("complaint-ack", "event", "QNB", "c-1")
     ack = command({"action_id": action_id}, "acknowledge", at="2026-12-18T16:30:00.000Z")
     changed = stage.process(
