@@ -95,6 +95,7 @@ class ActionsStage(BatchingSink):
         self.next_tick: dict[str, float | None] = {}
         self._due: list[tuple[float, str]] = []
         self.active = False  # holds the inputs and has rebuilt the state
+        self._tenure = 0  # +1 each time the inputs are lost: a write that spans it is not taken
         self._rebuild = False  # inputs assigned: rebuild before anything else
         self._totals_at = 0.0
         self.producer: Any = None
@@ -211,6 +212,7 @@ class ActionsStage(BatchingSink):
 
     def _stand_by(self) -> None:
         """Forget everything: the next owner (maybe this one again) rebuilds it from `actions`."""
+        self._tenure += 1
         self.active = False
         self._rebuild = False
         self.state = {}
@@ -272,6 +274,7 @@ class ActionsStage(BatchingSink):
             return
         from aiokafka.errors import KafkaError
 
+        tenure = self._tenure
         try:
             await send_all(
                 self.producer,
@@ -283,6 +286,10 @@ class ActionsStage(BatchingSink):
                 f"writing {len(changed)} actions to {self.topics.actions}: {type(exc).__name__}"
             ) from exc
         self.written += len(changed)
+        if tenure != self._tenure:
+            # The inputs moved while Kafka acknowledged: whoever holds them now rebuilds from
+            # `actions`; taking these here would make a standby track (and notify) them.
+            return
         for action_id, action in changed.items():
             self.state[action_id] = action
             self._schedule(action_id, action)
