@@ -61,7 +61,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-actions",
         action="store_true",
-        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+        help="do not run the follow-up actions stage here (of the workers that run it, one is active "
+        "and the others stand by: docs/actions.md)",
     )
     parser.set_defaults(func=run_worker)
 
