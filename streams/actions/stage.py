@@ -237,7 +237,13 @@ class ActionsStage(BatchingSink):
             await self._rebuild_state()
         if not self.active:
             return {}
-        await self._publish(self.due_ticks(self.clock()))
+        ticks = self.due_ticks(self.clock())
+        try:
+            await self._publish(ticks)
+        except BackpressureError:  # not taken: due again at the next attempt
+            for action_id in ticks:
+                self._schedule(action_id, self.state[action_id])
+            raise
         offsets = await super().flush()
         now = time.monotonic()
         if now - self._totals_at >= TOTALS_INTERVAL_S:

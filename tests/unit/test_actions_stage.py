@@ -169,3 +169,30 @@ def test_a_member_without_the_inputs_stands_by_and_one_that_loses_them_forgets_e
     stage.on_revoked(["tp"])
     assert (stage.active, stage.state, stage.next_tick, stage.notifier.live) == (False, {}, {}, 0)
     assert not stage.flush_due(1e12)
+
+
+def test_ticks_not_written_are_due_again_at_the_next_attempt() -> None:
+    import asyncio
+
+    from runtime.exceptions import BackpressureError
+
+    stage = unit_stage()
+    stage.on_assigned(["tp"])
+    stage._rebuild = False
+    stage.active = True
+    action = created(complaint())
+    stage.state[action["action_id"]] = action
+    stage._schedule(action["action_id"], action)
+    due = ENGINE.next_tick_at(action)
+    assert due is not None
+    stage.clock = lambda: due
+
+    class Down:
+        async def send(self, *args: Any, **kwargs: Any) -> Any:
+            raise OSError("Kafka is away")
+
+    stage.producer = Down()
+    with pytest.raises(BackpressureError):
+        asyncio.run(stage.flush())
+    assert stage.state[action["action_id"]] is action  # nothing taken
+    assert list(stage.due_ticks(due)) == [action["action_id"]]  # and still due
