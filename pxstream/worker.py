@@ -61,7 +61,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-actions",
         action="store_true",
-        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+        help="do not run the follow-up actions stage here (of the workers that run it, one is active "
+        "and the others stand by: docs/actions.md)",
     )
     parser.set_defaults(func=run_worker)
 
@@ -153,7 +154,14 @@ def run_worker(args: argparse.Namespace) -> int:
     if actions is not None:
         from streams.actions.agent import attach as attach_actions
 
-        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
+        attach_actions(
+            app,
+            settings,
+            actions,
+            app_id=config.app_id,
+            topic_prefix=config.topic_prefix,
+            session_timeout_s=config.session_timeout_s,  # how soon a standby worker takes over
+        )
     # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
     # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
     reconcile_local_tables(app, settings.kafka_bootstrap)
