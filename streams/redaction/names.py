@@ -16,10 +16,11 @@ covering only the name, never its cue.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from streams.redaction import wordlists as w
+from streams.redaction.windows import match_at, occurrences
 from streams.redaction.wordlists import word_set
 
 Span = tuple[str, int, int]
@@ -210,17 +211,61 @@ _RELATIVE_WORDS: Final = word_set(
 _FIRST_NAMES_LOWER: Final = frozenset(name.lower() for name in w.FIRST_NAMES)
 
 _Decide = Callable[[re.Match[str], str], Span | None]
-# (pattern, decision, words of which the text must have one for the pattern to be worth running)
-_CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str]], ...]] = (
-    (TITLE_NAME, _title, _TITLE_WORDS),
-    (ROLE_NAME, _title, _ROLE_WORDS),
-    (LOWER_TITLE_NAME, _lower_title, _TITLE_WORDS),
-    (LOWER_ROLE_NAME, _lower_role, _LOWER_ROLE_WORDS),
-    (SELF_INTRO, _self_intro, _INTRO_WORDS),
-    (I_AM, _i_am, _I_AM_WORDS),
-    (RELATIVE, _title, _RELATIVE_WORDS),
-    (SIGN_OFF, _sign_off, _SIGN_OFF_WORDS),
+# Where each cue pattern can start: (whole word that must be in the text, the lower-case literals a
+# match starts with). Every match starts with one of these words ("Dr", "Staff Nurse", "Kind
+# regards", "my husband", "I'm"), so the pattern is tried only where one occurs (windows.py)
+# instead of at every position of the text; tests/unit/test_redaction_windows.py checks that
+# the matches are the same as a scan of the whole text.
+_Starts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _each(words: str) -> _Starts:
+    return tuple((word, (word,)) for word in words.split())
+
+
+_TITLE_STARTS: Final = _each(
+    "mrs mr ms miss mx dr prof mister doctor professor sir dame rev reverend father lady lord"
 )
+_ROLE_STARTS: Final = _each(
+    "staff charge senior ward theatre student community district specialist head deputy nurse "
+    "healthcare health sister matron midwife surgeon consultant paramedic receptionist manager physio "
+    "physiotherapist pharmacist porter registrar therapist doctor hca sho"
+)
+_LOWER_TITLE_STARTS: Final = _each("mrs mr ms dr prof mx")
+_LOWER_ROLE_STARTS: Final = _each("doctor nurse sister matron midwife consultant surgeon")
+_INTRO_STARTS: Final = _each("my name patient signed")
+_I_AM_STARTS: Final = (("i", ("i ", "i\t", "i'm")), ("i'm", ("i'm",)), ("im", ("im",)))
+_RELATIVE_STARTS: Final = _each("my")
+_SIGN_OFF_STARTS: Final = _each("yours kind best warm many regards thanks thank cheers love from signed")
+# (pattern, decision, words of which the text must have one for the pattern to be worth running,
+#  where its matches can start)
+_CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...]] = (
+    (TITLE_NAME, _title, _TITLE_WORDS, _TITLE_STARTS),
+    (ROLE_NAME, _title, _ROLE_WORDS, _ROLE_STARTS),
+    (LOWER_TITLE_NAME, _lower_title, _TITLE_WORDS, _LOWER_TITLE_STARTS),
+    (LOWER_ROLE_NAME, _lower_role, _LOWER_ROLE_WORDS, _LOWER_ROLE_STARTS),
+    (SELF_INTRO, _self_intro, _INTRO_WORDS, _INTRO_STARTS),
+    (I_AM, _i_am, _I_AM_WORDS, _I_AM_STARTS),
+    (RELATIVE, _title, _RELATIVE_WORDS, _RELATIVE_STARTS),
+    (SIGN_OFF, _sign_off, _SIGN_OFF_WORDS, _SIGN_OFF_STARTS),
+)
+
+
+def _start_words(words: frozenset[str]) -> frozenset[str]:
+    """The text's words, plus the parts of words that hold an apostrophe ("'dr" also gives "dr"):
+    a cue may follow an apostrophe, which the word split keeps inside the word."""
+    parts = [part for word in words if "'" in word for part in word.split("'")]
+    return words.union(parts) if parts else words
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, lower: str | None, present: frozenset[str], starts: _Starts
+) -> Iterator[re.Match[str]]:
+    """The pattern's matches in the text, tried only where a cue word starts when that is known."""
+    if lower is None:
+        return pattern.finditer(text)
+    literals = [literal for word, found in starts if word in present for literal in found]
+    return match_at(pattern, text, occurrences(lower, literals))
 
 
 def _first_names(text: str) -> list[Span]:
@@ -241,19 +286,24 @@ def _first_names(text: str) -> list[Span]:
     return spans
 
 
-def find_names(text: str, words: frozenset[str], *, first_names: bool = True) -> list[Span]:
+def find_names(
+    text: str, words: frozenset[str], *, first_names: bool = True, lower: str | None = None
+) -> list[Span]:
     """(kind, start, end) of the names in the detection text, cue patterns first.
 
     ``words`` are the text's lower-case words: a pattern whose cue words are all absent cannot
     match, so it is not run (most feedback has no title, role or sign-off at all).
     ``first_names=False`` leaves out common first names that have no cue (for labels such as
-    ward names, which are often named after people).
+    ward names, which are often named after people). ``lower`` is ``text.lower()`` when it has
+    the same length (so its positions are the text's): the cue patterns are then tried only
+    where their cue words occur.
     """
     spans: list[Span] = []
-    for pattern, decide, cue_words in _CUES:
+    present = _start_words(words) if lower is not None else words
+    for pattern, decide, cue_words, starts in _CUES:
         if words.isdisjoint(cue_words):
             continue
-        for match in pattern.finditer(text):
+        for match in _matches(pattern, text, lower, present, starts):
             span = decide(match, text)
             if span is not None:
                 spans.append(span)

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from string import ascii_lowercase
 from typing import Final
 
 from streams.redaction import patterns as p
 from streams.redaction.names import find_names
 from streams.redaction.normalise import normalise
-from streams.redaction.numbers import Span, find_numbers, is_valid_nhs_number
+from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
+from streams.redaction.windows import around, bounds, finditer_near, merge
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -46,19 +48,39 @@ class Redaction:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Text:
     """The detection text and what the gates need to know about it, worked out once."""
 
     text: str
     words: frozenset[str]  # its lower-case words
-    has_digit: bool
+    lower: str | None  # text.lower(), when it has the text's positions (nearly always)
+    digit_runs: list[tuple[int, int]]  # maximal runs of digits
     label: bool  # a label a source chose (ward, site), not free text: see redact_label
+
+    @property
+    def has_digit(self) -> bool:
+        return bool(self.digit_runs)
 
     @classmethod
     def of(cls, text: str, *, label: bool) -> _Text:
-        words = frozenset(p.WORD_SPLIT.split(text.lower()))
-        return cls(text, words, _DIGIT.search(text) is not None, label)
+        lower = text.lower()
+        # the words of p.WORD_SPLIT (anything but a-z and ' splits; so does any non-ASCII
+        # character, which "replace" makes a "?"), split by C string methods, not the regex engine
+        ascii_lower = lower.encode("ascii", "replace").translate(_NOT_WORD_TO_SPACE)
+        words = frozenset(ascii_lower.decode("ascii").split())
+        same_positions = len(lower) == len(text)
+        return cls(text, words, lower if same_positions else None, digit_runs(text), label)
+
+    def near_digits(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for a pattern whose every match holds a digit (windows.py)."""
+        limits = bounds(pattern)
+        starts = merge(around(self.digit_runs, limits.width), len(self.text))
+        return finditer_near(pattern, self.text, starts, limits.reach)
+
+
+# bytes: a-z and ' stay (the text is lower-cased already), everything else splits words
+_NOT_WORD_TO_SPACE: Final = bytes(code if chr(code) in ascii_lowercase + "'" else 32 for code in range(256))
 
 
 def _emails(source: _Text) -> list[Span]:
@@ -91,9 +113,8 @@ def _labels(written: str) -> list[str]:
 def _hospital_labelled(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.HOSPITAL_GATE):
         return []
-    text = source.text
     spans: list[Span] = []
-    for match in p.HOSPITAL_LABELLED.finditer(text):
+    for match in source.near_digits(p.HOSPITAL_LABELLED):
         if sum(ch.isdigit() for ch in match.group("id")) >= 4:
             spans.append(("hospital_number", match.start("id"), match.end("id")))
     return spans
@@ -101,10 +122,10 @@ def _hospital_labelled(source: _Text) -> list[Span]:
 
 def _hospital_bare(source: _Text) -> list[Span]:
     text = source.text
-    if not p.SIX_DIGITS.search(text):
+    if all(end - start < 6 for start, end in source.digit_runs):
         return []
     spans: list[Span] = []
-    for match in p.HOSPITAL_BARE.finditer(text):
+    for match in source.near_digits(p.HOSPITAL_BARE):
         letters = match.group("letters")
         if letters.lower() in p.NOT_HOSPITAL_PREFIX:
             continue
@@ -119,13 +140,13 @@ def _hospital_bare(source: _Text) -> list[Span]:
 def _dates_of_birth(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.DOB_GATE):
         return []
-    return [("dob", m.start("date"), m.end("date")) for m in p.DOB.finditer(source.text)]
+    return [("dob", m.start("date"), m.end("date")) for m in source.near_digits(p.DOB)]
 
 
 def _postcodes(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
-    for match in p.POSTCODE.finditer(text):
+    for match in source.near_digits(p.POSTCODE):
         found = match.group(0)
         if not found.isupper() and found[-2:].lower() in p.ORDINAL_SUFFIXES:
             continue  # "T2 3rd level", "q1 2nd floor": ordinals, not postcodes
@@ -162,7 +183,7 @@ def _addresses(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
     street_words = not source.words.isdisjoint(p.STREET_TYPES)
-    for match in p.ADDRESS.finditer(text) if street_words else ():
+    for match in source.near_digits(p.ADDRESS) if street_words else ():
         start = match.start()
         words = match.group("words").split()
         if not _house_number_starts(text, start) or _is_year(match.group("number")):
@@ -175,7 +196,7 @@ def _addresses(source: _Text) -> list[Span]:
         elif p.ADDRESS_NOT_AFTER.search(text, max(0, start - 24), start):
             continue
         spans.append(("address", start, match.end()))
-    for match in p.ADDRESS_ONE_WORD.finditer(text):
+    for match in source.near_digits(p.ADDRESS_ONE_WORD):
         start = match.start()
         if (
             not _house_number_starts(text, start)
@@ -187,18 +208,21 @@ def _addresses(source: _Text) -> list[Span]:
     return spans
 
 
-_DIGIT: Final = re.compile(r"[0-9]")
+def _names(source: _Text) -> list[Span]:
+    return find_names(source.text, source.words, first_names=not source.label, lower=source.lower)
+
+
 _Detector = Callable[[_Text], list[Span]]
 # Priority order: a span overlapping one found by an earlier detector is dropped.
 _DETECTORS: Final[tuple[tuple[_Detector, bool], ...]] = (
     (_emails, False),
     (_hospital_labelled, True),
     (_dates_of_birth, True),
-    (lambda source: find_numbers(source.text), True),
+    (lambda source: find_numbers(source.text, source.digit_runs), True),
     (_hospital_bare, True),
     (_postcodes, True),
     (_addresses, True),
-    (lambda source: find_names(source.text, source.words, first_names=not source.label), False),
+    (_names, False),
 )
 
 
