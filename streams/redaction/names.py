@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Final
 
 from streams.redaction import wordlists as w
@@ -216,11 +217,11 @@ _Decide = Callable[[re.Match[str], str], Span | None]
 # regards", "my husband", "I'm"), so the pattern is tried only where one occurs (windows.py)
 # instead of at every position of the text; tests/unit/test_redaction_windows.py checks that
 # the matches are the same as a scan of the whole text.
-_Starts = tuple[tuple[str, tuple[str, ...]], ...]
+_Starts = tuple[tuple[str, tuple[bytes, ...]], ...]
 
 
 def _each(words: str) -> _Starts:
-    return tuple((word, (word,)) for word in words.split())
+    return tuple((word, (word.encode(),)) for word in words.split())
 
 
 _TITLE_STARTS: Final = _each(
@@ -234,9 +235,23 @@ _ROLE_STARTS: Final = _each(
 _LOWER_TITLE_STARTS: Final = _each("mrs mr ms dr prof mx")
 _LOWER_ROLE_STARTS: Final = _each("doctor nurse sister matron midwife consultant surgeon")
 _INTRO_STARTS: Final = _each("my name patient signed")
-_I_AM_STARTS: Final = (("i", ("i ", "i\t", "i'm")), ("i'm", ("i'm",)), ("im", ("im",)))
+_I_AM_STARTS: Final = (("i", (b"i ", b"i\t", b"i'm")), ("i'm", (b"i'm",)), ("im", (b"im",)))
 _RELATIVE_STARTS: Final = _each("my")
 _SIGN_OFF_STARTS: Final = _each("yours kind best warm many regards thanks thank cheers love from signed")
+_ALL_START_WORDS: Final = frozenset(
+    word
+    for starts in (
+        _TITLE_STARTS,
+        _ROLE_STARTS,
+        _LOWER_TITLE_STARTS,
+        _LOWER_ROLE_STARTS,
+        _INTRO_STARTS,
+        _I_AM_STARTS,
+        _RELATIVE_STARTS,
+        _SIGN_OFF_STARTS,
+    )
+    for word, _ in starts
+)
 # (pattern, decision, words of which the text must have one for the pattern to be worth running,
 #  where its matches can start)
 _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...]] = (
@@ -251,21 +266,55 @@ _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...
 )
 
 
-def _start_words(words: frozenset[str]) -> frozenset[str]:
-    """The text's words, plus the parts of words that hold an apostrophe ("'dr" also gives "dr"):
-    a cue may follow an apostrophe, which the word split keeps inside the word."""
-    parts = [part for word in words if "'" in word for part in word.split("'")]
-    return words.union(parts) if parts else words
+def _start_words(words: frozenset[str], lower: bytes) -> frozenset[str]:
+    """The cue words the text holds: its words, and the parts of words that hold an apostrophe
+    ("'dr" also gives "dr"), since a cue may follow an apostrophe, which the word split keeps
+    inside the word.
+
+    Only the cue words are kept (a small set, not a copy of every word of a letter), and the parts
+    are read beside each apostrophe (a few per text) rather than by visiting every word.
+    """
+    present = _ALL_START_WORDS.intersection(words)
+    if b"'" not in lower:
+        return present
+    chunks = lower.translate(_WORD_BYTES).split(b"'")
+    parts: set[bytes] = set()
+    for before, after in pairwise(chunks):
+        if before[-1:].isalpha():
+            parts.add(before.rsplit(None, 1)[-1])
+        if after[:1].isalpha():
+            parts.add(after.split(None, 1)[0])
+    return present.union(_ALL_START_WORDS.intersection(part.decode("ascii") for part in parts))
+
+
+# lower-case a-z and the apostrophe (where the text is then split) stay, everything else is a space
+_WORD_BYTES: Final = bytes(code if 97 <= code <= 122 or code == 39 else 32 for code in range(256))
 
 
 def _matches(
-    pattern: re.Pattern[str], text: str, lower: str | None, present: frozenset[str], starts: _Starts
+    pattern: re.Pattern[str],
+    text: str,
+    lower: bytes | None,
+    present: frozenset[str],
+    starts: _Starts,
+    found: dict[bytes, list[int]] | None = None,
 ) -> Iterator[re.Match[str]]:
-    """The pattern's matches in the text, tried only where a cue word starts when that is known."""
+    """The pattern's matches in the text, tried only where a cue word starts when that is known.
+
+    ``found`` keeps each literal's places across the cue patterns of one text ("my", "doctor"
+    and the titles start several).
+    """
     if lower is None:
         return pattern.finditer(text)
-    literals = [literal for word, found in starts if word in present for literal in found]
-    return match_at(pattern, text, occurrences(lower, literals))
+    found = {} if found is None else found
+    places: set[int] = set()
+    for word, literals in starts:
+        if word in present:
+            for literal in literals:
+                if literal not in found:
+                    found[literal] = occurrences(lower, (literal,))
+                places.update(found[literal])
+    return match_at(pattern, text, sorted(places))
 
 
 def _first_names(text: str) -> list[Span]:
@@ -287,23 +336,24 @@ def _first_names(text: str) -> list[Span]:
 
 
 def find_names(
-    text: str, words: frozenset[str], *, first_names: bool = True, lower: str | None = None
+    text: str, words: frozenset[str], *, first_names: bool = True, lower: bytes | None = None
 ) -> list[Span]:
     """(kind, start, end) of the names in the detection text, cue patterns first.
 
     ``words`` are the text's lower-case words: a pattern whose cue words are all absent cannot
     match, so it is not run (most feedback has no title, role or sign-off at all).
     ``first_names=False`` leaves out common first names that have no cue (for labels such as
-    ward names, which are often named after people). ``lower`` is ``text.lower()`` when it has
-    the same length (so its positions are the text's): the cue patterns are then tried only
-    where their cue words occur.
+    ward names, which are often named after people). ``lower`` is ``text.lower()`` one byte per
+    character (``encode("ascii", "replace")``) when it has the text's positions: the cue
+    patterns are then tried only where their cue words occur.
     """
     spans: list[Span] = []
-    present = _start_words(words) if lower is not None else words
+    present = _start_words(words, lower) if lower is not None else words
+    found: dict[bytes, list[int]] = {}
     for pattern, decide, cue_words, starts in _CUES:
         if words.isdisjoint(cue_words):
             continue
-        for match in _matches(pattern, text, lower, present, starts):
+        for match in _matches(pattern, text, lower, present, starts, found):
             span = decide(match, text)
             if span is not None:
                 spans.append(span)

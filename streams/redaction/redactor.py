@@ -24,7 +24,7 @@ from streams.redaction import patterns as p
 from streams.redaction.names import find_names
 from streams.redaction.normalise import normalise
 from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
-from streams.redaction.windows import around, bounds, finditer_near, merge
+from streams.redaction.windows import around, bounds, finditer_near, match_at, merge
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -54,7 +54,7 @@ class _Text:
 
     text: str
     words: frozenset[str]  # its lower-case words
-    lower: str | None  # text.lower(), when it has the text's positions (nearly always)
+    lower: bytes | None  # text.lower() one byte per character (non-ASCII: "?"), when positions agree
     digit_runs: list[tuple[int, int]]  # maximal runs of digits
     label: bool  # a label a source chose (ward, site), not free text: see redact_label
 
@@ -65,18 +65,28 @@ class _Text:
     @classmethod
     def of(cls, text: str, *, label: bool) -> _Text:
         lower = text.lower()
-        # the words of p.WORD_SPLIT (anything but a-z and ' splits; so does any non-ASCII
-        # character, which "replace" makes a "?"), split by C string methods, not the regex engine
-        ascii_lower = lower.encode("ascii", "replace").translate(_NOT_WORD_TO_SPACE)
-        words = frozenset(ascii_lower.decode("ascii").split())
+        # one byte per character: non-ASCII becomes "?", which is neither a digit nor a letter
+        raw = lower.encode("ascii", "replace")
+        # the words of p.WORD_SPLIT (anything but a-z and ' splits them), by C string methods
+        words = frozenset(raw.translate(_NOT_WORD_TO_SPACE).decode("ascii").split())
         same_positions = len(lower) == len(text)
-        return cls(text, words, lower if same_positions else None, digit_runs(text), label)
+        runs = digit_runs(text, raw if same_positions else None)
+        return cls(text, words, raw if same_positions else None, runs, label)
 
     def near_digits(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for a pattern whose every match holds a digit (windows.py)."""
         limits = bounds(pattern)
         starts = merge(around(self.digit_runs, limits.width), len(self.text))
         return finditer_near(pattern, self.text, starts, limits.reach)
+
+    def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
+
+        Both start with ``\\d{1,4}`` followed by a letter, comma or space, so a match takes its
+        run of digits to the run's end: it can only start among the last four digits of a run.
+        """
+        starts = [at for first, end in self.digit_runs for at in range(max(first, end - 4), end)]
+        return match_at(pattern, self.text, starts)
 
 
 # bytes: a-z and ' stay (the text is lower-cased already), everything else splits words
@@ -183,7 +193,7 @@ def _addresses(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
     street_words = not source.words.isdisjoint(p.STREET_TYPES)
-    for match in source.near_digits(p.ADDRESS) if street_words else ():
+    for match in source.at_house_numbers(p.ADDRESS) if street_words else ():
         start = match.start()
         words = match.group("words").split()
         if not _house_number_starts(text, start) or _is_year(match.group("number")):
@@ -196,7 +206,7 @@ def _addresses(source: _Text) -> list[Span]:
         elif p.ADDRESS_NOT_AFTER.search(text, max(0, start - 24), start):
             continue
         spans.append(("address", start, match.end()))
-    for match in source.near_digits(p.ADDRESS_ONE_WORD):
+    for match in source.at_house_numbers(p.ADDRESS_ONE_WORD):
         start = match.start()
         if (
             not _house_number_starts(text, start)

@@ -80,6 +80,18 @@ def test_a_digit_pattern_scanned_near_digits_finds_what_a_whole_scan_finds(name:
     assert found > 0, f"{name} matched nothing: the comparison proves nothing"
 
 
+@pytest.mark.parametrize("name", ["ADDRESS", "ADDRESS_ONE_WORD"])
+def test_an_address_pattern_tried_at_house_numbers_finds_what_a_whole_scan_finds(name: str) -> None:
+    pattern = DIGIT_PATTERNS[name]
+    found = 0
+    for text in [*TEXTS, "12345 Acacia Avenue", "1 2 3 4 5 High Street", "12a, Broadway 123456 Kingsway"]:
+        source = redactor._Text.of(text, label=False)
+        whole = _spans(pattern.finditer(text))
+        assert _spans(source.at_house_numbers(pattern)) == whole, (name, text[:80])
+        found += len(whole)
+    assert found > 0
+
+
 @pytest.mark.parametrize("key", sorted(CUE_PATTERNS))
 def test_a_cue_pattern_tried_at_its_cue_words_finds_what_a_whole_scan_finds(key: str) -> None:
     pattern, starts = CUE_PATTERNS[key]
@@ -88,7 +100,7 @@ def test_a_cue_pattern_tried_at_its_cue_words_finds_what_a_whole_scan_finds(key:
         source = redactor._Text.of(text, label=False)
         if source.lower is None:
             continue
-        present = names._start_words(source.words)
+        present = names._start_words(source.words, source.lower)
         whole = _spans(pattern.finditer(text))
         assert _spans(names._matches(pattern, text, source.lower, present, starts)) == whole, (key, text[:80])
         found += len(whole)
@@ -145,7 +157,15 @@ def _work(text: str) -> int:
         starts = windows.merge(windows.around(source.digit_runs, limits.width), len(text))
         list(windows.finditer_near(counting, text, starts, limits.reach))  # type: ignore[arg-type]
         total += counting.read
-    present = names._start_words(source.words)
+    for pattern in (p.ADDRESS, p.ADDRESS_ONE_WORD):
+        counting = _Counting(pattern)
+        list(
+            windows.match_at(
+                counting, text, [at for a, b in source.digit_runs for at in range(max(a, b - 4), b)]
+            )
+        )  # type: ignore[arg-type]
+        total += counting.read
+    present = names._start_words(source.words, source.lower)
     for pattern, starts in CUE_PATTERNS.values():
         counting = _Counting(pattern)
         list(names._matches(counting, text, source.lower, present, starts))  # type: ignore[arg-type]
