@@ -14,7 +14,7 @@ whole call is O(length of the text): docs/redaction.md, tests/unit/test_redactio
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from string import ascii_lowercase
@@ -24,7 +24,7 @@ from streams.redaction import patterns as p
 from streams.redaction.names import find_names
 from streams.redaction.normalise import normalise
 from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
-from streams.redaction.windows import around, bounds, finditer_near, match_at, merge
+from streams.redaction.windows import around, bounds, finditer_near, match_at, merge, occurrences
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -79,6 +79,23 @@ class _Text:
         starts = merge(around(self.digit_runs, limits.width), len(self.text))
         return finditer_near(pattern, self.text, starts, limits.reach)
 
+    def at_labels_near_digits(
+        self, pattern: re.Pattern[str], labels: tuple[bytes, ...]
+    ) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for a pattern that starts with one of ``labels`` (lower
+        case) and holds a digit: tried only where a label occurs within reach of a digit."""
+        if self.lower is None:
+            return self.near_digits(pattern)
+        limits = bounds(pattern)
+        windows = merge(around(self.digit_runs, limits.width), len(self.text))
+        ends = [end for _, end in windows]
+        starts = []
+        for at in occurrences(self.lower, labels):
+            window = bisect_right(ends, at)
+            if window < len(windows) and windows[window][0] <= at:
+                starts.append(at)
+        return match_at(pattern, self.text, starts)
+
     def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
 
@@ -124,7 +141,7 @@ def _hospital_labelled(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.HOSPITAL_GATE):
         return []
     spans: list[Span] = []
-    for match in source.near_digits(p.HOSPITAL_LABELLED):
+    for match in source.at_labels_near_digits(p.HOSPITAL_LABELLED, p.HOSPITAL_LABELS):
         if sum(ch.isdigit() for ch in match.group("id")) >= 4:
             spans.append(("hospital_number", match.start("id"), match.end("id")))
     return spans

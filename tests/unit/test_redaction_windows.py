@@ -80,6 +80,25 @@ def test_a_digit_pattern_scanned_near_digits_finds_what_a_whole_scan_finds(name:
     assert found > 0, f"{name} matched nothing: the comparison proves nothing"
 
 
+def test_labelled_hospital_numbers_tried_at_labels_near_digits_are_what_a_whole_scan_finds() -> None:
+    found = 0
+    extra = [
+        "M.R.N. 1234567",
+        "m. r. n 12345",
+        "Pt no: 1234",
+        "CASE NOTES # 99887",
+        "medical  records id 4455",
+    ]
+    for text in [*TEXTS, *extra]:
+        source = redactor._Text.of(text, label=False)
+        whole = _spans(p.HOSPITAL_LABELLED.finditer(text))
+        assert _spans(source.at_labels_near_digits(p.HOSPITAL_LABELLED, p.HOSPITAL_LABELS)) == whole, text[
+            :80
+        ]
+        found += len(whole)
+    assert found > 5
+
+
 @pytest.mark.parametrize("name", ["ADDRESS", "ADDRESS_ONE_WORD"])
 def test_an_address_pattern_tried_at_house_numbers_finds_what_a_whole_scan_finds(name: str) -> None:
     pattern = DIGIT_PATTERNS[name]
