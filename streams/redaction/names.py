@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from itertools import pairwise
 from typing import Final
 
 from streams.redaction import wordlists as w
@@ -266,29 +265,9 @@ _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...
 )
 
 
-def _start_words(words: frozenset[str], lower: bytes) -> frozenset[str]:
-    """The cue words the text holds: its words, and the parts of words that hold an apostrophe
-    ("'dr" also gives "dr"), since a cue may follow an apostrophe, which the word split keeps
-    inside the word.
-
-    Only the cue words are kept (a small set, not a copy of every word of a letter), and the parts
-    are read beside each apostrophe (a few per text) rather than by visiting every word.
-    """
-    present = _ALL_START_WORDS.intersection(words)
-    if b"'" not in lower:
-        return present
-    chunks = lower.translate(_WORD_BYTES).split(b"'")
-    parts: set[bytes] = set()
-    for before, after in pairwise(chunks):
-        if before[-1:].isalpha():
-            parts.add(before.rsplit(None, 1)[-1])
-        if after[:1].isalpha():
-            parts.add(after.split(None, 1)[0])
-    return present.union(_ALL_START_WORDS.intersection(part.decode("ascii") for part in parts))
-
-
-# lower-case a-z and the apostrophe (where the text is then split) stay, everything else is a space
-_WORD_BYTES: Final = bytes(code if 97 <= code <= 122 or code == 39 else 32 for code in range(256))
+def _start_words(words: frozenset[str]) -> frozenset[str]:
+    """The cue words the text holds (a small set, not a copy of every word of a letter)."""
+    return _ALL_START_WORDS.intersection(words)
 
 
 def _matches(
@@ -348,7 +327,7 @@ def find_names(
     patterns are then tried only where their cue words occur.
     """
     spans: list[Span] = []
-    present = _start_words(words, lower) if lower is not None else words
+    present = _start_words(words)
     found: dict[bytes, list[int]] = {}
     for pattern, decide, cue_words, starts in _CUES:
         if words.isdisjoint(cue_words):

@@ -119,7 +119,7 @@ def test_a_cue_pattern_tried_at_its_cue_words_finds_what_a_whole_scan_finds(key:
         source = redactor._Text.of(text, label=False)
         if source.lower is None:
             continue
-        present = names._start_words(source.words, source.lower)
+        present = names._start_words(source.words)
         whole = _spans(pattern.finditer(text))
         assert _spans(names._matches(pattern, text, source.lower, present, starts)) == whole, (key, text[:80])
         found += len(whole)
@@ -184,7 +184,7 @@ def _work(text: str) -> int:
             )
         )  # type: ignore[arg-type]
         total += counting.read
-    present = names._start_words(source.words, source.lower)
+    present = names._start_words(source.words)
     for pattern, starts in CUE_PATTERNS.values():
         counting = _Counting(pattern)
         list(names._matches(counting, text, source.lower, present, starts))  # type: ignore[arg-type]
