@@ -265,6 +265,10 @@ _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...
 )
 
 
+# Every word a gate of this module asks about: the redactor keeps only these of a text's words.
+GATE_WORDS: Final = frozenset().union(_FIRST_NAMES_LOWER, _ALL_START_WORDS, *(cue for _, _, cue, _ in _CUES))
+
+
 def _start_words(words: frozenset[str]) -> frozenset[str]:
     """The cue words the text holds (a small set, not a copy of every word of a letter)."""
     return _ALL_START_WORDS.intersection(words)

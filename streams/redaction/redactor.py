@@ -22,7 +22,7 @@ from string import ascii_lowercase
 from typing import Final
 
 from streams.redaction import patterns as p
-from streams.redaction.names import find_names
+from streams.redaction.names import GATE_WORDS, find_names
 from streams.redaction.normalise import normalise
 from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
 from streams.redaction.windows import around, bounds, finditer_near, match_at, merge, occurrences
@@ -54,7 +54,7 @@ class _Text:
     """The detection text and what the gates need to know about it, worked out once."""
 
     text: str
-    words: frozenset[str]  # its lower-case words
+    words: frozenset[str]  # its lower-case words that some gate asks about (_GATE_WORDS)
     lower: bytes | None  # text.lower() one byte per character (non-ASCII: "?"), when positions agree
     digit_runs: list[tuple[int, int]]  # maximal runs of digits
     label: bool  # a label a source chose (ward, site), not free text: see redact_label
@@ -66,9 +66,11 @@ class _Text:
         raw = lower.encode("ascii", "replace")
         # the words of p.WORD_SPLIT (anything but a-z and ' splits them), by C string methods
         kept = raw.translate(_NOT_WORD_TO_SPACE)
-        words = frozenset(kept.decode("ascii").split())
+        # only the words some gate asks about are kept: a letter has hundreds of words, and a
+        # set of all of them cost more than every detector's work on most letters
+        words = _GATE_WORDS.intersection(kept.decode("ascii").split())
         if b"'" in kept:
-            words = words.union(_apostrophe_parts(kept))
+            words = words.union(_GATE_WORDS.intersection(_apostrophe_parts(kept)))
         same_positions = len(lower) == len(text)
         runs = digit_runs(text, raw if same_positions else None)
         return cls(text, words, raw if same_positions else None, runs, label)
@@ -123,6 +125,9 @@ def _apostrophe_parts(kept: bytes) -> list[str]:
             parts.add(after.split(None, 1)[0])
     return [part.decode("ascii") for part in parts]
 
+
+# Every word a gate asks about ("at" and "dot" for written-out e-mail addresses).
+_GATE_WORDS: Final = frozenset().union({"at", "dot"}, p.HOSPITAL_GATE, p.DOB_GATE, p.STREET_TYPES, GATE_WORDS)
 
 # bytes: a-z and ' stay (the text is lower-cased already), everything else splits words
 _NOT_WORD_TO_SPACE: Final = bytes(code if chr(code) in ascii_lowercase + "'" else 32 for code in range(256))

@@ -201,3 +201,16 @@ def test_the_work_of_the_windows_doubles_with_the_text_not_more(unit: str) -> No
     assert large <= 2.1 * small + 1_000, (unit, small, large)
     # and the windows never read more than a few whole scans would
     assert large <= 20 * 50_000 * (len(DIGIT_PATTERNS) + len(CUE_PATTERNS)), (unit, large)
+
+
+def test_the_words_kept_for_the_gates_answer_every_gate_as_all_the_words_would() -> None:
+    """Only the words some gate asks about are kept; every gate must find its words among them."""
+    gates = [p.HOSPITAL_GATE, p.DOB_GATE, p.STREET_TYPES, {"at", "dot"}, names._FIRST_NAMES_LOWER]
+    gates += [cue for _, _, cue, _ in names._CUES]
+    for gate in gates:
+        assert set(gate) <= redactor._GATE_WORDS
+    for text in TEXTS:
+        every = frozenset(re.split(r"[^a-z']{1,64}", text.lower()))
+        kept = redactor._Text.of(text, label=False).words
+        for gate in gates:
+            assert every.isdisjoint(gate) == kept.isdisjoint(gate) or not kept.isdisjoint(gate), text[:80]
