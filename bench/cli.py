@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,actions",
+        default="ceiling,pipeline,latency,sink,import,tagging,actions,stateless",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -165,6 +165,11 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
         return {"actions_stage": {**bench_engine(events), **through_kafka}}
 
+    def stateless() -> dict[str, Any]:
+        from bench.stateless import bench_stateless
+
+        return bench_stateless(settings, events=min(args.events, 20_000))
+
     return {
         "ceiling": lambda: bench_ceiling(settings, args.events),
         "pipeline": pipeline,
@@ -173,6 +178,7 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         "import": file_import,
         "tagging": tagging,
         "actions": actions,
+        "stateless": stateless,
     }
 
 
