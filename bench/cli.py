@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,actions,stateless",
+        default="ceiling,pipeline,latency,latency-busy,sink,import,tagging,actions,stateless",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -138,6 +138,11 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
 
         return bench_alert_latency(settings)
 
+    def latency_busy() -> dict[str, Any]:
+        from bench.latency import bench_alert_latency
+
+        return bench_alert_latency(settings, busy=1)  # another process keeps one core busy
+
     def sink() -> dict[str, Any]:
         import tempfile
 
@@ -174,6 +179,7 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         "ceiling": lambda: bench_ceiling(settings, args.events),
         "pipeline": pipeline,
         "latency": latency,
+        "latency-busy": latency_busy,
         "sink": sink,
         "import": file_import,
         "tagging": tagging,
