@@ -110,8 +110,7 @@ class TaggingSink(BatchingSink):
                 f"delivering {len(records)} inputs' outputs to Kafka at {self.settings.kafka_bootstrap}: "
                 f"{type(exc).__name__}"
             ) from exc
-        for result in results:
-            self.metrics.observe(result)
+        self.metrics.observe(*results)
         self.batches += 1
 
     async def close(self) -> None:

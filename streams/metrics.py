@@ -89,38 +89,49 @@ class PipelineMetrics:
     consumer_lag: Gauge
     end_to_end_latency: BatchHistogram
 
-    def observe(self, result: BatchResult) -> None:
-        """Record one processed batch, after its output has been acknowledged by Kafka.
+    def observe(self, *results: BatchResult) -> None:
+        """Record one processed batch (the results of its slices), after its output has been
+        acknowledged by Kafka.
 
         Per batch, not per event: counters are incremented once per label value, the latency
         histogram takes the batch in one call, and each distinct `received_at` is parsed once
         (a connector's batch, or events the pipeline stamped, share one).
         """
-        for source, count in result.in_by_source.items():
-            self.events_in.labels(source=source).inc(count)
+        in_by_source: collections.Counter[str] = collections.Counter()
         out_by_source: collections.Counter[str] = collections.Counter()
+        dead_by_reason: collections.Counter[str] = collections.Counter()
+        redactions: collections.Counter[str] = collections.Counter()
         seconds_since: dict[str, float] = {}
         latencies = []
+        tagging_seconds, tagged = 0.0, False
         now = datetime.now(UTC)  # called once Kafka has acknowledged the output: that is "out"
-        for output in result.tagged:
-            event = output.event
-            out_by_source[event["source"]] += 1
-            received = event["received_at"]
-            latency = seconds_since.get(received)
-            if latency is None:
-                latency = seconds_since[received] = max(
-                    0.0, (now - datetime.fromisoformat(received)).total_seconds()
-                )
-            latencies.append(latency)
-        self.end_to_end_latency.observe_many(latencies)
+        for result in results:
+            in_by_source.update(result.in_by_source)
+            redactions.update(result.redactions)
+            dead_by_reason.update(dead.letter["reason_code"] for dead in result.dead)
+            for output in result.tagged:
+                event = output.event
+                out_by_source[event["source"]] += 1
+                received = event["received_at"]
+                latency = seconds_since.get(received)
+                if latency is None:
+                    latency = seconds_since[received] = max(
+                        0.0, (now - datetime.fromisoformat(received)).total_seconds()
+                    )
+                latencies.append(latency)
+            if result.tagged:
+                tagging_seconds, tagged = tagging_seconds + result.tagging_seconds, True
+        for source, count in in_by_source.items():
+            self.events_in.labels(source=source).inc(count)
         for source, count in out_by_source.items():
             self.events_out.labels(source=source).inc(count)
-        for reason, count in collections.Counter(dead.letter["reason_code"] for dead in result.dead).items():
+        self.end_to_end_latency.observe_many(latencies)
+        for reason, count in dead_by_reason.items():
             self.dead_letters.labels(reason=reason).inc(count)
-        for kind, count in result.redactions.items():
+        for kind, count in redactions.items():
             self.redactions.labels(kind=kind if kind in REDACTION_KINDS else OTHER_KIND).inc(count)
-        if result.tagged:
-            self.tagging_seconds.observe(result.tagging_seconds)
+        if tagged:
+            self.tagging_seconds.observe(tagging_seconds)
 
 
 @cache
