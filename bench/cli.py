@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,redaction,actions",
+        default="ceiling,pipeline,latency,latency-busy,sink,import,tagging,redaction,actions,stateless",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -138,6 +138,11 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
 
         return bench_alert_latency(settings)
 
+    def latency_busy() -> dict[str, Any]:
+        from bench.latency import bench_alert_latency
+
+        return bench_alert_latency(settings, busy=1)  # another process keeps one core busy
+
     def sink() -> dict[str, Any]:
         import tempfile
 
@@ -170,15 +175,22 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
         return {"actions_stage": {**bench_engine(events), **through_kafka}}
 
+    def stateless() -> dict[str, Any]:
+        from bench.stateless import bench_stateless
+
+        return bench_stateless(settings, events=min(args.events, 20_000))
+
     return {
         "ceiling": lambda: bench_ceiling(settings, args.events),
         "pipeline": pipeline,
         "latency": latency,
+        "latency-busy": latency_busy,
         "sink": sink,
         "import": file_import,
         "tagging": tagging,
         "redaction": redaction,
         "actions": actions,
+        "stateless": stateless,
     }
 
 
