@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import platform
 import sys
@@ -23,20 +24,66 @@ from typing import Any
 
 import orjson
 
+from bench.harness import Figure, part_result
+from bench.load import LoadWatch, describe
+from bench.report import (
+    NOT_MEASURED,
+    Row,
+    collect_figures,
+    format_figures,
+    format_rows,
+    other_figures,
+    summary,
+)
 from runtime.produce import produce
 from schemas.settings import Settings
+
+# Parts of the speed issue (docs/benchmarks.md): each module exposes
+# ``run_part(settings, events=None) -> dict`` (None: the part's own default size) returning figures
+# by the convention in bench/harness.py. A module not written yet makes its goals "not measured".
+GOAL_PARTS: dict[str, str] = {
+    "hotspot-engine": "bench.hotspot_engine",
+    "hotspot-stage": "bench.hotspot_stage",
+    "stateless": "bench.stateless",
+    "redaction": "bench.redaction",
+    "peer-hotspots": "bench.peer.hotspots",
+    "peer-stateless": "bench.peer.stateless",
+    "scaling": "bench.scaling",
+}
+# The figures each part publishes, so a part that fails or is missing marks its goals' rows with why.
+PART_FIGURES: dict[str, tuple[str, ...]] = {
+    "hotspot-engine": ("hotspot-engine",),
+    "hotspot-stage": ("hotspot-stage",),
+    "stateless": ("stateless-stage",),
+    "redaction": ("redaction",),
+    "latency": ("alert-latency-p99", "healthz-failures"),
+    "peer-hotspots": ("peer-hotspots",),
+    "peer-stateless": ("peer-stateless-batching", "peer-stateless-apply"),
+    "scaling": ("scaling",),
+}
+DEFAULT_PARTS = (
+    "ceiling,hotspot-engine,hotspot-stage,peer-hotspots,stateless,peer-stateless,redaction,"
+    "latency,scaling,sink,tagging,actions"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("bench", help="measure throughput and alert latency on this machine")
-    parser.add_argument("--events", type=int, default=50_000, help="events for the ceiling and pipeline runs")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events for every part (default: each part's own size, chosen so the whole run takes "
+        "under 10 minutes on 2 cores)",
+    )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,actions",
-        help="comma-separated parts to run (default: all)",
+        default=DEFAULT_PARTS,
+        help="comma-separated parts to run (default: the goal parts and the stage figures; "
+        "also: pipeline, import)",
     )
     parser.set_defaults(func=run_bench)
 
@@ -124,19 +171,18 @@ def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
         rate = asyncio.run(measure_ceiling(settings.kafka_bootstrap, topic, events))
     finally:
         delete_topics(settings.kafka_bootstrap, [topic])
-    return {"ceiling_events_per_s": round(rate)}
+    ceiling = Figure("ceiling", round(rate), "events/s", events=events, note="aiokafka getmany + orjson")
+    return part_result(ceiling, ceiling_events_per_s=round(rate))
 
 
-def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The parts that came before the speed issue's goals: keys of their own, no figures."""
+    events = args.events
+
     def pipeline() -> dict[str, Any]:
         from bench.pipeline import bench_pipeline
 
-        return bench_pipeline(settings, events=args.events)
-
-    def latency() -> dict[str, Any]:
-        from bench.latency import bench_alert_latency
-
-        return bench_alert_latency(settings)
+        return bench_pipeline(settings, events=events or 50_000)
 
     def sink() -> dict[str, Any]:
         import tempfile
@@ -154,26 +200,77 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
     def tagging() -> dict[str, Any]:
         from bench.tagging import bench_realistic_mix
 
-        report = bench_realistic_mix(events=min(args.events, 20_000))
+        report = bench_realistic_mix(events=min(events or 10_000, 20_000))
         rate = report["pipeline"]["validate_redact_tag_per_s"]
         return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
 
     def actions() -> dict[str, Any]:
         from bench.actions import bench_engine, bench_kafka, feed
 
-        events = feed(min(args.events, 20_000))
-        through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
-        return {"actions_stage": {**bench_engine(events), **through_kafka}}
+        chosen = feed(min(events or 10_000, 20_000))
+        through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, chosen))
+        return {"actions_stage": {**bench_engine(chosen), **through_kafka}}
 
     return {
-        "ceiling": lambda: bench_ceiling(settings, args.events),
+        "ceiling": lambda: bench_ceiling(settings, events or 50_000),
         "pipeline": pipeline,
-        "latency": latency,
         "sink": sink,
         "import": file_import,
         "tagging": tagging,
         "actions": actions,
     }
+
+
+def _latency(settings: Settings) -> dict[str, Any]:
+    """Goal 5. Until the latency part publishes its own figures (with a busy core and /healthz
+    probes), its p99 is shown with a note saying what it did not do."""
+    from bench.latency import bench_alert_latency
+
+    result = bench_alert_latency(settings)
+    if "figures" not in result and "alert_latency_ms" in result:
+        p99 = Figure(
+            "alert-latency-p99",
+            result["alert_latency_ms"]["p99"],
+            "ms",
+            note="no core kept busy, /healthz not probed (the latency part predates goal 5)",
+        )
+        result = {**part_result(p99), **result}
+    return result
+
+
+def _goal_part(module_name: str, settings: Settings, events: int | None) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        module = importlib.import_module(module_name)
+        return module.run_part(settings, events)
+
+    return run
+
+
+def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    parts = _legacy_parts(settings, args)
+    parts["latency"] = lambda: _latency(settings)
+    for name, module_name in GOAL_PARTS.items():
+        parts[name] = _goal_part(module_name, settings, args.events)
+    return parts
+
+
+def _run_part(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One part with its load and duration; a part that fails or is not written yet leaves a reason
+    for its goals' rows instead of stopping the others."""
+    watch = LoadWatch()
+    began = time.perf_counter()
+    try:
+        result = dict(run())
+    except ModuleNotFoundError as exc:
+        reason = f"{NOT_MEASURED} (part not built: {exc.name})"
+        result = {"unavailable": dict.fromkeys(PART_FIGURES.get(name, ()), reason), "error": str(exc)}
+    except Exception as exc:  # one broken part must not hide the other figures
+        reason = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+        result = {"unavailable": dict.fromkeys(PART_FIGURES.get(name, ()), reason), "error": reason}
+        print(f"bench: {name} {reason}", file=sys.stderr, flush=True)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    result["load"] = watch.stop()
+    return result
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -187,23 +284,52 @@ def run_bench(args: argparse.Namespace) -> int:
             f"Kafka is not reachable at {settings.kafka_bootstrap}; start it with `pxstream infra up`"
         )
     results: dict[str, Any] = {"events": args.events, "machine": machine()}
-    if hasattr(os, "getloadavg"):
-        # Another process (a training run, a test suite) may hold a core: say so beside the figures.
-        results["load_average"] = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    # Another process (a training run, a test suite) may hold a core: say so beside the figures.
+    results["load_average"] = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     parts = _parts(settings, args)
+    chosen = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = [name for name in chosen if name not in parts]
+    if unknown:
+        raise SystemExit(f"pxstream bench: unknown part {unknown[0]!r}; choose from {', '.join(parts)}")
     began = time.perf_counter()
-    for name in [p.strip() for p in args.only.split(",") if p.strip()]:
-        if name not in parts:
-            raise SystemExit(f"pxstream bench: unknown part {name!r}; choose from {', '.join(parts)}")
+    results["parts"] = {}
+    for name in chosen:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        results.update(parts[name]())
-        results.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        result = _run_part(name, parts[name])
+        results["parts"][name] = result
+        results.setdefault("seconds", {})[name] = result["seconds"]
+        results.update({k: v for k, v in result.items() if k not in _PART_KEYS})
     results["total_seconds"] = round(time.perf_counter() - began, 1)
+    figures = collect_figures(results["parts"])
+    unavailable = {k: v for r in results["parts"].values() for k, v in (r.get("unavailable") or {}).items()}
+    rows = summary(figures, unavailable)
+    results["summary"] = [row.as_dict() for row in rows]
+    results["figures"] = [figure.as_dict() for figure in figures.values()]
     print_table(results)
+    print_summary(results, rows, other_figures(figures))
     if args.json:
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return 0
+
+
+# Keys of a part's result that stay under "parts" rather than the top level of the JSON.
+_PART_KEYS = frozenset({"figures", "unavailable", "seconds", "load", "error"})
+
+
+def print_summary(results: dict[str, Any], rows: list[Row], others: list[Figure]) -> None:
+    """The goals table, the other figures, and each part's load and duration."""
+    print()
+    print("Goals of the speed issue (each ratio taken within this run):")
+    for line in format_rows(rows):
+        print("  " + line)
+    if others:
+        print("Other figures:")
+        for line in format_figures(others):
+            print("  " + line)
+    print("Load and duration by part:")
+    for name, result in results["parts"].items():
+        print(f"  {name}: {result['seconds']:.0f} s; {describe(result['load'])}")
+    print(f"  total: {results['total_seconds']:.0f} s")
 
 
 def print_table(results: dict[str, Any]) -> None:

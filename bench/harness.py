@@ -1,6 +1,13 @@
 """The harness the benchmarks and the worker's integration tests share: realistic FeedbackEvents
-with planted personal data, `pxstream worker` as a child process on unique topics, and a reader
-that collects what comes out."""
+with planted personal data, `pxstream worker` as a child process on unique topics, a reader
+that collects what comes out, and the result convention every `pxstream bench` part follows.
+
+The convention (docs/benchmarks.md): a part returns a dict whose ``"figures"`` key holds a list
+of ``Figure`` (or ``Figure.as_dict()``) — one measured value each, named so the summary in
+``bench/report.py`` can bind it to a goal of the speed issue — beside any other keys it likes.
+A figure carries its own reference when the part measured one in the same run (the pure
+function beside the stage); otherwise the summary takes the reference from another figure of
+the same `pxstream bench` run (Quix Streams' rate beside the hotspot stage's)."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +73,61 @@ def synthetic_events(count: int, *, seed: int = 7, now: datetime | None = None) 
             }
         )
     return events
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured value of a bench part.
+
+    ``name`` is what the summary looks up (``hotspot-stage``, ``hotspot-engine``,
+    ``stateless-stage``, ``redaction``, ``alert-latency-p99``, ``healthz-failures``,
+    ``peer-hotspots``, ``peer-stateless-apply``, ``peer-stateless-batching``, ``scaling``; any
+    other name is listed under "other figures"). ``unit`` is free text (``events/s``,
+    ``µs/event``, ``ms``). ``reference`` is the same quantity measured in the same run for
+    comparison (``reference_name`` says what it is), ``ratio`` is then ``value / reference``.
+    ``target`` applies to the ratio when there is a reference, else to the value;
+    ``higher_is_better`` says which side of the target meets it. ``cpu_us_per_event`` is the
+    process CPU time of the stage's process(es) over the run divided by the events, the figure
+    a shared machine distorts least. ``events`` is how many events the figure was measured on.
+    """
+
+    name: str
+    value: float
+    unit: str
+    reference: float | None = None
+    reference_name: str = ""
+    target: float | None = None
+    higher_is_better: bool = True
+    cpu_us_per_event: float | None = None
+    events: int | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference is None or not self.reference:
+            return None
+        return self.value / self.reference
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def part_result(*figures: Figure, **extra: Any) -> dict[str, Any]:
+    """A part's return value: its figures as dicts under ``"figures"``, plus any other keys."""
+    return {"figures": [figure.as_dict() for figure in figures], **extra}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far, from /proc/<pid>/stat (no psutil needed):
+    read it at the start and the end of a run; the difference over the events is µs/event."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and brackets
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def unique_prefix(kind: str) -> str:
@@ -170,6 +232,12 @@ class WorkerProcess:
             return orjson.loads(exc.read())
         except (OSError, ValueError):
             return None
+
+    def cpu_seconds(self) -> float:
+        """The worker's own CPU seconds so far (see ``process_cpu_seconds``)."""
+        if self.process is None:
+            return 0.0
+        return process_cpu_seconds(self.process.pid)
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as reply:

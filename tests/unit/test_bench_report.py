@@ -1,0 +1,101 @@
+"""The summary of `pxstream bench` (bench/report.py): every goal a row with its ratio, met or not,
+and a reason in place of a figure that was not measured."""
+
+from __future__ import annotations
+
+from bench.harness import Figure, part_result, process_cpu_seconds
+from bench.load import LoadWatch, describe
+from bench.report import GOALS, NOT_MEASURED, PEER_NOT_INSTALLED, collect_figures, format_rows, summary
+
+
+def _rows(*figures: Figure, unavailable: dict[str, str] | None = None) -> dict[str, object]:
+    parts = {"only": part_result(*figures)}
+    return {row.goal: row for row in summary(collect_figures(parts), unavailable)}
+
+
+def test_every_goal_is_a_row_and_says_not_measured_without_figures() -> None:
+    rows = _rows()
+    assert list(rows) == [goal.key for goal in GOALS]
+    assert {row.status for row in rows.values()} == {NOT_MEASURED}
+    assert all(row.value is None and row.ratio is None for row in rows.values())
+
+
+def test_ratio_against_another_parts_figure_decides_met() -> None:
+    stage = Figure("hotspot-stage", 9_000.0, "events/s", cpu_us_per_event=100.0)
+    rows = _rows(stage, Figure("peer-hotspots", 4_000.0, "events/s", cpu_us_per_event=240.0))
+    row = rows["1"]
+    assert row.ratio == 2.25
+    assert row.reference == 4_000.0
+    assert row.status == "met"
+    assert row.reference_cpu_us_per_event == 240.0
+    slower = _rows(stage, Figure("peer-hotspots", 5_000.0, "events/s"))["1"]
+    assert slower.ratio == 1.8
+    assert slower.status == "not met"
+
+
+def test_a_figures_own_reference_is_used_and_the_target_is_on_the_ratio() -> None:
+    rows = _rows(Figure("scaling", 1_800.0, "events/s", reference=1_000.0, reference_name="one worker"))
+    assert rows["6"].ratio == 1.8 and rows["6"].status == "met"
+    rows = _rows(Figure("scaling", 1_600.0, "events/s", reference=1_000.0, reference_name="one worker"))
+    assert rows["6"].ratio == 1.6 and rows["6"].status == "not met"
+
+
+def test_lower_is_better_targets_bound_the_value() -> None:
+    rows = _rows(
+        Figure("hotspot-engine", 14.9, "µs/event"),
+        Figure("redaction", 31.0, "µs/event"),
+        Figure("alert-latency-p99", 950.0, "ms"),
+        Figure("healthz-failures", 1, "probes"),
+    )
+    assert rows["2"].status == "met" and rows["2"].target == "≤ 15 µs/event"
+    assert rows["4"].status == "not met"
+    assert rows["5a"].status == "met"
+    assert rows["5b"].status == "not met"
+
+
+def test_one_figure_serves_two_goals_with_different_references() -> None:
+    stage = Figure("stateless-stage", 9_000.0, "events/s", reference=10_000.0, reference_name="pure")
+    rows = _rows(stage, Figure("peer-stateless-batching", 8_000.0, "events/s"))
+    assert rows["3a"].ratio == 0.9 and rows["3a"].status == "met"
+    assert rows["3b"].ratio == 1.125 and rows["3b"].status == "met"
+    assert rows["3b"].reference_name == "peer-stateless-batching"
+
+
+def test_a_missing_reference_gives_its_reason_and_keeps_the_value() -> None:
+    stage = Figure("hotspot-stage", 9_000.0, "events/s")
+    row = _rows(stage, unavailable={"peer-hotspots": PEER_NOT_INSTALLED})["1"]
+    assert row.status == PEER_NOT_INSTALLED
+    assert row.value == 9_000.0 and row.ratio is None
+    assert _rows(stage)["1"].status == NOT_MEASURED
+
+
+def test_a_zero_or_absent_own_reference_is_not_a_ratio() -> None:
+    row = _rows(Figure("stateless-stage", 9_000.0, "events/s", reference=0.0))["3a"]
+    assert row.ratio is None
+    assert row.status.startswith(NOT_MEASURED)
+
+
+def test_figures_round_trip_through_dicts_and_ignore_unknown_keys() -> None:
+    figure = Figure("redaction", 12.5, "µs/event", events=1000, note="realistic mix")
+    data = {**figure.as_dict(), "added_later": 1}
+    assert Figure.from_dict(data) == figure
+
+
+def test_the_table_has_a_line_per_goal_with_ratio_and_status() -> None:
+    rows = summary(collect_figures({"p": part_result(Figure("scaling", 3.0, "x", reference=2.0))}))
+    lines = format_rows(rows)
+    assert len(lines) == 1 + len(GOALS)
+    scaling = next(line for line in lines if line.startswith("6 "))
+    assert "1.50×" in scaling and "not met" in scaling
+
+
+def test_process_cpu_and_load_are_read_from_proc() -> None:
+    import os
+
+    before = process_cpu_seconds(os.getpid())
+    sum(i * i for i in range(300_000))
+    assert process_cpu_seconds(os.getpid()) > before
+    load = LoadWatch().stop()
+    assert len(load["load_before"]) == 3 and len(load["load_after"]) == 3
+    assert all(entry["pid"] != os.getpid() for entry in load["others_busiest"])
+    assert describe(load).startswith("load ")
