@@ -38,9 +38,10 @@ from bench.report import (
 from runtime.produce import produce
 from schemas.settings import Settings
 
-# Parts of the speed issue (docs/benchmarks.md): each module exposes
-# ``run_part(settings, events=None) -> dict`` (None: the part's own default size) returning figures
-# by the convention in bench/harness.py. A module not written yet makes its goals "not measured".
+# Parts of the speed issue (docs/benchmarks.md): "module" (its ``run_part``) or "module:function",
+# called as ``function(settings, events=None) -> dict`` (None: the part's own default size) and
+# returning figures by the convention in bench/harness.py. A module not written yet makes its
+# goals "not measured".
 GOAL_PARTS: dict[str, str] = {
     "hotspot-engine": "bench.hotspot_engine",
     "hotspot-stage": "bench.hotspot_stage",
@@ -240,8 +241,8 @@ def _latency(settings: Settings) -> dict[str, Any]:
 
 def _goal_part(module_name: str, settings: Settings, events: int | None) -> Callable[[], dict[str, Any]]:
     def run() -> dict[str, Any]:
-        module = importlib.import_module(module_name)
-        return module.run_part(settings, events)
+        path, _, function = module_name.partition(":")
+        return getattr(importlib.import_module(path), function or "run_part")(settings, events)
 
     return run
 
