@@ -169,6 +169,14 @@ def tagged_workload(count: int, seed: int = 14) -> tuple[tuple[bytes, bytes], ..
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=2)
+def raw_workload(count: int, seed: int = 7) -> tuple[tuple[bytes, bytes], ...]:
+    """``count`` (key, FeedbackEvent JSON) pairs for feedback.raw, keyed by provider as the
+    connectors key them: the stateless stage's input, the same for pxstream's stage and its
+    Quix Streams peer in one run (cached)."""
+    return tuple((e["provider"].encode(), orjson.dumps(e)) for e in synthetic_events(count, seed=seed))
+
+
 def unique_prefix(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:10]}."
 
