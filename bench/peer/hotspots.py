@@ -24,14 +24,7 @@ from bench.harness import (
     part_result,
     tagged_workload,
 )
-from bench.peer.child import (
-    Progress,
-    child_arguments,
-    not_installed,
-    print_result,
-    quix_version,
-    run_on_fresh_topics,
-)
+from bench.peer import child
 from schemas import topics
 from schemas.settings import Settings
 
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     """The child process: one Quix Streams application, run until every event was counted."""
     from quixstreams import Application
 
-    args = child_arguments(argv)
+    args = child.child_arguments(argv)
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,
@@ -56,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         state_dir=args.state_dir,
         loglevel="WARNING",
     )
-    progress = Progress(args.events, app.stop)
+    progress = child.Progress(args.events, app.stop)
     source = app.topic(args.topic, value_deserializer="json", timestamp_extractor=occurred_ms)
     output = app.topic(args.output, value_serializer="json")
     frame = app.dataframe(source)
@@ -75,18 +68,18 @@ def main(argv: list[str] | None = None) -> None:
 
     windows.count().current().filter(crosses).to_topic(output)
     app.run()
-    print_result(progress.result(alerts=fired[0]))
+    child.print_result(progress.result(alerts=fired[0]))
 
 
 def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
     """Count the shared tagged workload with Quix Streams in a child process, on a fresh topic of
     as many partitions as feedback.tagged; its rate and CPU per event."""
-    version = quix_version()
+    version = child.quix_version()
     if version is None:
-        return not_installed(FIGURE)
+        return child.not_installed(FIGURE)
     workload = tagged_workload(events or DEFAULT_EVENTS)
     partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.TAGGED)
-    measured = run_on_fresh_topics(
+    measured = child.run_on_fresh_topics(
         settings.kafka_bootstrap, "bench.peer.hotspots", workload, partitions=partitions
     )
     figure = Figure(

@@ -15,14 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.harness import Figure, part_result, raw_workload
-from bench.peer.child import (
-    Progress,
-    child_arguments,
-    not_installed,
-    print_result,
-    quix_version,
-    run_on_fresh_topics,
-)
+from bench.peer import child
 from schemas import topics
 from schemas.settings import Settings
 
@@ -51,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from streams.pipeline import RawRecord
 
-    args = child_arguments(argv, "--mode")
+    args = child.child_arguments(argv, "--mode")
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,
@@ -61,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         loglevel="WARNING",
     )
     pipeline = _warm_pipeline()
-    progress = Progress(args.events, app.stop)
+    progress = child.Progress(args.events, app.stop)
     source = app.topic(args.topic, value_deserializer="bytes", key_deserializer="bytes")
     frame = app.dataframe(source)
     if args.mode == "apply":
@@ -97,20 +90,20 @@ def main(argv: list[str] | None = None) -> None:
 
         frame.sink(PipelineSink())
     app.run()
-    print_result(progress.result(mode=args.mode))
+    child.print_result(progress.result(mode=args.mode))
 
 
 def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
     """The shared raw workload through Quix Streams hosting the pipeline, each mode in a child
     process on fresh topics of as many partitions as feedback.raw."""
-    version = quix_version()
+    version = child.quix_version()
     if version is None:
-        return not_installed(*FIGURES.values())
+        return child.not_installed(*FIGURES.values())
     workload = raw_workload(events or DEFAULT_EVENTS)
     partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.RAW)
     figures, measured = [], {}
     for mode in MODES:
-        measured[mode] = run_on_fresh_topics(
+        measured[mode] = child.run_on_fresh_topics(
             settings.kafka_bootstrap,
             "bench.peer.stateless",
             workload,
