@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from bench.adapters import figures_from_keys
 from bench.harness import Figure, part_result
 from bench.load import LoadWatch, describe
 from bench.report import (
@@ -223,20 +224,9 @@ def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Cal
 
 
 def _latency(settings: Settings) -> dict[str, Any]:
-    """Goal 5. Until the latency part publishes its own figures (with a busy core and /healthz
-    probes), its p99 is shown with a note saying what it did not do."""
     from bench.latency import bench_alert_latency
 
-    result = bench_alert_latency(settings)
-    if "figures" not in result and "alert_latency_ms" in result:
-        p99 = Figure(
-            "alert-latency-p99",
-            result["alert_latency_ms"]["p99"],
-            "ms",
-            note="no core kept busy, /healthz not probed (the latency part predates goal 5)",
-        )
-        result = {**part_result(p99), **result}
-    return result
+    return bench_alert_latency(settings)
 
 
 def _goal_part(module_name: str, settings: Settings, events: int | None) -> Callable[[], dict[str, Any]]:
@@ -262,6 +252,8 @@ def _run_part(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     began = time.perf_counter()
     try:
         result = dict(run())
+        if "figures" not in result:
+            result["figures"] = [figure.as_dict() for figure in figures_from_keys(result)]
     except ModuleNotFoundError as exc:
         reason = f"{NOT_MEASURED} (part not built: {exc.name})"
         result = {"unavailable": dict.fromkeys(PART_FIGURES.get(name, ()), reason), "error": str(exc)}

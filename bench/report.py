@@ -22,7 +22,9 @@ PEER_NOT_INSTALLED = "not installed: pip install .[peer]"
 class Goal:
     """One target of the speed issue. ``figure`` names the measured value; ``reference`` names
     another figure whose value is the reference (else the figure's own reference is used);
-    ``on_ratio`` says whether the target bounds the ratio or the value itself."""
+    ``on_ratio`` says whether the target bounds the ratio or the value itself. With ``basis``
+    "cpu" the ratio is of events per CPU-second (1e6 / ``cpu_us_per_event`` of each side): for
+    two CPU-bound programs measured minutes apart on a shared machine, the steadier comparison."""
 
     key: str
     title: str
@@ -31,6 +33,7 @@ class Goal:
     higher_is_better: bool = True
     on_ratio: bool = True
     reference: str | None = None
+    basis: str = "value"
 
 
 GOALS: tuple[Goal, ...] = (
@@ -39,7 +42,7 @@ GOALS: tuple[Goal, ...] = (
     Goal("2", "hotspot engine, in-process", "hotspot-engine", 15.0, higher_is_better=False, on_ratio=False),
     Goal("3a", "stateless stage vs its own pure function", "stateless-stage", 0.9),
     Goal("3b", "stateless stage vs Quix Streams with a batching sink", "stateless-stage", 1.0,
-         reference="peer-stateless-batching"),
+         reference="peer-stateless-batching", basis="cpu"),
     Goal("4", "redactor on realistic text", "redaction", 30.0, higher_is_better=False, on_ratio=False),
     Goal("5a", "alert latency p99, 1,000 events/s, one core kept busy", "alert-latency-p99", 1000.0,
          higher_is_better=False, on_ratio=False),
@@ -64,6 +67,7 @@ class Row:
     status: str
     cpu_us_per_event: float | None = None
     reference_cpu_us_per_event: float | None = None
+    cpu_ratio: float | None = None
     note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -105,6 +109,7 @@ def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str
     if measured is None:
         return _absent(goal, goal.figure, unavailable)
     reference, reference_name, reference_cpu = measured.reference, measured.reference_name, None
+    value, unit = measured.value, measured.unit
     if goal.reference is not None:
         other = figures.get(goal.reference)
         if other is None:
@@ -112,26 +117,36 @@ def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str
             return Row(**{**row.as_dict(), "value": measured.value, "unit": measured.unit})
         reference, reference_name = other.value, other.reference_name or other.name
         reference_cpu = other.cpu_us_per_event
-    ratio = measured.value / reference if reference else None
+        if goal.basis == "cpu":
+            if not (measured.cpu_us_per_event and reference_cpu):
+                row = _absent(goal, goal.reference, {goal.reference: NOT_MEASURED + " (no CPU figure)"})
+                return Row(**{**row.as_dict(), "value": measured.value, "unit": measured.unit})
+            value, reference = 1e6 / measured.cpu_us_per_event, 1e6 / reference_cpu
+            unit = "events/CPU-s"
+    cpu_ratio = (
+        reference_cpu / measured.cpu_us_per_event if reference_cpu and measured.cpu_us_per_event else None
+    )
+    ratio = value / reference if reference else None
     if goal.on_ratio:
         status = NOT_MEASURED + " (no reference)" if ratio is None else ""
         compared = ratio
     else:
-        status, compared = "", measured.value
+        status, compared = "", value
     if compared is not None:
         status = "met" if _meets(compared, goal.target, goal.higher_is_better) else "not met"
     return Row(
         goal=goal.key,
         title=goal.title,
-        value=measured.value,
-        unit=measured.unit,
-        reference=reference,
+        value=round(value, 2),
+        unit=unit,
+        reference=round(reference, 2) if reference is not None else None,
         reference_name=reference_name,
         ratio=round(ratio, 3) if ratio is not None else None,
         target=_target_text(goal, measured.unit),
         status=status,
         cpu_us_per_event=measured.cpu_us_per_event,
         reference_cpu_us_per_event=reference_cpu,
+        cpu_ratio=round(cpu_ratio, 3) if cpu_ratio is not None else None,
         note=measured.note,
     )
 
@@ -156,7 +171,9 @@ def _number(value: float | None) -> str:
 
 def format_rows(rows: Iterable[Row]) -> list[str]:
     """The summary as aligned text lines (goal, value, reference, ratio, target, status, CPU)."""
-    table = [("goal", "measured", "reference (same run)", "ratio", "target", "status", "CPU µs/event")]
+    table = [
+        ("goal", "measured", "reference (same run)", "ratio", "target", "status", "CPU µs/event (ratio)")
+    ]
     for row in rows:
         measured = f"{_number(row.value)} {row.unit}".strip() if row.value is not None else "—"
         reference = f"{_number(row.reference)} ({row.reference_name})" if row.reference is not None else "—"
@@ -164,6 +181,8 @@ def format_rows(rows: Iterable[Row]) -> list[str]:
         cpu = _number(row.cpu_us_per_event)
         if row.reference_cpu_us_per_event is not None:
             cpu += f" vs {_number(row.reference_cpu_us_per_event)}"
+        if row.cpu_ratio is not None:
+            cpu += f" ({row.cpu_ratio:.2f}×)"
         table.append((f"{row.goal} {row.title}", measured, reference, ratio, row.target, row.status, cpu))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Figure, WorkerProcess, part_result, raw_workload, unique_prefix
-from bench.pipeline import PRODUCTION_RULES, _metric_sum
+from bench.pipeline import PRODUCTION_RULES
+from bench.workers import EVENTS_IN, metric_total, wait_hotspot_events, wait_spread
 from runtime.admin import delete_topics
 from runtime.produce import produce
 from schemas.settings import Settings
@@ -31,49 +32,6 @@ from schemas.settings import Settings
 DEFAULT_EVENTS = 30_000
 WARMUP_EVENTS = 400
 FIGURE = "scaling"
-
-
-def _metric_total(workers: list[WorkerProcess], name: str) -> float | None:
-    """The sum of one counter over the workers; None while any of them does not answer."""
-    total = 0.0
-    for worker in workers:
-        if worker.process is not None and worker.process.poll() is not None:
-            raise RuntimeError(f"worker exited with {worker.process.returncode}; log: {worker.log_path}")
-        try:
-            total += _metric_sum(worker.metrics_text(), name)
-        except OSError:
-            return None
-    return total
-
-
-def _wait_total(workers: list[WorkerProcess], expected: int, timeout_s: float) -> float:
-    """Until the workers' hotspot stages have applied ``expected`` events; the perf_counter then.
-    Polled every 0.1 s (each poll renders two metrics pages, so not more often)."""
-    deadline = time.monotonic() + timeout_s
-    seen: float | None = 0.0
-    while time.monotonic() < deadline:
-        seen = _metric_total(workers, "pxstream_hotspot_events_total")
-        if seen is not None and seen >= expected:
-            return time.perf_counter()
-        time.sleep(0.1)  # polling interval of the condition above, bounded by the deadline
-    logs = ", ".join(str(worker.log_path) for worker in workers)
-    raise TimeoutError(
-        f"hotspot stages applied {seen} of {expected} events in {timeout_s:.0f} s; logs: {logs}"
-    )
-
-
-def _wait_spread(workers: list[WorkerProcess], raw_topic: str, partitions: int, timeout_s: float) -> None:
-    """Until the workers hold every partition of the raw topic between them, each some."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        held = [
-            {name for name in (worker.health() or {}).get("assigned", []) if name.startswith(raw_topic + "[")}
-            for worker in workers
-        ]
-        if all(held) and len(set().union(*held)) == partitions:
-            return
-        time.sleep(0.2)  # polling interval of the condition above, bounded by the deadline
-    raise TimeoutError(f"{len(workers)} workers did not share {raw_topic}'s {partitions} partitions")
 
 
 def _run(
@@ -102,17 +60,18 @@ def _run(
     try:
         for worker in workers:
             worker.start()
-        _wait_spread(workers, raw.name, raw.partitions, timeout_s=120.0)
+        wait_spread(workers, raw.name, raw.partitions, timeout_s=120.0)
         asyncio.run(produce(bootstrap, config.raw_topic, raw_workload(WARMUP_EVENTS, seed=3)))
-        _wait_total(workers, WARMUP_EVENTS, timeout_s=120.0)
-        before_in = [_metric_total([worker], "pxstream_events_in_total") or 0.0 for worker in workers]
+        wait_hotspot_events(workers, WARMUP_EVENTS, timeout_s=120.0)
+        before_in = [metric_total([worker], EVENTS_IN) or 0.0 for worker in workers]
         cpu_before = [worker.cpu_seconds() for worker in workers]
         began = time.perf_counter()
         asyncio.run(produce(bootstrap, config.raw_topic, workload))
-        ended = _wait_total(workers, WARMUP_EVENTS + len(workload), timeout_s=max(180.0, len(workload) / 100))
+        expected = WARMUP_EVENTS + len(workload)
+        ended = wait_hotspot_events(workers, expected, timeout_s=max(180.0, len(workload) / 100))
         cpu = sum(worker.cpu_seconds() - was for worker, was in zip(workers, cpu_before, strict=True))
         shares = [
-            ((_metric_total([worker], "pxstream_events_in_total") or 0.0) - was) / len(workload)
+            ((metric_total([worker], EVENTS_IN) or 0.0) - was) / len(workload)
             for worker, was in zip(workers, before_in, strict=True)
         ]
     finally:

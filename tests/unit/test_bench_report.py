@@ -53,12 +53,39 @@ def test_lower_is_better_targets_bound_the_value() -> None:
     assert rows["5b"].status == "not met"
 
 
-def test_one_figure_serves_two_goals_with_different_references() -> None:
-    stage = Figure("stateless-stage", 9_000.0, "events/s", reference=10_000.0, reference_name="pure")
-    rows = _rows(stage, Figure("peer-stateless-batching", 8_000.0, "events/s"))
+def test_one_figure_serves_two_goals_with_different_references_and_bases() -> None:
+    stage = Figure(
+        "stateless-stage",
+        9_000.0,
+        "events/s",
+        reference=10_000.0,
+        reference_name="pure",
+        cpu_us_per_event=100.0,
+    )
+    peer = Figure("peer-stateless-batching", 8_000.0, "events/s", cpu_us_per_event=125.0)
+    rows = _rows(stage, peer)
     assert rows["3a"].ratio == 0.9 and rows["3a"].status == "met"
-    assert rows["3b"].ratio == 1.125 and rows["3b"].status == "met"
+    # Goal 3b compares events per CPU-second: 10,000 against 8,000.
+    assert rows["3b"].unit == "events/CPU-s"
+    assert (rows["3b"].value, rows["3b"].reference) == (10_000.0, 8_000.0)
+    assert rows["3b"].ratio == 1.25 and rows["3b"].status == "met"
     assert rows["3b"].reference_name == "peer-stateless-batching"
+    slower = _rows(stage, Figure("peer-stateless-batching", 20_000.0, "events/s", cpu_us_per_event=90.0))
+    assert slower["3b"].ratio == 0.9 and slower["3b"].status == "not met"
+
+
+def test_a_cpu_based_goal_without_cpu_figures_is_not_measured() -> None:
+    stage = Figure("stateless-stage", 9_000.0, "events/s", reference=10_000.0)
+    row = _rows(stage, Figure("peer-stateless-batching", 8_000.0, "events/s"))["3b"]
+    assert row.ratio is None and row.status.startswith(NOT_MEASURED)
+    assert row.value == 9_000.0
+
+
+def test_the_cpu_ratio_is_shown_beside_a_wall_clock_ratio() -> None:
+    stage = Figure("hotspot-stage", 6_000.0, "events/s", cpu_us_per_event=50.0)
+    row = _rows(stage, Figure("peer-hotspots", 4_000.0, "events/s", cpu_us_per_event=120.0))["1"]
+    assert row.ratio == 1.5 and row.status == "not met"  # goal 1 is judged on events/s
+    assert row.cpu_ratio == 2.4
 
 
 def test_a_missing_reference_gives_its_reason_and_keeps_the_value() -> None:
@@ -99,3 +126,36 @@ def test_process_cpu_and_load_are_read_from_proc() -> None:
     assert len(load["load_before"]) == 3 and len(load["load_after"]) == 3
     assert all(entry["pid"] != os.getpid() for entry in load["others_busiest"])
     assert describe(load).startswith("load ")
+
+
+def test_parts_with_keys_of_their_own_fill_their_goals_rows() -> None:
+    from bench.adapters import figures_from_keys
+
+    result = {
+        "hotspot_engine": {
+            "events": 50_000,
+            "engine_cpu_us_per_event": 12.0,
+            "minimal_cpu_us_per_event": 6.0,
+        },
+        "stateless": {
+            "events": 20_000,
+            "stage_events_per_cpu_s": 9_300,
+            "pure_events_per_cpu_s": 10_000,
+            "stage_us_per_event": 107.5,
+            "stage_events_per_s": 5_000,
+            "pure_events_per_s": 6_000,
+        },
+        "alert_latency_ms": {"p50": 120.0, "p99": 1_400.0, "trials": 50},
+        "something_else": {"p99": 1},
+    }
+    rows = {row.goal: row for row in summary(collect_figures({"p": {"figures": figures_from_keys(result)}}))}
+    assert rows["2"].value == 12.0 and rows["2"].status == "met" and rows["2"].ratio == 2.0
+    assert rows["3a"].ratio == 0.93 and rows["3a"].status == "met"
+    assert rows["5a"].value == 1_400.0 and rows["5a"].status == "not met"
+    assert rows["4"].status == NOT_MEASURED
+
+
+def test_a_part_of_an_unknown_shape_leaves_its_row_not_measured() -> None:
+    from bench.adapters import figures_from_keys
+
+    assert figures_from_keys({"stateless": {"ratio": 0.9}, "hotspot_engine": 3}) == []
