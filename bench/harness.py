@@ -118,6 +118,18 @@ class Figure:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
+def rate_figure(name: str, measured: dict[str, Any], note: str = "") -> Figure:
+    """A throughput figure from a run's ``events_per_s``, ``cpu_us_per_event`` and ``events``."""
+    return Figure(
+        name,
+        measured["events_per_s"],
+        "events/s",
+        cpu_us_per_event=measured["cpu_us_per_event"],
+        events=measured["events"],
+        note=note,
+    )
+
+
 def part_result(*figures: Figure, **extra: Any) -> dict[str, Any]:
     """A part's return value: its figures as dicts under ``"figures"``, plus any other keys."""
     return {"figures": [figure.as_dict() for figure in figures], **extra}
@@ -144,6 +156,8 @@ rules:
     severity: info
 """
 HOPPING_SIZE_S, HOPPING_STEP_S, HOPPING_THRESHOLD, HOPPING_LATENESS_S = 120, 30, 5, 300
+# Events both sides of goal 1 count by default: one size, so they count the same records.
+HOPPING_EVENTS = 30_000
 
 
 @functools.lru_cache(maxsize=2)
@@ -262,6 +276,31 @@ class WorkerProcess:
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def in_group(
+        cls,
+        settings: Settings,
+        config: Any,
+        work_dir: Path,
+        *,
+        rules: Path,
+        name: str = "worker",
+        extra_args: Sequence[str] = ("--no-sink", "--no-actions"),
+        python_args: Sequence[str] = ("-m", "pxstream"),
+    ) -> WorkerProcess:
+        """A worker of ``config``'s app id and topics with the rules file ``rules`` and no
+        Alertmanager, its data in ``work_dir/name`` and its log beside it: a bench run's member."""
+        return cls(
+            settings,
+            prefix=config.topic_prefix,
+            app_id=config.app_id,
+            data_dir=work_dir / name,
+            log_path=work_dir / f"{name}.log",
+            extra_args=extra_args,
+            python_args=python_args,
+            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
+        )
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")

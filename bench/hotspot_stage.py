@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    HOPPING_EVENTS,
     HOPPING_RULE_YAML,
-    Figure,
     WorkerProcess,
     part_result,
+    rate_figure,
     tagged_workload,
     unique_prefix,
 )
@@ -33,12 +34,11 @@ from runtime.admin import delete_topics
 from runtime.produce import produce
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 50_000
 WARMUP_EVENTS = 500
 FIGURE = "hotspot-stage"
 
 
-def bench_hotspot_stage(settings: Settings, events: int = DEFAULT_EVENTS) -> dict[str, Any]:
+def bench_hotspot_stage(settings: Settings, events: int = HOPPING_EVENTS) -> dict[str, Any]:
     """Events/s and CPU µs/event of the hotspot stage after its warm-up."""
     from streams.worker_config import WorkerConfig, ensure_topics
 
@@ -51,15 +51,7 @@ def bench_hotspot_stage(settings: Settings, events: int = DEFAULT_EVENTS) -> dic
         rules = Path(tmp) / "rules.yaml"
         rules.write_text(HOPPING_RULE_YAML)
         asyncio.run(ensure_topics(settings, config))
-        worker = WorkerProcess(
-            settings,
-            prefix=prefix,
-            app_id=config.app_id,
-            data_dir=Path(tmp),
-            log_path=Path(tmp) / "worker.log",
-            extra_args=("--no-sink", "--no-actions"),
-            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
-        )
+        worker = WorkerProcess.in_group(settings, config, Path(tmp), rules=rules)
         try:
             worker.start()
             asyncio.run(produce(bootstrap, config.tagged_topic, warmup))
@@ -85,13 +77,6 @@ def bench_hotspot_stage(settings: Settings, events: int = DEFAULT_EVENTS) -> dic
 
 
 def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
-    stage = bench_hotspot_stage(settings, events or DEFAULT_EVENTS)
-    figure = Figure(
-        FIGURE,
-        stage["events_per_s"],
-        "events/s",
-        cpu_us_per_event=stage["cpu_us_per_event"],
-        events=stage["events"],
-        note="production worker, hotspots only, the hopping rule, after a warm-up",
-    )
+    stage = bench_hotspot_stage(settings, events or HOPPING_EVENTS)
+    figure = rate_figure(FIGURE, stage, "production worker, hotspots only, the hopping rule, after a warm-up")
     return part_result(figure, hotspot_stage=stage)

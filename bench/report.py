@@ -34,20 +34,23 @@ class Goal:
     on_ratio: bool = True
     reference: str | None = None
     basis: str = "value"
+    unit: str = ""  # of the target, when it bounds the value
 
 
 GOALS: tuple[Goal, ...] = (
     Goal("1", "hotspot stage vs Quix Streams hopping-window count", "hotspot-stage", 2.0,
          reference="peer-hotspots"),
-    Goal("2", "hotspot engine, in-process", "hotspot-engine", 15.0, higher_is_better=False, on_ratio=False),
+    Goal("2", "hotspot engine, in-process", "hotspot-engine", 15.0, higher_is_better=False, on_ratio=False,
+         unit="µs/event"),
     Goal("3a", "stateless stage vs its own pure function", "stateless-stage", 0.9),
     Goal("3b", "stateless stage vs Quix Streams with a batching sink", "stateless-stage", 1.0,
          reference="peer-stateless-batching", basis="cpu"),
-    Goal("4", "redactor on realistic text", "redaction", 30.0, higher_is_better=False, on_ratio=False),
+    Goal("4", "redactor on realistic text", "redaction", 30.0, higher_is_better=False, on_ratio=False,
+         unit="µs/event"),
     Goal("5a", "alert latency p99, 1,000 events/s, one core kept busy", "alert-latency-p99", 1000.0,
-         higher_is_better=False, on_ratio=False),
+         higher_is_better=False, on_ratio=False, unit="ms"),
     Goal("5b", "/healthz failures during that run", "healthz-failures", 0.0, higher_is_better=False,
-         on_ratio=False),
+         on_ratio=False, unit="failed probes"),
     Goal("6", "full pipeline (cheap tagger): two workers vs one", "scaling", 1.7),
 )  # fmt: skip
 
@@ -89,17 +92,17 @@ def _meets(measured: float, target: float, higher_is_better: bool) -> bool:
     return measured >= target if higher_is_better else measured <= target
 
 
-def _target_text(goal: Goal, unit: str) -> str:
+def _target_text(goal: Goal) -> str:
     sign = "≥" if goal.higher_is_better else "≤"
     if goal.on_ratio:
         return f"{sign} {goal.target:g}×"
-    return f"{sign} {goal.target:g} {unit}".rstrip()
+    return f"{sign} {goal.target:g} {goal.unit}".rstrip()
 
 
 def _absent(goal: Goal, name: str, unavailable: Mapping[str, str]) -> Row:
     """The row of a goal one of whose figures is missing: why, in words."""
     status = unavailable.get(name, NOT_MEASURED)
-    return Row(goal.key, goal.title, None, "", None, "", None, _target_text(goal, ""), status)
+    return Row(goal.key, goal.title, None, "", None, "", None, _target_text(goal), status)
 
 
 def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str, str]) -> Row:
@@ -107,7 +110,13 @@ def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str
     why it is absent (e.g. the peer not installed, or a part's error)."""
     measured = figures.get(goal.figure)
     if measured is None:
-        return _absent(goal, goal.figure, unavailable)
+        row = _absent(goal, goal.figure, unavailable)
+        other = figures.get(goal.reference) if goal.reference else None
+        if other is None:
+            return row
+        # The reference was measured: show it, so the peer's figure is not lost with the row.
+        return Row(**{**row.as_dict(), "reference": other.value, "reference_name": other.name,
+                      "reference_cpu_us_per_event": other.cpu_us_per_event})  # fmt: skip
     reference, reference_name, reference_cpu = measured.reference, measured.reference_name, None
     value, unit = measured.value, measured.unit
     if goal.reference is not None:
@@ -142,7 +151,7 @@ def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str
         reference=round(reference, 2) if reference is not None else None,
         reference_name=reference_name,
         ratio=round(ratio, 3) if ratio is not None else None,
-        target=_target_text(goal, measured.unit),
+        target=_target_text(goal),
         status=status,
         cpu_us_per_event=measured.cpu_us_per_event,
         reference_cpu_us_per_event=reference_cpu,
@@ -169,6 +178,9 @@ def _number(value: float | None) -> str:
     return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
 
 
+_STATUS_WIDTH = 60  # a failed part's whole error is in the JSON; the table keeps its first words
+
+
 def format_rows(rows: Iterable[Row]) -> list[str]:
     """The summary as aligned text lines (goal, value, reference, ratio, target, status, CPU)."""
     table = [
@@ -183,7 +195,8 @@ def format_rows(rows: Iterable[Row]) -> list[str]:
             cpu += f" vs {_number(row.reference_cpu_us_per_event)}"
         if row.cpu_ratio is not None:
             cpu += f" ({row.cpu_ratio:.2f}×)"
-        table.append((f"{row.goal} {row.title}", measured, reference, ratio, row.target, row.status, cpu))
+        status = row.status if len(row.status) <= _STATUS_WIDTH else row.status[: _STATUS_WIDTH - 1] + "…"
+        table.append((f"{row.goal} {row.title}", measured, reference, ratio, row.target, status, cpu))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]
 

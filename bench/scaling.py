@@ -29,7 +29,7 @@ from runtime.admin import delete_topics
 from runtime.produce import produce
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 30_000
+DEFAULT_EVENTS = 8_000
 WARMUP_EVENTS = 400
 FIGURE = "scaling"
 
@@ -44,15 +44,13 @@ def _run(
     bootstrap = settings.kafka_bootstrap
     asyncio.run(ensure_topics(settings, config))
     workers = [
-        WorkerProcess(
+        WorkerProcess.in_group(
             settings,
-            prefix=prefix,
-            app_id=config.app_id,
-            data_dir=tmp / f"{count}-{index}",
-            log_path=tmp / f"worker-{count}-{index}.log",
-            extra_args=("--no-sink", "--no-actions"),
+            config,
+            tmp,
+            rules=PRODUCTION_RULES,
+            name=f"worker-{count}-{index}",
             python_args=("-m", "bench.cheap_worker"),
-            env={"PXSTREAM_RULES": str(PRODUCTION_RULES), "PXSTREAM_ALERTMANAGER_URL": ""},
         )
         for index in range(count)
     ]

@@ -16,19 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from bench.harness import (
+    HOPPING_EVENTS,
     HOPPING_LATENESS_S,
     HOPPING_SIZE_S,
     HOPPING_STEP_S,
     HOPPING_THRESHOLD,
-    Figure,
     part_result,
+    rate_figure,
     tagged_workload,
 )
 from bench.peer import child
 from schemas import topics
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 50_000
 FIGURE = "peer-hotspots"
 
 
@@ -77,19 +77,13 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
     version = child.quix_version()
     if version is None:
         return child.not_installed(FIGURE)
-    workload = tagged_workload(events or DEFAULT_EVENTS)
+    workload = tagged_workload(events or HOPPING_EVENTS)
     partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.TAGGED)
     measured = child.run_on_fresh_topics(
         settings.kafka_bootstrap, "bench.peer.hotspots", workload, partitions=partitions
     )
-    figure = Figure(
-        FIGURE,
-        measured["events_per_s"],
-        "events/s",
-        cpu_us_per_event=measured["cpu_us_per_event"],
-        events=measured["events"],
-        note=f"Quix Streams {version}: group_by provider+ward, hopping count, at-least-once",
-    )
+    note = f"Quix Streams {version}: group_by provider+ward, hopping count, at-least-once"
+    figure = rate_figure(FIGURE, measured, note)
     return part_result(figure, quix_version=version, peer_hotspots=measured)
 
 

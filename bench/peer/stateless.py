@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.harness import Figure, part_result, raw_workload
+from bench.harness import part_result, rate_figure, raw_workload
 from bench.peer import child
 from schemas import topics
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 20_000
+DEFAULT_EVENTS = 10_000
 COMMIT_INTERVAL_S = 1.0
 MODES = ("apply", "batching")
 FIGURES = {"apply": "peer-stateless-apply", "batching": "peer-stateless-batching"}
@@ -110,16 +110,8 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
             partitions=partitions,
             extra=("--mode", mode),
         )
-        figures.append(
-            Figure(
-                FIGURES[mode],
-                measured[mode]["events_per_s"],
-                "events/s",
-                cpu_us_per_event=measured[mode]["cpu_us_per_event"],
-                events=measured[mode]["events"],
-                note=f"Quix Streams {version}, pxstream's Pipeline in {mode}",
-            )
-        )
+        note = f"Quix Streams {version}, pxstream's Pipeline in {mode}"
+        figures.append(rate_figure(FIGURES[mode], measured[mode], note))
     return part_result(*figures, quix_version=version, peer_stateless=measured)
 
 

@@ -159,3 +159,17 @@ def test_a_part_of_an_unknown_shape_leaves_its_row_not_measured() -> None:
     from bench.adapters import figures_from_keys
 
     assert figures_from_keys({"stateless": {"ratio": 0.9}, "hotspot_engine": 3}) == []
+
+
+def test_a_measured_reference_is_shown_when_the_value_is_missing() -> None:
+    row = _rows(Figure("peer-hotspots", 3_000.0, "events/s", cpu_us_per_event=120.0))["1"]
+    assert row.status == NOT_MEASURED and row.value is None and row.ratio is None
+    assert (row.reference, row.reference_cpu_us_per_event) == (3_000.0, 120.0)
+
+
+def test_a_long_failure_is_cut_in_the_table_and_whole_in_the_row() -> None:
+    reason = "failed: RuntimeError: " + "x" * 300
+    rows = summary({}, {"redaction": reason})
+    assert next(row for row in rows if row.goal == "4").status == reason
+    line = next(line for line in format_rows(rows) if line.startswith("4 "))
+    assert "failed: RuntimeError" in line and len(line) < 250
