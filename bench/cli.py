@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import platform
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import orjson
 
 from bench.adapters import figures_from_keys
+from bench.goal_parts import GOAL_PART_ORDER, PART_FIGURES, goal_parts
 from bench.harness import Figure, part_result
 from bench.load import LoadWatch, describe
 from bench.report import (
@@ -39,35 +39,7 @@ from bench.report import (
 from runtime.produce import produce
 from schemas.settings import Settings
 
-# Parts of the speed issue (docs/benchmarks.md): "module" (its ``run_part``) or "module:function",
-# called as ``function(settings, events=None) -> dict`` (None: the part's own default size) and
-# returning figures by the convention in bench/harness.py. A module not written yet makes its
-# goals "not measured".
-GOAL_PARTS: dict[str, str] = {
-    "hotspot-engine": "bench.hotspot_engine",
-    "hotspot-stage": "bench.hotspot_stage",
-    "stateless": "bench.stateless",
-    "redaction": "bench.redaction",
-    "peer-hotspots": "bench.peer.hotspots",
-    "peer-stateless": "bench.peer.stateless",
-    "scaling": "bench.scaling",
-}
-# The figures each part publishes, so a part that fails or is missing marks its goals' rows with why.
-PART_FIGURES: dict[str, tuple[str, ...]] = {
-    "hotspot-engine": ("hotspot-engine",),
-    "hotspot-stage": ("hotspot-stage",),
-    "stateless": ("stateless-stage",),
-    "redaction": ("redaction",),
-    "latency": ("alert-latency-p99", "healthz-failures"),
-    "peer-hotspots": ("peer-hotspots",),
-    "peer-stateless": ("peer-stateless-batching", "peer-stateless-apply"),
-    "scaling": ("scaling",),
-}
-# The goals' parts and the ceiling: about ten minutes on a quiet 2-core machine. The stage figures
-# that came before the goals (pipeline, sink, import, tagging, actions) run with --only or "all".
-DEFAULT_PARTS = (
-    "ceiling,hotspot-engine,hotspot-stage,peer-hotspots,stateless,peer-stateless,redaction,latency,scaling"
-)
+DEFAULT_PARTS = "ceiling," + GOAL_PART_ORDER
 ALL_PARTS = DEFAULT_PARTS + ",pipeline,sink,import,tagging,actions"
 
 
@@ -225,26 +197,8 @@ def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Cal
     }
 
 
-def _latency(settings: Settings) -> dict[str, Any]:
-    from bench.latency import bench_alert_latency
-
-    return bench_alert_latency(settings)
-
-
-def _goal_part(module_name: str, settings: Settings, events: int | None) -> Callable[[], dict[str, Any]]:
-    def run() -> dict[str, Any]:
-        path, _, function = module_name.partition(":")
-        return getattr(importlib.import_module(path), function or "run_part")(settings, events)
-
-    return run
-
-
 def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
-    parts = _legacy_parts(settings, args)
-    parts["latency"] = lambda: _latency(settings)
-    for name, module_name in GOAL_PARTS.items():
-        parts[name] = _goal_part(module_name, settings, args.events)
-    return parts
+    return {**_legacy_parts(settings, args), **goal_parts(settings, args.events)}
 
 
 def _run_part(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -105,6 +105,12 @@ def _absent(goal: Goal, name: str, unavailable: Mapping[str, str]) -> Row:
     return Row(goal.key, goal.title, None, "", None, "", None, _target_text(goal), status)
 
 
+def _keep_value(row: Row, measured: Figure) -> Row:
+    """A row whose reference is missing still shows what was measured."""
+    kept = {"value": measured.value, "unit": measured.unit, "cpu_us_per_event": measured.cpu_us_per_event}
+    return Row(**{**row.as_dict(), **kept, "note": measured.note})
+
+
 def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str, str]) -> Row:
     """The summary row of one goal from the run's figures. ``unavailable`` maps a figure name to
     why it is absent (e.g. the peer not installed, or a part's error)."""
@@ -123,13 +129,13 @@ def goal_row(goal: Goal, figures: Mapping[str, Figure], unavailable: Mapping[str
         other = figures.get(goal.reference)
         if other is None:
             row = _absent(goal, goal.reference, unavailable)
-            return Row(**{**row.as_dict(), "value": measured.value, "unit": measured.unit})
+            return _keep_value(row, measured)
         reference, reference_name = other.value, other.reference_name or other.name
         reference_cpu = other.cpu_us_per_event
         if goal.basis == "cpu":
             if not (measured.cpu_us_per_event and reference_cpu):
                 row = _absent(goal, goal.reference, {goal.reference: NOT_MEASURED + " (no CPU figure)"})
-                return Row(**{**row.as_dict(), "value": measured.value, "unit": measured.unit})
+                return _keep_value(row, measured)
             value, reference = 1e6 / measured.cpu_us_per_event, 1e6 / reference_cpu
             unit = "events/CPU-s"
     cpu_ratio = (

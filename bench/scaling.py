@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.harness import Figure, WorkerProcess, part_result, raw_workload, unique_prefix
 from bench.pipeline import PRODUCTION_RULES
-from bench.workers import EVENTS_IN, metric_total, wait_hotspot_events, wait_spread
+from bench.workers import EVENTS_IN, HOTSPOT_EVENTS, metric_total, wait_hotspot_events, wait_spread
 from runtime.admin import delete_topics
 from runtime.produce import produce
 from schemas.settings import Settings
@@ -32,6 +32,20 @@ from schemas.settings import Settings
 DEFAULT_EVENTS = 8_000
 WARMUP_EVENTS = 400
 FIGURE = "scaling"
+
+
+def _counters(worker: WorkerProcess) -> tuple[float, float]:
+    """(events the worker's tagging stage read, events its hotspot stage applied) so far."""
+    return (metric_total([worker], EVENTS_IN) or 0.0, metric_total([worker], HOTSPOT_EVENTS) or 0.0)
+
+
+def _idle_core_share(workers: list[WorkerProcess], seconds: float = 3.0) -> list[float]:
+    """Each worker's share of a core while it has nothing to do (timers, heartbeats, lag and
+    committed-offset refreshes): a fixed cost that a short run at a low rate divides by few events."""
+    before = [worker.cpu_seconds() for worker in workers]
+    time.sleep(seconds)  # the measured span itself, not a wait for a condition
+    after = [worker.cpu_seconds() for worker in workers]
+    return [round((now - was) / seconds, 3) for now, was in zip(after, before, strict=True)]
 
 
 def _run(
@@ -61,16 +75,19 @@ def _run(
         wait_spread(workers, raw.name, raw.partitions, timeout_s=120.0)
         asyncio.run(produce(bootstrap, config.raw_topic, raw_workload(WARMUP_EVENTS, seed=3)))
         wait_hotspot_events(workers, WARMUP_EVENTS, timeout_s=120.0)
-        before_in = [metric_total([worker], EVENTS_IN) or 0.0 for worker in workers]
+        idle = _idle_core_share(workers)
+        counted = [_counters(worker) for worker in workers]
         cpu_before = [worker.cpu_seconds() for worker in workers]
         began = time.perf_counter()
         asyncio.run(produce(bootstrap, config.raw_topic, workload))
         expected = WARMUP_EVENTS + len(workload)
         ended = wait_hotspot_events(workers, expected, timeout_s=max(180.0, len(workload) / 100))
         cpu = sum(worker.cpu_seconds() - was for worker, was in zip(workers, cpu_before, strict=True))
+        # Each worker's share of the tagging and of the hotspot stage (two consumer groups, each
+        # with its own assignment) over the measured events.
         shares = [
-            ((metric_total([worker], EVENTS_IN) or 0.0) - was) / len(workload)
-            for worker, was in zip(workers, before_in, strict=True)
+            [round((now - was) / len(workload), 3) for now, was in zip(_counters(w), before, strict=True)]
+            for w, before in zip(workers, counted, strict=True)
         ]
     finally:
         for worker in workers:
@@ -81,7 +98,9 @@ def _run(
         "workers": count,
         "events_per_s": round(len(workload) / (ended - began), 1),
         "cpu_us_per_event": round(1e6 * cpu / len(workload), 1),
-        "event_share": [round(share, 3) for share in shares],
+        "tagging_share": [share[0] for share in shares],
+        "hotspot_share": [share[1] for share in shares],
+        "idle_core_share": idle,
         "seconds": round(ended - began, 2),
     }
 
@@ -101,6 +120,9 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
         target=1.7,
         cpu_us_per_event=two["cpu_us_per_event"],
         events=len(workload),
-        note=f"two workers' shares {two['event_share']}; one worker {one['cpu_us_per_event']} CPU µs/event",
+        note=(
+            f"two workers' shares: tagging {two['tagging_share']}, hotspots {two['hotspot_share']}, "
+            f"idle core {two['idle_core_share']}; one worker {one['cpu_us_per_event']} CPU µs/event"
+        ),
     )
     return part_result(figure, scaling={"one": one, "two": two})

@@ -1,6 +1,10 @@
 """Goal 1's peer: Quix Streams counting the hotspot rule's windows over the same TaggedEvents.
 
-    pxstream bench --only peer-hotspots          # needs `pip install .[peer]`
+    pxstream bench --only hotspot-stage,peer-hotspots          # needs `pip install .[peer]`
+
+The events are bench/hotspot_engine.py's ``tagged_events`` — the ones bench/hotspot_stage.py puts
+before pxstream's production worker — made the same way (same seed and count, event time ending
+now), keyed by provider as feedback.tagged is.
 
 The idiomatic Quix Streams program for "five events on one ward within two minutes, hopping every
 30 s": re-key by provider and ward (`group_by`, a repartition topic, since feedback.tagged is keyed
@@ -12,8 +16,11 @@ SPC rules, at-least-once), so it is a fair floor for goal 1's ratio, not an equa
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from bench.harness import (
     HOPPING_EVENTS,
@@ -23,7 +30,6 @@ from bench.harness import (
     HOPPING_THRESHOLD,
     part_result,
     rate_figure,
-    tagged_workload,
 )
 from bench.peer import child
 from schemas import topics
@@ -35,6 +41,14 @@ FIGURE = "peer-hotspots"
 def occurred_ms(value: Any, headers: Any, timestamp: int, timestamp_type: Any) -> int:
     """Event time, as pxstream's rules use it: the event's own ``occurred_at``."""
     return int(datetime.fromisoformat(value["occurred_at"]).timestamp() * 1000)
+
+
+def hotspot_workload(count: int) -> list[tuple[bytes, bytes]]:
+    """pxstream's hotspot-stage events (bench/hotspot_stage.py builds them the same way)."""
+    from bench.hotspot_engine import tagged_events
+
+    feed = tagged_events(count, start=int(time.time()) - count // 20)
+    return [(event["provider"].encode(), orjson.dumps(event)) for event in feed]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,7 +91,7 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
     version = child.quix_version()
     if version is None:
         return child.not_installed(FIGURE)
-    workload = tagged_workload(events or HOPPING_EVENTS)
+    workload = hotspot_workload(events or HOPPING_EVENTS)
     partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.TAGGED)
     measured = child.run_on_fresh_topics(
         settings.kafka_bootstrap, "bench.peer.hotspots", workload, partitions=partitions

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.harness import part_result, rate_figure, raw_workload
+from bench.harness import STATELESS_EVENTS, part_result, rate_figure, raw_workload
 from bench.peer import child
 from schemas import topics
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 10_000
 COMMIT_INTERVAL_S = 1.0
 MODES = ("apply", "batching")
 FIGURES = {"apply": "peer-stateless-apply", "batching": "peer-stateless-batching"}
@@ -99,7 +98,9 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
     version = child.quix_version()
     if version is None:
         return child.not_installed(*FIGURES.values())
-    workload = raw_workload(events or DEFAULT_EVENTS)
+    from bench.stateless import MIX_SEED  # pxstream's stateless part: the same events as it reads
+
+    workload = raw_workload(events or STATELESS_EVENTS, seed=MIX_SEED)
     partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.RAW)
     figures, measured = [], {}
     for mode in MODES:

@@ -173,3 +173,33 @@ def test_a_long_failure_is_cut_in_the_table_and_whole_in_the_row() -> None:
     assert next(row for row in rows if row.goal == "4").status == reason
     line = next(line for line in format_rows(rows) if line.startswith("4 "))
     assert "failed: RuntimeError" in line and len(line) < 250
+
+
+def test_the_busy_core_latency_and_healthz_fill_goal_5_before_an_idle_reading() -> None:
+    from bench.adapters import figures_from_keys
+
+    result = {
+        "alert_latency_busy_ms": {"p50": 200.0, "p99": 800.0, "trials": 50},
+        "alert_latency_busy_healthz": {"probes": 120, "unanswered": 0, "worst_ms": 410.0},
+        "alert_latency_ms": {"p50": 100.0, "p99": 300.0, "trials": 50},
+        "hotspot_stage": {
+            "stage_events": 29_000,
+            "stage_events_per_s": 8_000,
+            "stage_cpu_us_per_event": 90.0,
+        },
+        "redaction": {"mix_events": 20_000, "mix_us_per_event": 24.0, "mix_mean_chars": 180.0},
+    }
+    figures = {figure.name: figure for figure in figures_from_keys(result)}
+    assert figures["alert-latency-p99"].value == 800.0
+    assert "busy" in figures["alert-latency-p99"].note
+    rows = {row.goal: row for row in summary(figures)}
+    assert rows["5a"].status == "met" and rows["5b"].status == "met"
+    assert rows["4"].status == "met" and rows["4"].value == 24.0
+    assert rows["1"].value == 8_000 and rows["1"].cpu_us_per_event == 90.0
+
+
+def test_an_idle_machine_latency_says_so() -> None:
+    from bench.adapters import figures_from_keys
+
+    (figure,) = figures_from_keys({"alert_latency_ms": {"p50": 100.0, "p99": 300.0, "trials": 50}})
+    assert figure.name == "alert-latency-p99" and "no core kept busy" in figure.note
