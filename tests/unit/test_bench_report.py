@@ -203,3 +203,18 @@ def test_an_idle_machine_latency_says_so() -> None:
 
     (figure,) = figures_from_keys({"alert_latency_ms": {"p50": 100.0, "p99": 300.0, "trials": 50}})
     assert figure.name == "alert-latency-p99" and "no core kept busy" in figure.note
+
+
+def test_without_the_peer_extra_its_goals_say_how_to_install_it() -> None:
+    from bench.peer.child import not_installed
+
+    parts = {
+        "hotspot-stage": part_result(Figure("hotspot-stage", 5_000.0, "events/s")),
+        "peer-hotspots": not_installed("peer-hotspots"),
+        "peer-stateless": not_installed("peer-stateless-batching", "peer-stateless-apply"),
+    }
+    unavailable = {k: v for result in parts.values() for k, v in (result.get("unavailable") or {}).items()}
+    rows = {row.goal: row for row in summary(collect_figures(parts), unavailable)}
+    assert rows["1"].status == PEER_NOT_INSTALLED == "not installed: pip install .[peer]"
+    assert rows["1"].value == 5_000.0
+    assert rows["3b"].status == NOT_MEASURED  # its own figure is missing first
