@@ -1,11 +1,12 @@
-"""`pxstream bench` — throughput and latency against the real local broker and engine.
+"""`pxstream bench` — the speed issue's goals as ratios taken in one run, and the stage figures.
 
-Reports (docs/contracts.md, "Benchmark output"): the *ceiling* (a raw aiokafka consume + orjson decode
-loop over the same events: what the broker and client can do on this machine), the *pipeline*
-(sustained events/s through validate + redact + tag + window + rules in one worker process),
-*alert latency* (produce of a threshold-crossing event to its alert on `hotspots.alerts`, under
-background load), *sink* rows/s into the embedded ClickHouse engine by batch size, and the file
-import rate. Each part runs on fresh, uniquely named topics so runs never see each other's data.
+Ends with one row per goal (docs/benchmarks.md): the measured value, the reference measured in the
+same run (the stage's pure function, Quix Streams on the same events, one worker against two),
+their ratio, the target, met or not, CPU µs per event, and each part's load and duration. The
+parts (bench/goal_parts.py, and the older stage figures below: the *ceiling*, a raw aiokafka
+consume + orjson decode loop; the *pipeline*; the *sink* by batch size; the file import; the
+tagging mix; the actions stage) each run on fresh, uniquely named topics. A part that fails or is
+not in this build leaves its reason in its goals' rows; the others still run.
 """
 
 from __future__ import annotations
