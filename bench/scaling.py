@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Figure, WorkerProcess, part_result, raw_workload, synthetic_events, unique_prefix
+from bench.harness import (
+    Figure,
+    WorkerProcess,
+    part_result,
+    process_cpu_seconds,
+    raw_workload,
+    synthetic_events,
+    unique_prefix,
+)
 from bench.pipeline import PRODUCTION_RULES
 from bench.workers import EVENTS_IN, HOTSPOT_EVENTS, metric_total, wait_hotspot_events, wait_spread
 from runtime.admin import delete_topics
@@ -59,6 +67,19 @@ def balanced_workload(count: int, partitions: int, seed: int = 7) -> tuple[tuple
         event["provider"] = rng.choice(by_partition[index % partitions])
         out.append((event["provider"].encode(), orjson.dumps(event)))
     return tuple(out)
+
+
+def _broker_pid() -> int | None:
+    """The local broker's pid when this data dir started it (`pxstream infra up`), else None: its
+    CPU per event is part of what two cores must carry, beside the workers'."""
+    from infra.config import InfraConfig
+
+    try:
+        pid = int((InfraConfig.from_env().run_dir / "kafka.pid").read_text().split()[0])
+        process_cpu_seconds(pid)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
 
 
 def _counters(worker: WorkerProcess) -> tuple[float, float]:
@@ -120,11 +141,14 @@ def _run(
         idle = _idle_core_share(workers)
         counted = [_counters(worker) for worker in workers]
         cpu_before = [worker.cpu_seconds() for worker in workers]
+        broker = _broker_pid()
+        broker_before = process_cpu_seconds(broker) if broker else 0.0
         began = time.perf_counter()
         asyncio.run(produce(bootstrap, config.raw_topic, workload))
         expected = warmed + len(workload)
         ended = wait_hotspot_events(workers, expected, timeout_s=max(180.0, len(workload) / 100))
         cpu = sum(worker.cpu_seconds() - was for worker, was in zip(workers, cpu_before, strict=True))
+        broker_cpu = process_cpu_seconds(broker) - broker_before if broker else None
         # Each worker's share of the tagging and of the hotspot stage (two consumer groups, each
         # with its own assignment) over the measured events.
         shares = [
@@ -143,6 +167,7 @@ def _run(
         "tagging_share": [share[0] for share in shares],
         "hotspot_share": [share[1] for share in shares],
         "idle_core_share": idle,
+        "broker_cpu_us_per_event": round(1e6 * broker_cpu / len(workload), 1) if broker_cpu else None,
         "seconds": round(ended - began, 2),
     }
 
@@ -167,7 +192,8 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
         events=len(workload),
         note=(
             f"two workers' shares: tagging {two['tagging_share']}, hotspots {two['hotspot_share']}, "
-            f"idle core {two['idle_core_share']}; one worker {one['cpu_us_per_event']} CPU µs/event"
+            f"idle core {two['idle_core_share']}; one worker {one['cpu_us_per_event']} CPU µs/event; "
+            f"broker {one['broker_cpu_us_per_event']} / {two['broker_cpu_us_per_event']} CPU µs/event"
         ),
     )
     return part_result(figure, scaling={"one": one, "two": two})
