@@ -77,12 +77,13 @@ from streams.hotspots.buckets import (
 from streams.hotspots.dedup import SeenEvents
 from streams.hotspots.episodes import alert, evaluate
 from streams.hotspots.limits import WindowLimits
-from streams.hotspots.matching import event_domains, matching_groups
+from streams.hotspots.matching import RuleMatcher, event_domains, matching_groups
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
+    MetaCache,
     PartitionMeta,
     event_position,
     tick_position,
@@ -130,11 +131,30 @@ class HotspotEngine:
         self._meta_key = f"{partition}|meta"
         self._prefix = f"{partition}|"
         self._seen = SeenEvents(partition)
+        self._meta_cache = MetaCache()
+        # Per rule, sorted out once: its matcher and lateness (docs: "rules matched by
+        # pre-computed predicates"); and each group's key string, built once per group.
+        self._plans = [(rule, RuleMatcher(rule), rule.allowed_lateness_s) for rule in rules.rules]
+        self._needs_domains = any(matcher.needs_domains for _, matcher, _ in self._plans)
+        self._keys: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def _load_meta(self) -> PartitionMeta:
+        return self._meta_cache.load(self.state.get(self._meta_key))
+
+    def _store_meta(self, meta: PartitionMeta) -> None:
+        self.state[self._meta_key] = self._meta_cache.dump(meta)
 
     # ---------------------------------------------------------------- inputs
 
     def on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         """Apply one TaggedEvent at ``offset``; returns the alert transitions it caused."""
+        try:
+            return self._on_event(event, offset, now)
+        except BaseException:
+            self._meta_cache.forget()  # the cached metadata may be half-changed
+            raise
+
+    def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
         self.progress = offset
         try:
@@ -143,7 +163,7 @@ class HotspotEngine:
             self.stats.unparseable += 1
             return []
         self.stats.events += 1
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
+        meta = self._load_meta()
         before, exact = meta.watermark_before(position)
         if not exact:
             self.stats.history_overflow += 1
@@ -158,18 +178,21 @@ class HotspotEngine:
         candidate = bucket_start(t, self.granularity)
         after = candidate if before is None else max(before, candidate)
         alerts: list[dict[str, Any]] = []
+        # The position at which ``before`` took effect, when this input follows every remembered
+        # change (the usual case): a key applied since then was evaluated at ``before`` already.
+        settled = meta.last_position if position > meta.last_position and meta.changes else None
         if (before is None or after > before) and position > meta.last_position:
             meta.record(position, after, self.history)
 
         event_id = str(event.get("event_id", ""))
         organisation = organisation_of(event)
-        domains = event_domains(event)  # once per event, not once per rule
+        domains = event_domains(event) if self._needs_domains else None  # once per event
         targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
-        for rule in self.rules.rules:
-            groups = matching_groups(rule, event, domains)
+        for rule, matcher, lateness in self._plans:
+            groups = matcher.groups(event, domains)
             if not groups:
                 continue
-            if before is not None and t < before - rule.allowed_lateness_s:
+            if before is not None and t < before - lateness:
                 self.stats.too_late += 1
                 continue
             targets.append((rule, groups))
@@ -181,13 +204,15 @@ class HotspotEngine:
         for rule, groups in targets:
             for group in groups:
                 alerts.extend(
-                    self._apply(rule, group, t, event_id, organisation, position, before, after, meta, now)
+                    self._apply(
+                        rule, group, t, event_id, organisation, position, before, after, meta, now, settled
+                    )
                 )
 
         if before is not None and after > before:
             alerts.extend(self._sweep(meta, position, after, now))
         if meta.dirty:
-            self.state[self._meta_key] = meta.dump()
+            self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
 
@@ -200,29 +225,35 @@ class HotspotEngine:
         """
         if self.progress is not None and after_offset != self.progress:
             return []  # taken before events this process has applied since: stale
+        try:
+            return self._on_tick(clock_watermark, after_offset, now)
+        except BaseException:
+            self._meta_cache.forget()
+            raise
+
+    def _on_tick(self, clock_watermark: float, after_offset: int, now: float) -> list[dict[str, Any]]:
         position = tick_position(after_offset)
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
+        meta = self._load_meta()
         current = meta.watermark
         target = bucket_start(int(clock_watermark), self.granularity)
         if current is None or target <= current or position < meta.last_position:
             return []
         if position == meta.last_position:
-            meta.changes[-1][1] = target  # another tick while still quiet: same place in order
-            meta.dirty = True
+            meta.move_last(target)  # another tick while still quiet: same place in order
         else:
             meta.record(position, target, self.history)
         alerts = self._sweep(meta, position, target, now)
-        self.state[self._meta_key] = meta.dump()
+        self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
 
     @property
     def watermark(self) -> int | None:
-        return PartitionMeta.load(self.state.get(self._meta_key)).watermark
+        return self._load_meta().watermark
 
     def open_episode_rules(self) -> list[str]:
         """The rule id of each episode open (firing) on this partition."""
-        return list(PartitionMeta.load(self.state.get(self._meta_key)).open.values())
+        return list(self._load_meta().open.values())
 
     # ---------------------------------------------------------------- each event once
 
@@ -247,7 +278,7 @@ class HotspotEngine:
         """
         if committed_offset is None or committed_offset <= 0:
             return 0
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
+        meta = self._load_meta()
         watermark, exact = meta.watermark_before(event_position(committed_offset))
         if watermark is None or not exact:
             return 0  # the commit point is older than the remembered history: wait
@@ -263,7 +294,13 @@ class HotspotEngine:
     # ---------------------------------------------------------------- state per group
 
     def group_key(self, rule: Rule, group: tuple[str, ...]) -> str:
-        return f"{self._prefix}{rule.id}|{orjson.dumps(group).decode()}"
+        """The state key of (rule, group), built once per group (a few thousand at most)."""
+        key = self._keys.get((rule.id, group))
+        if key is None:
+            if len(self._keys) >= 65_536:
+                self._keys.clear()  # bounded: hostile input can name any number of wards
+            key = self._keys[(rule.id, group)] = f"{self._prefix}{rule.id}|{orjson.dumps(group).decode()}"
+        return key
 
     def _apply(
         self,
@@ -277,6 +314,7 @@ class HotspotEngine:
         watermark: int,
         meta: PartitionMeta,
         now: float,
+        settled: int | None = None,
     ) -> list[dict[str, Any]]:
         key = self.group_key(rule, group)
         value = self.state.get(key)
@@ -293,9 +331,12 @@ class HotspotEngine:
         # Normally a no-op: the sweep at the last watermark change already resolved such an
         # episode. After a crash that sweep's effect may be missing for this key (its value is
         # older than the metadata), so the episode is closed here, where it would have been.
+        # Skipped when the key was applied at or after the watermark became ``before``: that
+        # application (or the sweep) left the episode open only with a live window over at it.
         if (
             episode is not None
             and before is not None
+            and (settled is None or value[MARKER] < settled)
             and not WindowLimits(rule, buckets, meta.origin).any_live_over(before)
         ):
             value[EPISODE] = None
