@@ -49,12 +49,14 @@ def hopping_rules() -> RuleSet:
     )
 
 
-def tagged_events(count: int, seed: int = 13, per_second: float = 20.0) -> list[dict[str, Any]]:
-    """TaggedEvents in event-time order at ``per_second``, each up to 20 s behind its slot."""
+def tagged_events(
+    count: int, seed: int = 13, per_second: float = 20.0, start: int = T0
+) -> list[dict[str, Any]]:
+    """TaggedEvents in event-time order at ``per_second`` from ``start``, each up to 20 s behind its slot."""
     rng = random.Random(seed)
     events = []
     for i in range(count):
-        t = T0 + int(i / per_second) - rng.randint(0, 20)
+        t = start + int(i / per_second) - rng.randint(0, 20)
         events.append(
             {
                 "event_id": f"bench-{i}",

@@ -203,32 +203,40 @@ def attach(
                 by_partition.setdefault(event.message.partition, []).append(event)
             staged_groups: list[tuple[Any, StagedState]] = []
             alerts: list[dict[str, Any]] = []
-            for partition, group in by_partition.items():
-                engine = engine_for(partition)
-                before = replace(engine.stats)
-                staged = StagedState(state)
-                engine.state = staged
-                try:
-                    for event in group:
-                        alerts += apply(engine, event.message, now)
-                    # Here, not in the clock timer: a table write must be made under an event of
-                    # its partition. The committed offset is where a crash would replay from.
-                    engine.end_batch(committed.get(tagged_topic, partition))
-                finally:
-                    engine.state = state
-                counters.observe(before, engine.stats)
-                staged_groups.append((group[-1], staged))
-            last = events[-1].message
-            sent = (
-                await deliver(alerts, f"batch ending {last.topic}[{last.partition}]@{last.offset}")
-                if alerts
-                else []
-            )
-            # Kafka has the alerts before the state says "fired". Each partition's writes are made
-            # under its last event, whose partition is the changelog partition.
-            for last_event, staged in staged_groups:
-                with writing_as(last_event):
-                    staged.commit()
+            try:
+                for partition, group in by_partition.items():
+                    engine = engine_for(partition)
+                    before = replace(engine.stats)
+                    staged = StagedState(state)
+                    engine.state = staged
+                    try:
+                        for event in group:
+                            alerts += apply(engine, event.message, now)
+                        # Here, not in the clock timer: a table write must be made under an event
+                        # of its partition. The committed offset is where a crash would replay from.
+                        engine.end_batch(committed.get(tagged_topic, partition))
+                    finally:
+                        engine.state = state
+                    counters.observe(before, engine.stats)
+                    staged_groups.append((group[-1], staged))
+                last = events[-1].message
+                sent = (
+                    await deliver(alerts, f"batch ending {last.topic}[{last.partition}]@{last.offset}")
+                    if alerts
+                    else []
+                )
+                # Kafka has the alerts before the state says "fired". Each partition's writes are
+                # made under its last event, whose partition is the changelog partition: each
+                # touched key once per batch, however many of the batch's events it counted.
+                for last_event, staged in staged_groups:
+                    with writing_as(last_event):
+                        staged.commit()
+            except BaseException:
+                # The engine changed decoded values in place for a batch that is not stored.
+                state.forget_decoded()
+                for engine in runtime.engines.values():
+                    engine.forget_cached()
+                raise
             processed.inc(sum(1 for event in events if event.message.topic == tagged_topic))
             if sent:
                 # Make the new episode state durable in the changelog now rather than at the next
@@ -270,6 +278,7 @@ def attach(
     async def forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         # A partition that moves away may come back after another worker advanced it: the
         # engine's in-memory progress (what a tick refers to) would then be stale.
+        state.forget_decoded()  # the table is restored from the changelog before it is read again
         for tp in revoked:
             if tp.topic == tagged_topic:
                 runtime.engines.pop(tp.partition, None)

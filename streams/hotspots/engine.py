@@ -138,6 +138,10 @@ class HotspotEngine:
         self._needs_domains = any(matcher.needs_domains for _, matcher, _ in self._plans)
         self._keys: dict[tuple[str, tuple[str, ...]], str] = {}
 
+    def forget_cached(self) -> None:
+        """Drop what this engine caches of its state (the caller's batch was not stored)."""
+        self._meta_cache.forget()
+
     def _load_meta(self) -> PartitionMeta:
         return self._meta_cache.load(self.state.get(self._meta_key))
 
