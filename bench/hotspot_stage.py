@@ -6,10 +6,10 @@
 The TaggedEvents of bench/hotspot_engine.py (the rule compared with Quix Streams' hopping count:
 2-minute windows hopping 30 s per provider+ward, threshold 5) are put on a fresh `feedback.tagged`
 before the worker starts (`python -m pxstream worker --no-sink --no-actions`, the production
-command, with only that rule). The clock runs from the first moment the worker's `pxstream_hotspot_events_total` moves
-to the moment it reaches every event, so start-up and group join do not count; the worker's own CPU
-time (user + system, from /proc) over the same span gives the CPU µs per event. The load average
-is reported beside both: the machine is shared.
+command, with only that rule). The clock runs from the first moment the worker's
+`pxstream_hotspot_events_total` moves to the moment it reaches every event, so start-up and group
+join do not count; the worker's own CPU time (user + system, from /proc) over the same span gives
+the CPU µs per event. The load average is reported beside both: the machine is shared.
 """
 
 from __future__ import annotations
