@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds above zero (argparse turns the error into one line, exit 2)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return seconds
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
@@ -51,10 +62,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="raw messages per processing batch (default 1000)")
     parser.add_argument(
         "--session-timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="how long the consumer group waits for a worker that died without leaving before its "
         "partitions move on (default 60; lower fails over faster, too low rebalances on a pause)",
+    )
+    parser.add_argument(
+        "--tick-interval",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how often the hotspot clock ticks quiet, caught-up partitions (default 2)",
+    )
+    parser.add_argument(
+        "--quiet-after",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how long a caught-up partition must be quiet before the clock moves its watermark, "
+        "so its hotspots can resolve (default 5)",
+    )
+    parser.add_argument(
+        "--resend-interval",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how often firing hotspots are re-sent to Alertmanager (default 60)",
     )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
@@ -114,6 +144,24 @@ class SinkThread(threading.Thread):
         self.join(timeout_s)
 
 
+def worker_config(args: argparse.Namespace) -> WorkerConfig:
+    """The worker's options on top of `WorkerConfig.from_env`: an option not given keeps its default."""
+    from streams.worker_config import WorkerConfig
+
+    return WorkerConfig.from_env(
+        app_id=args.app_id,
+        topic_prefix=args.topic_prefix,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        batch_size=args.batch_size,
+        session_timeout_s=args.session_timeout,
+        hotspot_tick_interval_s=args.tick_interval,
+        hotspot_quiet_after_s=args.quiet_after,
+        alertmanager_resend_s=args.resend_interval,
+        hotspots=False if args.no_hotspots else None,
+    )
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
@@ -121,18 +169,10 @@ def run_worker(args: argparse.Namespace) -> int:
     from sinks.query_server import serve_queries_if_embedded
     from streams.app import create_app, load_hotspot_rules
     from streams.table_store import reconcile_local_tables
-    from streams.worker_config import WorkerConfig, ensure_topics
+    from streams.worker_config import ensure_topics
 
     settings = Settings.from_env()
-    config = WorkerConfig.from_env(
-        app_id=args.app_id,
-        topic_prefix=args.topic_prefix,
-        web_host=args.web_host,
-        web_port=args.web_port,
-        batch_size=args.batch_size,
-        session_timeout_s=args.session_timeout,
-        hotspots=False if args.no_hotspots else None,
-    )
+    config = worker_config(args)
     rules = None
     if config.hotspots:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects

@@ -98,8 +98,26 @@ def create_app(
                 raise
             log.warning("the hotspot agent is not part of this build; running without hotspot alerts")
             return app
-        attach(app, settings, rules, tagged_topic=config.tagged_topic, alerts_topic=config.alerts_topic)
+        attach(
+            app,
+            settings,
+            rules,
+            tagged_topic=config.tagged_topic,
+            alerts_topic=config.alerts_topic,
+            tick_interval_s=config.hotspot_tick_interval_s,
+            quiet_after_s=config.hotspot_quiet_after_s,
+            pusher_config=_pusher_config(settings, config),
+        )
     return app
+
+
+def _pusher_config(settings: Settings, config: WorkerConfig) -> Any:
+    """The Alertmanager pusher's settings, or None when alerts are not pushed (no URL)."""
+    if not settings.alertmanager_url:
+        return None
+    from streams.hotspots.alertmanager import PusherConfig
+
+    return PusherConfig.from_env(settings.alertmanager_url, resend_interval_s=config.alertmanager_resend_s)
 
 
 def _default_pipeline() -> Pipeline:
