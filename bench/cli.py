@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,actions",
+        default="ceiling,pipeline,latency,sink,import,tagging,actions,hotspot-engine,hotspot-stage",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -165,6 +165,16 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
         return {"actions_stage": {**bench_engine(events), **through_kafka}}
 
+    def hotspot_engine() -> dict[str, Any]:
+        from bench.hotspot_engine import bench_hotspot_engine
+
+        return bench_hotspot_engine(events=args.events)
+
+    def hotspot_stage() -> dict[str, Any]:
+        from bench.hotspot_stage import bench_hotspot_stage
+
+        return bench_hotspot_stage(settings, events=args.events)
+
     return {
         "ceiling": lambda: bench_ceiling(settings, args.events),
         "pipeline": pipeline,
@@ -173,6 +183,8 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         "import": file_import,
         "tagging": tagging,
         "actions": actions,
+        "hotspot-engine": hotspot_engine,
+        "hotspot-stage": hotspot_stage,
     }
 
 
