@@ -17,7 +17,7 @@ engine.py stays free of Faust. What this module adds is the delivery discipline
 * Faust commits a source offset only after flushing the producer (changelog included), so every
   key is stored at least as of the committed offset; RocksDB may hold newer versions of some keys.
   The engine's per-key position markers and watermark history make that mix replay exactly
-  (tests/unit/test_hotspot_engine.py models it; tests/integration/test_hotspots_kill.py proves it).
+  (tests/unit/test_hotspot_engine.py models it, with tests/support/hotspot_oracle.py; tests/integration/test_hotspots_kill.py proves it).
 * the clock only ticks a partition that is caught up (nothing left to read) and has been quiet
   for ``quiet_after_s``: after downtime, a backlog is never made to look late by wall-clock time.
 """
