@@ -17,7 +17,11 @@ engine.py stays free of Faust. What this module adds is the delivery discipline
 * Faust commits a source offset only after flushing the producer (changelog included), so every
   key is stored at least as of the committed offset; RocksDB may hold newer versions of some keys.
   The engine's per-key position markers and watermark history make that mix replay exactly
-  (tests/unit/test_hotspot_engine.py models it, with tests/support/hotspot_oracle.py; tests/integration/test_hotspots_kill.py proves it).
+  (tests/unit/test_hotspot_engine.py models it; tests/integration/test_hotspots_kill.py proves it).
+* the changelog is paid per batch, not per event: a batch's inputs run on one staged state per
+  partition, so each key they touch is encoded and written (RocksDB + changelog) once, and the
+  table's values stay decoded between batches (:class:`TableState`), so a key is read and decoded
+  once per assignment. A batch that fails drops those decoded copies (the engine changed them).
 * the clock only ticks a partition that is caught up (nothing left to read) and has been quiet
   for ``quiet_after_s``: after downtime, a backlog is never made to look late by wall-clock time.
 """
