@@ -19,9 +19,8 @@ engine.py stays free of Faust. What this module adds is the delivery discipline
   The engine's per-key position markers and watermark history make that mix replay exactly
   (tests/unit/test_hotspot_engine.py models it; tests/integration/test_hotspots_kill.py proves it).
 * the changelog is paid per batch, not per event: a batch's inputs run on one staged state per
-  partition, so each key they touch is encoded and written (RocksDB + changelog) once, and the
-  table's values stay decoded between batches (:class:`TableState`), so a key is read and decoded
-  once per assignment. A batch that fails drops those decoded copies (the engine changed them).
+  partition, so each key they touch is read, decoded, encoded and written (RocksDB + changelog)
+  once per batch, however many of the batch's events it counted.
 * the clock only ticks a partition that is caught up (nothing left to read) and has been quiet
   for ``quiet_after_s``: after downtime, a backlog is never made to look late by wall-clock time.
 """
@@ -236,8 +235,7 @@ def attach(
                     with writing_as(last_event):
                         staged.commit()
             except BaseException:
-                # The engine changed decoded values in place for a batch that is not stored.
-                state.forget_decoded()
+                # The engines' cached metadata may be half-changed for a batch that is not stored.
                 for engine in runtime.engines.values():
                     engine.forget_cached()
                 raise
@@ -282,7 +280,6 @@ def attach(
     async def forget_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         # A partition that moves away may come back after another worker advanced it: the
         # engine's in-memory progress (what a tick refers to) would then be stale.
-        state.forget_decoded()  # the table is restored from the changelog before it is read again
         for tp in revoked:
             if tp.topic == tagged_topic:
                 runtime.engines.pop(tp.partition, None)

@@ -42,48 +42,26 @@ def writing_as(event: Any) -> Iterator[None]:
 
 
 class TableState(MutableMapping[str, Any]):
-    """A Faust table (bytes keys and values) seen as str → JSON value, encoded with orjson.
+    """A Faust table (bytes keys and values) seen as str → JSON value, encoded with orjson."""
 
-    Values are also kept decoded, as last written or read, so a key touched in every batch is
-    read from RocksDB and decoded once per assignment instead of once per batch; the table stays
-    the store (each write still goes to RocksDB and the changelog). The engine changes the values
-    it reads in place before writing them back, so after a batch that did not finish — or when
-    partitions move — the decoded copies no longer match the table: :meth:`forget_decoded` drops
-    them (the worker calls it on failure and on every revocation).
-    """
-
-    def __init__(self, table: Any, *, decoded_limit: int = 200_000) -> None:
+    def __init__(self, table: Any) -> None:
         self.table = table
-        self.decoded_limit = decoded_limit
-        self._decoded: dict[str, Any] = {}
-
-    def forget_decoded(self) -> None:
-        self._decoded.clear()
 
     def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._decoded.get(key, _MISSING)
-        if value is not _MISSING:
-            return value
         raw = self.table.get(key.encode())
         if raw is None:
-            return default
-        value = orjson.loads(raw)
-        self._remember(key, value)
-        return value
+            raise KeyError(key)
+        return orjson.loads(raw)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.table.get(key.encode())
+        return default if raw is None else orjson.loads(raw)
 
     def __setitem__(self, key: str, value: Any) -> None:
         # Bucket maps are held with int keys in memory; JSON has only string keys (same bytes).
         self.table[key.encode()] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        self._remember(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self._decoded.pop(key, None)
         del self.table[key.encode()]
 
     def __iter__(self) -> Iterator[str]:
@@ -91,14 +69,6 @@ class TableState(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.table)
-
-    def _remember(self, key: str, value: Any) -> None:
-        if len(self._decoded) >= self.decoded_limit:
-            self._decoded.clear()  # bounded: start again from the table
-        self._decoded[key] = value
-
-
-_MISSING: Any = object()
 
 
 class PublishedAlerts:
