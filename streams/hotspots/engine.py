@@ -73,6 +73,7 @@ from streams.hotspots.buckets import (
     horizon,
     int_buckets,
     new_value,
+    window_counts_in,
 )
 from streams.hotspots.dedup import SeenEvents
 from streams.hotspots.episodes import alert, evaluate
@@ -88,7 +89,7 @@ from streams.hotspots.watermarks import (
     event_position,
     tick_position,
 )
-from streams.hotspots.windows import bucket_start, epoch_seconds, window_count, windows_containing
+from streams.hotspots.windows import bucket_start, epoch_seconds
 
 # Re-exported: the worker, the tests and the benchmarks import these from here.
 __all__ = [
@@ -152,11 +153,8 @@ class HotspotEngine:
 
     def on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         """Apply one TaggedEvent at ``offset``; returns the alert transitions it caused."""
-        try:
+        with self._meta_cache.guard():  # an input that fails half-way leaves no cached metadata
             return self._on_event(event, offset, now)
-        except BaseException:
-            self._meta_cache.forget()  # the cached metadata may be half-changed
-            raise
 
     def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
@@ -229,11 +227,8 @@ class HotspotEngine:
         """
         if self.progress is not None and after_offset != self.progress:
             return []  # taken before events this process has applied since: stale
-        try:
+        with self._meta_cache.guard():
             return self._on_tick(clock_watermark, after_offset, now)
-        except BaseException:
-            self._meta_cache.forget()
-            raise
 
     def _on_tick(self, clock_watermark: float, after_offset: int, now: float) -> list[dict[str, Any]]:
         position = tick_position(after_offset)
@@ -271,23 +266,11 @@ class HotspotEngine:
         self.expire_seen(committed_offset)
 
     def expire_seen(self, committed_offset: int | None) -> int:
-        """Forget the ids no duplicate could count for any more; returns how many were forgotten.
-
-        ``committed_offset`` is the partition's committed consumer offset (the next to read): a
-        crash replays from there, and each replayed event is judged against a watermark no lower
-        than the one in force at that offset. An event older than that watermark less the longest
-        allowed lateness is too late for every rule wherever it arrives again, so its id has done
-        its job. Forgetting by the current watermark instead would let a replayed duplicate from
-        before the watermark moved find its id gone and count. Cheap when nothing is due.
-        """
-        if committed_offset is None or committed_offset <= 0:
-            return 0
-        meta = self._load_meta()
-        watermark, exact = meta.watermark_before(event_position(committed_offset))
-        if watermark is None or not exact:
-            return 0  # the commit point is older than the remembered history: wait
-        threshold = watermark - self.rules.max_lateness_s
-        forgotten = self._seen.forget_older_than(self.state, threshold)
+        """Forget the ids no replay from ``committed_offset`` could count; returns how many (see
+        SeenEvents.expire_at_commit for why the committed offset, not the current watermark)."""
+        forgotten = self._seen.expire_at_commit(
+            self.state, self._load_meta(), committed_offset, self.rules.max_lateness_s
+        )
         self.stats.seen_forgotten += forgotten
         return forgotten
 
@@ -366,28 +349,17 @@ class HotspotEngine:
         return alerts
 
     def _rewrite_on_replay(self, key: str, value: Any, meta: PartitionMeta) -> None:
-        """Store an already-applied key again, unchanged.
-
-        A replay means the process died after some writes reached local RocksDB but maybe not the
-        changelog. Skipping the input would leave the changelog behind for good (the input is
-        committed after the replay), and a restore elsewhere would lose it; writing the current
-        value again sends it to the changelog. Only happens on replays, so it costs nothing normally.
-        """
+        """Store an already-applied key again, unchanged: RocksDB may hold a write the changelog never
+        got (a kill -9 before the flush), and the replayed input's commit would leave it behind for
+        good. Only happens on replays."""
         self.state[key] = value
         meta.dirty = True
 
-    def _horizon(self, rule: Rule, watermark: int) -> int:
-        """Oldest bucket still needed for ``rule`` at ``watermark`` (see buckets.horizon)."""
+    def _horizon(self, rule: Rule, watermark: int) -> int:  # tests: see buckets.horizon
         return horizon(rule, watermark)
 
     def _sync_open(self, meta: PartitionMeta, key: str, rule: Rule, value: Mapping[str, Any]) -> None:
-        is_open = value.get(EPISODE) is not None
-        if is_open and meta.open.get(key) != rule.id:
-            meta.open[key] = rule.id
-            meta.dirty = True
-        elif not is_open and key in meta.open:
-            del meta.open[key]
-            meta.dirty = True
+        meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
 
     # ---------------------------------------------------------------- episodes
 
@@ -421,19 +393,7 @@ class HotspotEngine:
             alerts.append(alert(rule, group, episode, RESOLVED, now))
         return alerts
 
-    # ---------------------------------------------------------------- inspection
-
     def window_counts(self, rule_id: str) -> dict[tuple[tuple[str, ...], int], int]:
         """Every non-zero window count this partition still holds for a rule (tests, dumps)."""
         rule = self.rules.by_id[rule_id]
-        prefix = f"{self._prefix}{rule.id}|"
-        counts: dict[tuple[tuple[str, ...], int], int] = {}
-        for key in list(self.state):
-            if not key.startswith(prefix):
-                continue
-            group = tuple(orjson.loads(key[len(prefix) :]))
-            buckets = int_buckets(self.state[key][BUCKETS])
-            starts = {s for b in buckets for s in windows_containing(b, rule.window)}
-            for start in starts:
-                counts[(group, start)] = window_count(buckets, start, rule.window)
-        return counts
+        return window_counts_in(self.state, f"{self._prefix}{rule.id}|", rule)

@@ -10,7 +10,8 @@ and the open episodes; its serialized form is pinned by tests/unit/test_hotspot_
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,15 @@ class PartitionMeta:
             return self.changes[0][1], False
         return self.changes[index - 1][1], True
 
+    def sync_open(self, key: str, rule_id: str, is_open: bool) -> None:
+        """Keep the list of open episodes in step with a key's value."""
+        if is_open and self.open.get(key) != rule_id:
+            self.open[key] = rule_id
+            self.dirty = True
+        elif not is_open and key in self.open:
+            del self.open[key]
+            self.dirty = True
+
     @property
     def last_position(self) -> int:
         return self.changes[-1][0] if self.changes else -1
@@ -110,6 +120,15 @@ class MetaCache:
             self._stored = raw
         self._meta.dirty = False
         return self._meta
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Forget the cache when the block fails: it may have changed the metadata half-way."""
+        try:
+            yield
+        except BaseException:
+            self.forget()
+            raise
 
     def forget(self) -> None:
         """Drop the cached value (after an input failed half-way through changing it)."""
