@@ -18,6 +18,9 @@ engine.py stays free of Faust. What this module adds is the delivery discipline
   key is stored at least as of the committed offset; RocksDB may hold newer versions of some keys.
   The engine's per-key position markers and watermark history make that mix replay exactly
   (tests/unit/test_hotspot_engine.py models it; tests/integration/test_hotspots_kill.py proves it).
+* the changelog is paid per batch, not per event: a batch's inputs run on one staged state per
+  partition, so each key they touch is read, decoded, encoded and written (RocksDB + changelog)
+  once per batch, however many of the batch's events it counted.
 * the clock only ticks a partition that is caught up (nothing left to read) and has been quiet
   for ``quiet_after_s``: after downtime, a backlog is never made to look late by wall-clock time.
 """
@@ -203,32 +206,39 @@ def attach(
                 by_partition.setdefault(event.message.partition, []).append(event)
             staged_groups: list[tuple[Any, StagedState]] = []
             alerts: list[dict[str, Any]] = []
-            for partition, group in by_partition.items():
-                engine = engine_for(partition)
-                before = replace(engine.stats)
-                staged = StagedState(state)
-                engine.state = staged
-                try:
-                    for event in group:
-                        alerts += apply(engine, event.message, now)
-                    # Here, not in the clock timer: a table write must be made under an event of
-                    # its partition. The committed offset is where a crash would replay from.
-                    engine.end_batch(committed.get(tagged_topic, partition))
-                finally:
-                    engine.state = state
-                counters.observe(before, engine.stats)
-                staged_groups.append((group[-1], staged))
-            last = events[-1].message
-            sent = (
-                await deliver(alerts, f"batch ending {last.topic}[{last.partition}]@{last.offset}")
-                if alerts
-                else []
-            )
-            # Kafka has the alerts before the state says "fired". Each partition's writes are made
-            # under its last event, whose partition is the changelog partition.
-            for last_event, staged in staged_groups:
-                with writing_as(last_event):
-                    staged.commit()
+            try:
+                for partition, group in by_partition.items():
+                    engine = engine_for(partition)
+                    before = replace(engine.stats)
+                    staged = StagedState(state)
+                    engine.state = staged
+                    try:
+                        for event in group:
+                            alerts += apply(engine, event.message, now)
+                        # Here, not in the clock timer: a table write must be made under an event
+                        # of its partition. The committed offset is where a crash would replay from.
+                        engine.end_batch(committed.get(tagged_topic, partition))
+                    finally:
+                        engine.state = state
+                    counters.observe(before, engine.stats)
+                    staged_groups.append((group[-1], staged))
+                last = events[-1].message
+                sent = (
+                    await deliver(alerts, f"batch ending {last.topic}[{last.partition}]@{last.offset}")
+                    if alerts
+                    else []
+                )
+                # Kafka has the alerts before the state says "fired". Each partition's writes are
+                # made under its last event, whose partition is the changelog partition: each
+                # touched key once per batch, however many of the batch's events it counted.
+                for last_event, staged in staged_groups:
+                    with writing_as(last_event):
+                        staged.commit()
+            except BaseException:
+                # The engines' cached metadata may be half-changed for a batch that is not stored.
+                for engine in runtime.engines.values():
+                    engine.forget_cached()
+                raise
             processed.inc(sum(1 for event in events if event.message.topic == tagged_topic))
             if sent:
                 # Make the new episode state durable in the changelog now rather than at the next

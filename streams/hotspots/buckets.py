@@ -11,8 +11,10 @@ import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+import orjson
+
 from streams.hotspots.rules import Rule
-from streams.hotspots.windows import bucket_start
+from streams.hotspots.windows import bucket_start, window_count, windows_containing
 
 V = TypeVar("V")
 
@@ -87,3 +89,19 @@ class BucketPrefix:
         """Sum of the buckets starting in [low, high)."""
         starts = self.starts
         return self.totals[bisect.bisect_left(starts, high)] - self.totals[bisect.bisect_left(starts, low)]
+
+
+def window_counts_in(
+    state: Mapping[str, Any], prefix: str, rule: Rule
+) -> dict[tuple[tuple[str, ...], int], int]:
+    """Every non-zero window count of ``rule`` under the group keys starting with ``prefix``."""
+    counts: dict[tuple[tuple[str, ...], int], int] = {}
+    for key in list(state):
+        if not key.startswith(prefix):
+            continue
+        group = tuple(orjson.loads(key[len(prefix) :]))
+        buckets = int_buckets(state[key][BUCKETS])
+        starts = {s for b in buckets for s in windows_containing(b, rule.window)}
+        for start in starts:
+            counts[(group, start)] = window_count(buckets, start, rule.window)
+    return counts

@@ -19,6 +19,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from schemas.identity import event_identity
+from streams.hotspots.watermarks import PartitionMeta, event_position
 
 IDS_CHUNK = "#ids|"
 LEGACY_CHUNK = "#seen|"
@@ -91,6 +92,29 @@ class SeenEvents:
                     forgotten += 1
         self._expired_below = threshold
         return forgotten
+
+    def expire_at_commit(
+        self,
+        state: MutableMapping[str, Any],
+        meta: PartitionMeta,
+        committed_offset: int | None,
+        lateness_s: int,
+    ) -> int:
+        """Forget the ids no duplicate could count any more; returns how many were forgotten.
+
+        ``committed_offset`` is the partition's committed consumer offset (the next to read): a
+        crash replays from there, and each replayed event is judged against a watermark no lower
+        than the one in force at that offset. An event older than that watermark less the longest
+        allowed lateness is too late for every rule wherever it arrives again, so its id has done
+        its job. Forgetting by the current watermark instead would let a replayed duplicate from
+        before the watermark moved find its id gone and count. Cheap when nothing is due.
+        """
+        if committed_offset is None or committed_offset <= 0:
+            return 0
+        watermark, exact = meta.watermark_before(event_position(committed_offset))
+        if watermark is None or not exact:
+            return 0  # the commit point is older than the remembered history: wait
+        return self.forget_older_than(state, watermark - lateness_s)
 
     def count(self, state: MutableMapping[str, Any]) -> int:
         """Event identities this partition currently remembers."""

@@ -73,21 +73,23 @@ from streams.hotspots.buckets import (
     horizon,
     int_buckets,
     new_value,
+    window_counts_in,
 )
 from streams.hotspots.dedup import SeenEvents
 from streams.hotspots.episodes import alert, evaluate
 from streams.hotspots.limits import WindowLimits
-from streams.hotspots.matching import event_domains, matching_groups
+from streams.hotspots.matching import RuleMatcher, event_domains, matching_groups
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
+    MetaCache,
     PartitionMeta,
     event_position,
     tick_position,
 )
-from streams.hotspots.windows import bucket_start, epoch_seconds, window_count, windows_containing
+from streams.hotspots.windows import bucket_start, epoch_seconds
 
 # Re-exported: the worker, the tests and the benchmarks import these from here.
 __all__ = [
@@ -130,11 +132,31 @@ class HotspotEngine:
         self._meta_key = f"{partition}|meta"
         self._prefix = f"{partition}|"
         self._seen = SeenEvents(partition)
+        self._meta_cache = MetaCache()
+        # Per rule, sorted out once: its matcher and lateness (docs: "rules matched by
+        # pre-computed predicates"); and each group's key string, built once per group.
+        self._plans = [(rule, RuleMatcher(rule), rule.allowed_lateness_s) for rule in rules.rules]
+        self._needs_domains = any(matcher.needs_domains for _, matcher, _ in self._plans)
+        self._keys: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def forget_cached(self) -> None:
+        """Drop what this engine caches of its state (the caller's batch was not stored)."""
+        self._meta_cache.forget()
+
+    def _load_meta(self) -> PartitionMeta:
+        return self._meta_cache.load(self.state.get(self._meta_key))
+
+    def _store_meta(self, meta: PartitionMeta) -> None:
+        self.state[self._meta_key] = self._meta_cache.dump(meta)
 
     # ---------------------------------------------------------------- inputs
 
     def on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         """Apply one TaggedEvent at ``offset``; returns the alert transitions it caused."""
+        with self._meta_cache.guard():  # an input that fails half-way leaves no cached metadata
+            return self._on_event(event, offset, now)
+
+    def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
         self.progress = offset
         try:
@@ -143,7 +165,7 @@ class HotspotEngine:
             self.stats.unparseable += 1
             return []
         self.stats.events += 1
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
+        meta = self._load_meta()
         before, exact = meta.watermark_before(position)
         if not exact:
             self.stats.history_overflow += 1
@@ -158,18 +180,21 @@ class HotspotEngine:
         candidate = bucket_start(t, self.granularity)
         after = candidate if before is None else max(before, candidate)
         alerts: list[dict[str, Any]] = []
+        # The position at which ``before`` took effect, when this input follows every remembered
+        # change (the usual case): a key applied since then was evaluated at ``before`` already.
+        settled = meta.last_position if position > meta.last_position and meta.changes else None
         if (before is None or after > before) and position > meta.last_position:
             meta.record(position, after, self.history)
 
         event_id = str(event.get("event_id", ""))
         organisation = organisation_of(event)
-        domains = event_domains(event)  # once per event, not once per rule
+        domains = event_domains(event) if self._needs_domains else None  # once per event
         targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
-        for rule in self.rules.rules:
-            groups = matching_groups(rule, event, domains)
+        for rule, matcher, lateness in self._plans:
+            groups = matcher.groups(event, domains)
             if not groups:
                 continue
-            if before is not None and t < before - rule.allowed_lateness_s:
+            if before is not None and t < before - lateness:
                 self.stats.too_late += 1
                 continue
             targets.append((rule, groups))
@@ -181,13 +206,15 @@ class HotspotEngine:
         for rule, groups in targets:
             for group in groups:
                 alerts.extend(
-                    self._apply(rule, group, t, event_id, organisation, position, before, after, meta, now)
+                    self._apply(
+                        rule, group, t, event_id, organisation, position, before, after, meta, now, settled
+                    )
                 )
 
         if before is not None and after > before:
             alerts.extend(self._sweep(meta, position, after, now))
         if meta.dirty:
-            self.state[self._meta_key] = meta.dump()
+            self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
 
@@ -200,29 +227,32 @@ class HotspotEngine:
         """
         if self.progress is not None and after_offset != self.progress:
             return []  # taken before events this process has applied since: stale
+        with self._meta_cache.guard():
+            return self._on_tick(clock_watermark, after_offset, now)
+
+    def _on_tick(self, clock_watermark: float, after_offset: int, now: float) -> list[dict[str, Any]]:
         position = tick_position(after_offset)
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
+        meta = self._load_meta()
         current = meta.watermark
         target = bucket_start(int(clock_watermark), self.granularity)
         if current is None or target <= current or position < meta.last_position:
             return []
         if position == meta.last_position:
-            meta.changes[-1][1] = target  # another tick while still quiet: same place in order
-            meta.dirty = True
+            meta.move_last(target)  # another tick while still quiet: same place in order
         else:
             meta.record(position, target, self.history)
         alerts = self._sweep(meta, position, target, now)
-        self.state[self._meta_key] = meta.dump()
+        self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
 
     @property
     def watermark(self) -> int | None:
-        return PartitionMeta.load(self.state.get(self._meta_key)).watermark
+        return self._load_meta().watermark
 
     def open_episode_rules(self) -> list[str]:
         """The rule id of each episode open (firing) on this partition."""
-        return list(PartitionMeta.load(self.state.get(self._meta_key)).open.values())
+        return list(self._load_meta().open.values())
 
     # ---------------------------------------------------------------- each event once
 
@@ -236,23 +266,11 @@ class HotspotEngine:
         self.expire_seen(committed_offset)
 
     def expire_seen(self, committed_offset: int | None) -> int:
-        """Forget the ids no duplicate could count for any more; returns how many were forgotten.
-
-        ``committed_offset`` is the partition's committed consumer offset (the next to read): a
-        crash replays from there, and each replayed event is judged against a watermark no lower
-        than the one in force at that offset. An event older than that watermark less the longest
-        allowed lateness is too late for every rule wherever it arrives again, so its id has done
-        its job. Forgetting by the current watermark instead would let a replayed duplicate from
-        before the watermark moved find its id gone and count. Cheap when nothing is due.
-        """
-        if committed_offset is None or committed_offset <= 0:
-            return 0
-        meta = PartitionMeta.load(self.state.get(self._meta_key))
-        watermark, exact = meta.watermark_before(event_position(committed_offset))
-        if watermark is None or not exact:
-            return 0  # the commit point is older than the remembered history: wait
-        threshold = watermark - self.rules.max_lateness_s
-        forgotten = self._seen.forget_older_than(self.state, threshold)
+        """Forget the ids no replay from ``committed_offset`` could count; returns how many (see
+        SeenEvents.expire_at_commit for why the committed offset, not the current watermark)."""
+        forgotten = self._seen.expire_at_commit(
+            self.state, self._load_meta(), committed_offset, self.rules.max_lateness_s
+        )
         self.stats.seen_forgotten += forgotten
         return forgotten
 
@@ -263,7 +281,13 @@ class HotspotEngine:
     # ---------------------------------------------------------------- state per group
 
     def group_key(self, rule: Rule, group: tuple[str, ...]) -> str:
-        return f"{self._prefix}{rule.id}|{orjson.dumps(group).decode()}"
+        """The state key of (rule, group), built once per group (a few thousand at most)."""
+        key = self._keys.get((rule.id, group))
+        if key is None:
+            if len(self._keys) >= 65_536:
+                self._keys.clear()  # bounded: hostile input can name any number of wards
+            key = self._keys[(rule.id, group)] = f"{self._prefix}{rule.id}|{orjson.dumps(group).decode()}"
+        return key
 
     def _apply(
         self,
@@ -277,6 +301,7 @@ class HotspotEngine:
         watermark: int,
         meta: PartitionMeta,
         now: float,
+        settled: int | None = None,
     ) -> list[dict[str, Any]]:
         key = self.group_key(rule, group)
         value = self.state.get(key)
@@ -293,9 +318,12 @@ class HotspotEngine:
         # Normally a no-op: the sweep at the last watermark change already resolved such an
         # episode. After a crash that sweep's effect may be missing for this key (its value is
         # older than the metadata), so the episode is closed here, where it would have been.
+        # Skipped when the key was applied at or after the watermark became ``before``: that
+        # application (or the sweep) left the episode open only with a live window over at it.
         if (
             episode is not None
             and before is not None
+            and (settled is None or value[MARKER] < settled)
             and not WindowLimits(rule, buckets, meta.origin).any_live_over(before)
         ):
             value[EPISODE] = None
@@ -321,28 +349,17 @@ class HotspotEngine:
         return alerts
 
     def _rewrite_on_replay(self, key: str, value: Any, meta: PartitionMeta) -> None:
-        """Store an already-applied key again, unchanged.
-
-        A replay means the process died after some writes reached local RocksDB but maybe not the
-        changelog. Skipping the input would leave the changelog behind for good (the input is
-        committed after the replay), and a restore elsewhere would lose it; writing the current
-        value again sends it to the changelog. Only happens on replays, so it costs nothing normally.
-        """
+        """Store an already-applied key again, unchanged: RocksDB may hold a write the changelog never
+        got (a kill -9 before the flush), and the replayed input's commit would leave it behind for
+        good. Only happens on replays."""
         self.state[key] = value
         meta.dirty = True
 
-    def _horizon(self, rule: Rule, watermark: int) -> int:
-        """Oldest bucket still needed for ``rule`` at ``watermark`` (see buckets.horizon)."""
+    def _horizon(self, rule: Rule, watermark: int) -> int:  # tests: see buckets.horizon
         return horizon(rule, watermark)
 
     def _sync_open(self, meta: PartitionMeta, key: str, rule: Rule, value: Mapping[str, Any]) -> None:
-        is_open = value.get(EPISODE) is not None
-        if is_open and meta.open.get(key) != rule.id:
-            meta.open[key] = rule.id
-            meta.dirty = True
-        elif not is_open and key in meta.open:
-            del meta.open[key]
-            meta.dirty = True
+        meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
 
     # ---------------------------------------------------------------- episodes
 
@@ -376,19 +393,7 @@ class HotspotEngine:
             alerts.append(alert(rule, group, episode, RESOLVED, now))
         return alerts
 
-    # ---------------------------------------------------------------- inspection
-
     def window_counts(self, rule_id: str) -> dict[tuple[tuple[str, ...], int], int]:
         """Every non-zero window count this partition still holds for a rule (tests, dumps)."""
         rule = self.rules.by_id[rule_id]
-        prefix = f"{self._prefix}{rule.id}|"
-        counts: dict[tuple[tuple[str, ...], int], int] = {}
-        for key in list(self.state):
-            if not key.startswith(prefix):
-                continue
-            group = tuple(orjson.loads(key[len(prefix) :]))
-            buckets = int_buckets(self.state[key][BUCKETS])
-            starts = {s for b in buckets for s in windows_containing(b, rule.window)}
-            for start in starts:
-                counts[(group, start)] = window_count(buckets, start, rule.window)
-        return counts
+        return window_counts_in(self.state, f"{self._prefix}{rule.id}|", rule)

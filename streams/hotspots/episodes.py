@@ -31,7 +31,7 @@ from streams.hotspots.buckets import (
 )
 from streams.hotspots.limits import WindowLimits
 from streams.hotspots.rules import Rule
-from streams.hotspots.windows import is_live
+from streams.hotspots.windows import counts_containing, is_live
 
 
 def evaluate(
@@ -47,13 +47,19 @@ def evaluate(
     """The alerts an event counted in ``bucket`` of this key causes; updates ``value`` in place."""
     window = rule.window
     limits = WindowLimits(rule, value[BUCKETS], origin)
+    counts = counts_containing(value[BUCKETS], bucket, window)
+    if value[EPISODE] is None and max(count for _, count in counts) < limits.floor:
+        # The usual case, decided without building anything: no episode is open and no window
+        # holding this bucket is near its limit.
+        value.setdefault(ANNOUNCED, [])
+        return []
     crossed_live: list[tuple[int, int, float]] = []
     crossed_past: list[tuple[int, int, float]] = []
     over = False  # whether a window holding this bucket is over the limit (from the episode's start)
     start_of_episode = value[EPISODE][WINDOW_START] if value[EPISODE] is not None else None
     peak = 0
     announced = set(value.setdefault(ANNOUNCED, []))
-    for start, count, limit in limits.windows_over(bucket):
+    for start, count, limit in limits.windows_over(bucket, counts):
         over = over or (start_of_episode is not None and start >= start_of_episode)
         peak = max(peak, count)
         if limits.over(count - 1, limit) or start in announced:
@@ -80,7 +86,9 @@ def evaluate(
             found |= organisations_in(rule, value, crossed_here)
         grown = sorted(found.union(known)) if found - set(known) else known
         episode[EPISODE_ORGANISATIONS] = grown
-        if not limits.any_live_over(watermark):
+        # The windows live at the watermark are those holding this bucket when both are in it.
+        same = watermark - watermark % window.step_s == bucket
+        if not limits.any_live_over(watermark, counts if same else None):
             value[EPISODE] = None
             return [alert(rule, group, episode, RESOLVED, now)]
         if len(grown) > len(known):

@@ -62,9 +62,16 @@ class WindowLimits:
         assert self.rule.spc is not None
         return count >= self.rule.spc.min_count and count > limit
 
-    def windows_over(self, bucket: int) -> Iterator[tuple[int, int, float]]:
-        """(start, count, limit) of each window holding ``bucket`` that is over its limit."""
-        for start, count in counts_containing(self.buckets, bucket, self.rule.window):
+    def windows_over(
+        self, bucket: int, counts: list[tuple[int, int]] | None = None
+    ) -> Iterator[tuple[int, int, float]]:
+        """(start, count, limit) of each window holding ``bucket`` that is over its limit.
+
+        ``counts`` is :func:`counts_containing` of ``bucket``, when the caller has it already.
+        """
+        if counts is None:
+            counts = counts_containing(self.buckets, bucket, self.rule.window)
+        for start, count in counts:
             if count < self.floor:
                 continue  # cheap test first: most windows are nowhere near their limit
             limit = self.limit(start)
@@ -72,6 +79,12 @@ class WindowLimits:
                 assert limit is not None
                 yield start, count, limit
 
-    def any_live_over(self, watermark: int) -> bool:
-        """Whether a window live at ``watermark`` is over its limit (an episode stays open)."""
-        return next(self.windows_over(watermark), None) is not None
+    def any_live_over(self, watermark: int, counts: list[tuple[int, int]] | None = None) -> bool:
+        """Whether a window live at ``watermark`` is over its limit (an episode stays open).
+
+        ``counts`` is :func:`counts_containing` of ``watermark``, when the caller has it already.
+        """
+        if counts is None:
+            counts = counts_containing(self.buckets, watermark, self.rule.window)
+        floor = self.floor
+        return any(count >= floor and self.over(count, self.limit(start)) for start, count in counts)

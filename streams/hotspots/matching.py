@@ -13,6 +13,50 @@ def event_domains(event: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(d for d in event.get("domains") or () if isinstance(d, str)))
 
 
+class RuleMatcher:
+    """One rule's ``when`` filters and ``group_by`` fields, sorted out once instead of per event."""
+
+    __slots__ = ("domain_filters", "domain_slot", "field_filters", "group_fields", "needs_domains")
+
+    def __init__(self, rule: Rule) -> None:
+        self.domain_filters = tuple(allowed for name, allowed in rule.when if name == "domain")
+        self.field_filters = tuple((name, allowed) for name, allowed in rule.when if name != "domain")
+        self.group_fields = tuple(rule.group_by)
+        self.domain_slot = self.group_fields.index("domain") if "domain" in self.group_fields else -1
+        self.needs_domains = bool(self.domain_filters) or self.domain_slot >= 0
+
+    def groups(self, event: Mapping[str, Any], domains: list[str] | None) -> Sequence[tuple[str, ...]]:
+        """The group tuples ``event`` counts in (see :func:`matching_groups`)."""
+        for name, allowed in self.field_filters:
+            if event.get(name) not in allowed:
+                return ()
+        if self.needs_domains:
+            if domains is None:
+                domains = event_domains(event)
+            for allowed in self.domain_filters:
+                domains = [d for d in domains if d in allowed]
+                if not domains:
+                    return ()
+        fixed: list[str] = []
+        slot = self.domain_slot
+        for name in self.group_fields:
+            if name == "domain":
+                fixed.append("")
+                continue
+            value = event.get(name)
+            if not isinstance(value, str) or not value:
+                return ()
+            fixed.append(value)
+        if slot < 0:
+            return (tuple(fixed),)
+        assert domains is not None
+        groups = []
+        for domain in domains:
+            fixed[slot] = domain
+            groups.append(tuple(fixed))
+        return groups
+
+
 def matching_groups(
     rule: Rule, event: Mapping[str, Any], domains: list[str] | None = None
 ) -> Sequence[tuple[str, ...]]:
@@ -23,24 +67,4 @@ def matching_groups(
     and is not counted for that rule. ``domains`` is :func:`event_domains` of the event, when
     the caller has it already.
     """
-    if domains is None:
-        domains = event_domains(event)
-    for name, allowed in rule.when:
-        if name == "domain":
-            domains = [d for d in domains if d in allowed]
-            if not domains:
-                return ()
-        elif event.get(name) not in allowed:
-            return ()
-    fixed: list[str | None] = []
-    for name in rule.group_by:
-        if name == "domain":
-            fixed.append(None)
-            continue
-        value = event.get(name)
-        if not isinstance(value, str) or not value:
-            return ()
-        fixed.append(value)
-    if "domain" not in rule.group_by:
-        return (tuple(fixed),)  # type: ignore[arg-type]
-    return [tuple(d if v is None else v for v in fixed) for d in domains]
+    return RuleMatcher(rule).groups(event, domains)

@@ -47,9 +47,11 @@ def counts_containing(buckets: Mapping[int, int], t: int, window: Window) -> lis
     The hot path: O(size/step) instead of summing each overlapping window separately.
     """
     step, n = window.step_s, window.buckets_per_window
-    last = bucket_start(t, step)
-    first = last - (n - 1) * step
-    values = [buckets.get(first + j * step, 0) for j in range(2 * n - 1)]
+    first = t - t % step - (n - 1) * step
+    get = buckets.get
+    if n == 1:
+        return [(first, get(first, 0))]
+    values = [get(start, 0) for start in range(first, first + (2 * n - 1) * step, step)]
     total = sum(values[:n])
     out = [(first, total)]
     for k in range(1, n):

@@ -21,6 +21,7 @@ from pxstream.web.due import due_clock_from_env
 from schemas import action as contract
 from schemas.topics import TOPICS
 from tests.conftest import AlertmanagerHandle, wait_for
+from tests.integration._actions_api_support import QM7, ActionsServer
 from tests.integration._actions_support import (
     OWNERS,
     SHORT_RULES,
@@ -31,7 +32,6 @@ from tests.integration._actions_support import (
     send,
     write_actions_file,
 )
-from tests.integration.test_actions_api import QM7, ActionsServer
 from tests.integration.test_ingest_http import RunningServer, write_tokens
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import orjson
 
 from streams.hotspots.agent import TableState
 from streams.hotspots.engine import HotspotEngine, StagedState
-from tests.unit.test_hotspot_engine import ACCESS, RULES, SAFE, T0, event
+from tests.support.hotspot_oracle import ACCESS, RULES, SAFE, T0, event
 
 EXPECTED_CHANGELOG: list[bytes] = [
     b'0|#seen|0-0={"legacy-1":[0,1779996600]}',
