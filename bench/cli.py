@@ -154,7 +154,7 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
     def tagging() -> dict[str, Any]:
         from bench.tagging import bench_realistic_mix
 
-        report = bench_realistic_mix(events=min(args.events, 20_000))
+        report = bench_realistic_mix(settings.fft_data, events=min(args.events, 20_000))
         rate = report["pipeline"]["validate_redact_tag_per_s"]
         return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
 
@@ -162,8 +162,8 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         from bench.actions import bench_engine, bench_kafka, feed
 
         events = feed(min(args.events, 20_000))
-        through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, events))
-        return {"actions_stage": {**bench_engine(events), **through_kafka}}
+        through_kafka = asyncio.run(bench_kafka(settings, events))
+        return {"actions_stage": {**bench_engine(settings, events), **through_kafka}}
 
     return {
         "ceiling": lambda: bench_ceiling(settings, args.events),
@@ -177,7 +177,7 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     from infra.broker import kafka_answers
 
     if not kafka_answers(settings.kafka_bootstrap):

@@ -123,8 +123,9 @@ def run_worker(args: argparse.Namespace) -> int:
     from streams.table_store import reconcile_local_tables
     from streams.worker_config import WorkerConfig, ensure_topics
 
-    settings = Settings.from_env()
-    config = WorkerConfig.from_env(
+    settings: Settings = args.settings
+    config = WorkerConfig.from_settings(
+        settings,
         app_id=args.app_id,
         topic_prefix=args.topic_prefix,
         web_host=args.web_host,
@@ -142,7 +143,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if not args.no_actions:
         from streams.actions.agent import load_default_actions
 
-        actions = load_default_actions()  # ConfigError (exit 2) before anything connects
+        actions = load_default_actions(settings)  # ConfigError (exit 2) before anything connects
     check_broker(settings.kafka_bootstrap)
     if not args.no_sink:
         check_answers_as_clickhouse(settings.clickhouse_url)

@@ -30,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
-        config = load_default_actions()
+        settings = Settings.from_env()  # this process's edge: the environment is read here, once
+        config = load_default_actions(settings)
     except PxstreamError as exc:
         print(f"pxstream: error: {exc}", file=sys.stderr)
         return exc.exit_code
     stage = build_stage(
-        Settings.from_env(),
+        settings,
         config,
         topic_names=stage_topics(args.topic_prefix),
         group_id=args.group,

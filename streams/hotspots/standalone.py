@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,7 @@ def build_app(
         tick_interval_s=tick_interval_s,
         quiet_after_s=quiet_after_s,
         pusher_config=(
-            PusherConfig.from_env(settings.alertmanager_url, resend_interval_s=resend_interval_s)
+            PusherConfig.from_settings(settings, resend_interval_s=resend_interval_s)
             if settings.alertmanager_url
             else None
         ),
@@ -89,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resend-interval", type=float, default=60.0)
     parser.add_argument("--session-timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("PXSTREAM_LOG_LEVEL", "INFO"))
+    logging.basicConfig(level=logging.INFO)
     app = build_app(
         args.id,
-        Settings.from_env(),
+        Settings.from_env(),  # this process's edge: the environment is read here, once
         tagged_topic=args.tagged,
         alerts_topic=args.alerts,
         partitions=args.partitions,
