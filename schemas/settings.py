@@ -35,6 +35,7 @@ from schemas.settings_checks import (
     heap_size,
     host_port,
     http_url,
+    kafka_name,
     parse_clickhouse_url,
     port,
     positive_float,
@@ -166,8 +167,8 @@ class Settings:
             data_dir=Path(get("PXSTREAM_DATA_DIR")),
             actions_path=get.path("PXSTREAM_ACTIONS"),
             worker=WorkerSettings(
-                app_id=get("PXSTREAM_APP_ID").strip() or DEFAULTS["PXSTREAM_APP_ID"],
-                topic_prefix=get("PXSTREAM_TOPIC_PREFIX"),
+                app_id=get.checked("PXSTREAM_APP_ID", kafka_name),
+                topic_prefix=kafka_name("PXSTREAM_TOPIC_PREFIX", get("PXSTREAM_TOPIC_PREFIX")),
             ),
             sink=SinkSettings(
                 batch_size=get.checked("PXSTREAM_SINK_BATCH_SIZE", positive_int),

@@ -17,6 +17,8 @@ from schemas.errors import ConfigError
 CHDB_SCHEME = "chdb://"
 MIN_SECRET_CHARS = 32  # an HMAC key of 32+ characters (docs/owners-page.md)
 _HEAP = re.compile(r"[1-9][0-9]{0,6}[kKmMgG]?")
+_KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]*")  # Kafka's legal topic and group characters
+MAX_PREFIX = 100  # leaves room under Kafka's 249 for the longest topic and changelog names
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -32,6 +34,17 @@ def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
             raise ConfigError(f"{name}={bootstrap!r}: {server.strip()!r} is not host:port")
         addresses.append((host.strip("[]"), _port(name, port, server.strip())))
     return addresses
+
+
+def kafka_name(name: str, text: str) -> str:
+    """A topic prefix or app id: Kafka's own characters only, so every topic and group name built
+    from it is legal (and an app id, also a directory name, cannot climb out with `/` or `..`)."""
+    text = text.strip()
+    if not _KAFKA_NAME.fullmatch(text) or text in (".", ".."):
+        raise ConfigError(f"{name}={text[:200]!r}: use letters, digits, '.', '_' and '-' only")
+    if len(text) > MAX_PREFIX:
+        raise ConfigError(f"{name}: {len(text)} characters; at most {MAX_PREFIX}")
+    return text
 
 
 def host_port(name: str, value: str) -> str:
