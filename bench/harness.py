@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from infra.procs import free_port
+from runtime.tail import read_until
 from schemas import topics
 from schemas.settings import Settings
 
@@ -86,34 +87,11 @@ async def collect(
     bootstrap: str, topic_names: Sequence[str], *, expected: int, timeout_s: float, settle_s: float = 0.0
 ) -> Collected:
     """Read the topics from the beginning until `expected` records in total (then `settle_s` more
-    to catch anything extra, e.g. duplicates) or the deadline."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        *topic_names,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        metadata_max_age_ms=1000,
+    to catch anything extra, e.g. duplicates) or the deadline (runtime.tail.read_until)."""
+    records = await read_until(
+        bootstrap, topic_names, expected=expected, timeout_s=timeout_s, settle_s=settle_s
     )
-    await consumer.start()
-    collected = Collected({name: [] for name in topic_names})
-    try:
-        deadline = time.monotonic() + timeout_s
-        settle_until: float | None = None
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
-            for tp, records in batches.items():
-                collected.records[tp.topic].extend(records)
-            if collected.count() >= expected:
-                if settle_until is None:
-                    settle_until = time.monotonic() + settle_s
-                if time.monotonic() >= settle_until:
-                    break
-    finally:
-        await consumer.stop()
-    return collected
+    return Collected(records)
 
 
 class WorkerProcess:

@@ -79,12 +79,8 @@ def run_source_from_args(args: Any, source: Source) -> int:
 
 def load_reference(directory: Path | None) -> Any:
     """Reference data for provider matching; an empty set when no directory is given."""
-    try:
-        from connectors.reference import ReferenceData
-    except ModuleNotFoundError as exc:  # the reference package lands from another branch
-        raise ConnectorConfigError(
-            "reference data support (connectors.reference) is not installed in this build"
-        ) from exc
+    from connectors.reference import ReferenceData
+
     if directory is None:
         return ReferenceData.empty()
     if not Path(directory).is_dir():

@@ -5,12 +5,13 @@
   the limit from 429s.
 - :class:`CallerRateLimit` limits the requests *others* make to the HTTP ingest API, one bucket
   per caller; it never waits, it answers how long the caller should wait (the 429's
-  ``Retry-After``).
+  ``Retry-After``, in whole seconds by :func:`retry_after_header`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
@@ -90,3 +91,8 @@ class CallerRateLimit:
             for quiet in [k for k, b in self._buckets.items() if b.is_full()]:
                 del self._buckets[quiet]
         return wait
+
+
+def retry_after_header(seconds: float) -> str:
+    """HTTP `Retry-After` takes whole seconds; round up so a client that obeys it succeeds."""
+    return str(max(1, math.ceil(seconds)))

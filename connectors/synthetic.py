@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.feedback_event import format_timestamp
+
 ICB = "QNB"  # "NHS Northby and Riverside ICB" (fictional)
 
 
@@ -180,7 +182,7 @@ class SyntheticFeed:
         event: dict[str, Any] = {
             "event_id": f"syn-{self._run}-{self._serial:08d}",
             "source": source,
-            "occurred_at": occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "occurred_at": format_timestamp(occurred_at),
             "organisation": ICB,
             "provider": unit.provider,
             "site": unit.site,

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from grafana import style
-from schemas.domains import DOMAIN_IDS, DOMAIN_SHORT_LABELS
 
 CLICKHOUSE = {"type": style.CLICKHOUSE_TYPE, "uid": style.CLICKHOUSE_UID}
 PROMETHEUS = {"type": style.PROMETHEUS_TYPE, "uid": style.PROMETHEUS_UID}
@@ -27,47 +26,6 @@ def render(obj: Any) -> str:
 
 def grid(x: int, y: int, w: int, h: int) -> dict:
     return {"x": x, "y": y, "w": w, "h": h}
-
-
-# --- SQL fragments -------------------------------------------------------------------------------
-
-
-def sql_list(values: list[str] | tuple[str, ...]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "\\'") + "'" for v in values) + "]"
-
-
-def domain_label(column: str = "domain") -> str:
-    """SQL that turns a domain id into its short wall-screen label (unknown ids pass through)."""
-    labels = [DOMAIN_SHORT_LABELS[d] for d in DOMAIN_IDS]
-    return f"transform({column}, {sql_list(DOMAIN_IDS)}, {sql_list(labels)}, {column})"
-
-
-def domain_columns(aggregate: str, argument: str, *, domain_column: str = "domain") -> str:
-    """One column per domain named by its short label, e.g. ``sumIf(events, domain = '…') AS `Safe care```.
-
-    Wide results need no long-to-wide conversion in Grafana, always carry all five domains (zeros
-    included) and let every domain keep a fixed colour.
-    """
-    return ",\n  ".join(
-        f"{aggregate}({_arg(argument)}{domain_column} = {_q(d)}) AS `{DOMAIN_SHORT_LABELS[d]}`"
-        for d in DOMAIN_IDS
-    )
-
-
-def domain_has_columns(aggregate: str, argument: str, *, array_column: str = "domains") -> str:
-    """As `domain_columns`, for event rows whose domains are an array: ``countIf(has(domains, '…'))``."""
-    return ",\n  ".join(
-        f"{aggregate}({_arg(argument)}has({array_column}, {_q(d)})) AS `{DOMAIN_SHORT_LABELS[d]}`"
-        for d in DOMAIN_IDS
-    )
-
-
-def _arg(argument: str) -> str:
-    return f"{argument}, " if argument else ""
-
-
-def _q(value: str) -> str:
-    return "'" + value.replace("'", "\\'") + "'"
 
 
 # --- targets ---------------------------------------------------------------------------------------

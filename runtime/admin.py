@@ -94,6 +94,12 @@ async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
             await admin.delete_topics(names, timeout_ms=REQUEST_TIMEOUT_MS)
 
 
+async def topic_names(bootstrap: str) -> list[str]:
+    """Every topic the broker has, from its metadata (asking never creates one)."""
+    async with admin_client(bootstrap) as admin:
+        return list(await admin.list_topics())
+
+
 async def partitions(bootstrap: str, topic: str) -> list[int]:
     """Partition numbers of a topic (empty when it does not exist), from the broker's metadata."""
     async with admin_client(bootstrap) as admin:

@@ -1,7 +1,7 @@
 """A calendar month, as the monthly pack and its queries take it (`--month YYYY-MM`).
 
-Here rather than in `grafana/` because the report queries in `sinks/` take months too, and
-`sinks/` may not import what lies after it in the flow.
+The one month type: the pack's figures (`grafana/report/data.py`), its actions section and the
+command line all take this, so "which days belong to March" is answered in one place.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from schemas.feedback_event import format_timestamp
 from sinks.exceptions import ReadOnlyQueryError
 from sinks.sql_guard import check_read_only
 
@@ -55,8 +56,7 @@ def plain(value: Any) -> Any:
     """A value orjson cannot write by itself, as JSON: UTC timestamps with Z, dates, decimals."""
     if isinstance(value, datetime):
         # The tables store UTC; the driver hands back naive datetimes for it.
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return format_timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):

@@ -6,7 +6,6 @@ CLI builds exactly one; an import-time app would force every test to reset globa
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
 
     from streams.pipeline import Pipeline
 
-log = logging.getLogger(__name__)
 
 _PARTITIONS: Final = {spec.name: spec.partitions for spec in topics.TOPICS}
 _RETENTION: Final = {spec.name: spec.retention_days for spec in topics.TOPICS}
@@ -91,13 +89,8 @@ def create_app(
     register_tagging_agent(app, settings, config, pipeline or _default_pipeline(), health)
     register_views(app, health)
     if config.hotspots and rules is not None:
-        try:
-            from streams.hotspots.agent import attach
-        except ModuleNotFoundError as exc:
-            if exc.name != "streams.hotspots.agent":
-                raise
-            log.warning("the hotspot agent is not part of this build; running without hotspot alerts")
-            return app
+        from streams.hotspots.agent import attach
+
         attach(app, settings, rules, tagged_topic=config.tagged_topic, alerts_topic=config.alerts_topic)
     return app
 
@@ -109,12 +102,7 @@ def _default_pipeline() -> Pipeline:
 
 
 def load_hotspot_rules(settings: Settings) -> Any:
-    """The RuleSet named by the settings (ConfigError when invalid); None in a build without hotspots."""
-    try:
-        from streams.hotspots.rules import load_rules
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("streams.hotspots"):
-            log.warning("hotspot rules are not part of this build; running without hotspot alerts")
-            return None
-        raise
+    """The RuleSet named by the settings (ConfigError when invalid)."""
+    from streams.hotspots.rules import load_rules
+
     return load_rules(settings.rules_path)

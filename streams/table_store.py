@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.admin import admin_client
+
 if TYPE_CHECKING:
     import faust
 
@@ -51,18 +53,13 @@ async def _kafka_view(
 ) -> tuple[str, dict[tuple[str, int], int]]:
     """The cluster id, and the end offset of every partition of those topics that exist."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    await admin.start()
-    try:
+    async with admin_client(bootstrap, timeout_ms=int(timeout_s * 1000)) as admin:
         cluster_id = str((await admin.describe_cluster()).get("cluster_id") or "")
         existing = set(await admin.list_topics())
         # Partitions from the broker's own description: a consumer's metadata cache does not list a
         # topic it has not been asked about, and an empty answer would read as "purged".
         described = await admin.describe_topics([t for t in topics if t in existing]) if existing else []
-    finally:
-        await admin.close()
     wanted = [
         TopicPartition(topic["topic"], partition["partition"])
         for topic in described

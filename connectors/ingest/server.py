@@ -26,8 +26,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
 from connectors.ingest.openapi import MAX_BODY_BYTES, MAX_EVENTS, build_document
-from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.tokens import Caller, TokenStore
+from connectors.ratelimit import CallerRateLimit, retry_after_header
 from schemas import topics
 from schemas.feedback_event import InvalidEvent, decode, parse_event
 

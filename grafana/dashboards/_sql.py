@@ -7,6 +7,8 @@ does not show one commissioner another's feedback.
 
 from __future__ import annotations
 
+from schemas.domains import DOMAIN_IDS, DOMAIN_SHORT_LABELS
+
 ORG = "organisation = ${organisation:singlequote}"
 # Alerts: every episode the organisation's events counted toward, whatever the rule groups by
 # (docs/tenancy.md); the same test as the alerts' row policy.
@@ -35,3 +37,41 @@ VAR_PROVIDER = (
 VAR_WARD_OF_PROVIDER = (
     f"SELECT DISTINCT ward FROM feedback_daily\nWHERE {ORG} AND {ONE_PROVIDER} AND ward != '' ORDER BY ward"
 )
+
+
+def sql_list(values: list[str] | tuple[str, ...]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def domain_label(column: str = "domain") -> str:
+    """SQL that turns a domain id into its short wall-screen label (unknown ids pass through)."""
+    labels = [DOMAIN_SHORT_LABELS[d] for d in DOMAIN_IDS]
+    return f"transform({column}, {sql_list(DOMAIN_IDS)}, {sql_list(labels)}, {column})"
+
+
+def domain_columns(aggregate: str, argument: str, *, domain_column: str = "domain") -> str:
+    """One column per domain named by its short label, e.g. ``sumIf(events, domain = '…') AS `Safe care```.
+
+    Wide results need no long-to-wide conversion in Grafana, always carry all five domains (zeros
+    included) and let every domain keep a fixed colour.
+    """
+    return ",\n  ".join(
+        f"{aggregate}({_arg(argument)}{domain_column} = {_q(d)}) AS `{DOMAIN_SHORT_LABELS[d]}`"
+        for d in DOMAIN_IDS
+    )
+
+
+def domain_has_columns(aggregate: str, argument: str, *, array_column: str = "domains") -> str:
+    """As `domain_columns`, for event rows whose domains are an array: ``countIf(has(domains, '…'))``."""
+    return ",\n  ".join(
+        f"{aggregate}({_arg(argument)}has({array_column}, {_q(d)})) AS `{DOMAIN_SHORT_LABELS[d]}`"
+        for d in DOMAIN_IDS
+    )
+
+
+def _arg(argument: str) -> str:
+    return f"{argument}, " if argument else ""
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"

@@ -90,7 +90,7 @@ def provider_domain_bars(pos: dict) -> dict:
     sql = f"""
 SELECT
   provider,
-  {b.domain_columns("sumIf", "negative")}
+  {_sql.domain_columns("sumIf", "negative")}
 FROM feedback_daily
 WHERE {_sql.ORG} AND {_sql.DAYS_IN_RANGE} AND domain != ''
 GROUP BY provider
@@ -106,7 +106,7 @@ def domain_trend(pos: dict) -> dict:
     sql = f"""
 SELECT
   day AS time,
-  {b.domain_columns("sumIf", "events")}
+  {_sql.domain_columns("sumIf", "events")}
 FROM feedback_daily
 WHERE {_sql.ORG} AND {_sql.DAYS_IN_RANGE}
 GROUP BY time

@@ -70,7 +70,7 @@ def provider_domain_heatmap(pos: dict) -> dict:
     sql = f"""
 SELECT
   provider,
-  {b.domain_columns("countIf", "")},
+  {_sql.domain_columns("countIf", "")},
   countIf(domain = '') AS `Any domain`
 FROM hotspot_alerts FINAL
 WHERE {ALERTS} AND $__timeFilter(fired_at)
@@ -101,7 +101,7 @@ SELECT
   provider,
   ward,
   source,
-  {b.domain_label()} AS domain,
+  {_sql.domain_label()} AS domain,
   window_start,
   window_end,
   `count` AS events,
@@ -138,7 +138,7 @@ SELECT
   e.source AS source,
   e.provider AS provider,
   e.ward AS ward,
-  arrayStringConcat(arrayMap(d -> {b.domain_label("d")}, e.domains), ', ') AS domains,
+  arrayStringConcat(arrayMap(d -> {_sql.domain_label("d")}, e.domains), ', ') AS domains,
   e.text AS feedback
 FROM feedback_events AS e FINAL
 CROSS JOIN (

@@ -50,7 +50,7 @@ def by_domain_over_time(pos: dict) -> dict:
     sql = f"""
 SELECT
   day AS time,
-  {b.domain_columns("sumIf", "events")}
+  {_sql.domain_columns("sumIf", "events")}
 FROM feedback_daily
 WHERE {EVENTS} AND {_sql.DAYS_IN_RANGE}
 GROUP BY time
@@ -79,7 +79,7 @@ def ward_domain_heat(pos: dict) -> dict:
     sql = f"""
 SELECT
   ward,
-  {b.domain_columns("sumIf", "negative")},
+  {_sql.domain_columns("sumIf", "negative")},
   sum(negative) AS total
 FROM feedback_daily
 WHERE {EVENTS} AND {_sql.DAYS_IN_RANGE} AND domain != ''
@@ -105,7 +105,7 @@ SELECT
   occurred_at AS time,
   ward,
   source,
-  arrayStringConcat(arrayMap(d -> {b.domain_label("d")}, domains), ', ') AS domains,
+  arrayStringConcat(arrayMap(d -> {_sql.domain_label("d")}, domains), ', ') AS domains,
   text AS feedback
 FROM feedback_events FINAL
 WHERE {EVENTS} AND $__timeFilter(occurred_at) AND {_sql.NEGATIVE_EVENT}

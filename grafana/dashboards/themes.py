@@ -68,7 +68,7 @@ def domains_over_time(pos: dict) -> dict:
     sql = f"""
 SELECT
   $__timeInterval(occurred_at) AS time,
-  {b.domain_has_columns("countIf", "")}
+  {_sql.domain_has_columns("countIf", "")}
 FROM feedback_events FINAL
 WHERE {EVENTS} AND $__timeFilter(occurred_at)
 GROUP BY time
@@ -98,7 +98,7 @@ def sources_by_domain(pos: dict) -> dict:
     sql = f"""
 SELECT
   source,
-  {b.domain_has_columns("countIf", "")}
+  {_sql.domain_has_columns("countIf", "")}
 FROM feedback_events FINAL
 WHERE {EVENTS} AND $__timeFilter(occurred_at)
 GROUP BY source

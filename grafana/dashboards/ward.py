@@ -28,7 +28,7 @@ def variables() -> list[dict]:
 def _domain_tiles(title: str, pos: dict, day_condition: str) -> dict:
     sql = f"""
 SELECT
-  {b.domain_columns("sumIf", "events")}
+  {_sql.domain_columns("sumIf", "events")}
 FROM feedback_daily
 WHERE {WARD_FILTER}
   AND {day_condition}
@@ -57,7 +57,7 @@ def this_week_by_domain(pos: dict) -> dict:
 def open_hotspots(pos: dict) -> dict:
     sql = f"""
 SELECT
-  concat(description, if(domain = '', '', concat(' — ', {b.domain_label()}))) AS hotspot,
+  concat(description, if(domain = '', '', concat(' — ', {_sql.domain_label()}))) AS hotspot,
   `count` AS events
 FROM hotspot_alerts FINAL
 WHERE {WARD_ALERTS}
@@ -82,7 +82,7 @@ def trend_28_days(pos: dict) -> dict:
     sql = f"""
 SELECT
   day AS time,
-  {b.domain_columns("sumIf", "events")}
+  {_sql.domain_columns("sumIf", "events")}
 FROM feedback_daily
 WHERE {WARD_FILTER}
   AND day > toDate($__toTime) - 28 AND day <= toDate($__toTime)

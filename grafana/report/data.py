@@ -1,8 +1,7 @@
 """Everything the monthly pack shows, read from ClickHouse in a handful of queries.
 
-`sinks.queries` had not landed when this was written, so the queries live here; they read only the
-public tables (docs/contracts.md, "ClickHouse tables") and the sink's rollups, and de-duplicate
-`feedback_events` and
+The one report-query layer: the queries read only the public tables (docs/contracts.md,
+"ClickHouse tables") and the sink's rollups, and de-duplicate `feedback_events` and
 `hotspot_alerts` with FINAL.
 
 SPC period: weekly counts of negative feedback per domain, in 7-day periods that end on the last

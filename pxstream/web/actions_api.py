@@ -35,12 +35,12 @@ from aiokafka.errors import KafkaError
 
 from connectors.exceptions import BrokerUnavailable
 from connectors.ingest.kafka_link import KafkaLink
-from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 
 # The ingest server's own response and body helpers, so both APIs answer alike.
 from connectors.ingest.server import _error, _json, _read_capped
 from connectors.ingest.server import _refused as _problems
 from connectors.ingest.tokens import Caller, TokenStore
+from connectors.ratelimit import CallerRateLimit, retry_after_header
 from pxstream.web.actions_requests import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_BODY_BYTES,

@@ -9,12 +9,12 @@ Ward 7 hotspot, so a person watching can complete an action and see the alert an
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 from pathlib import Path
 
 from connectors.ingest.tokens import token_digest
 from connectors.synthetic import ICB, UNITS
+from infra.procs import free_port, port_is_free
 from pxstream.web.owners_auth import OwnerAuth
 from schemas.settings import Settings
 from streams.actions.links import SECRET_ENV
@@ -26,14 +26,7 @@ DEMO_LISTEN = "127.0.0.1:8080"
 
 def _free_loopback_port(preferred: int = 8080) -> int:
     """8080 when it is free, else any free port (several demos may share a machine)."""
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(probe.getsockname()[1])
-    raise OSError("no free loopback port")
+    return preferred if port_is_free("127.0.0.1", preferred) else free_port()
 
 
 def prepare(settings: Settings) -> Settings:

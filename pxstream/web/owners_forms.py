@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -17,6 +17,7 @@ from aiohttp import web
 from connectors.ingest.server import _read_capped
 from pxstream.web.actions_requests import CHANGE_FIELDS, Problem
 from pxstream.web.owners_auth import Session
+from schemas.feedback_event import format_timestamp
 from streams.actions.calendar import END_OF_DAY, LONDON
 
 MAX_FORM_BYTES: Final = 32 * 1024
@@ -80,4 +81,4 @@ def end_of_day(value: str) -> str | None:
     except ValueError:
         return None
     moment = datetime.combine(day, END_OF_DAY, LONDON)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return format_timestamp(moment)

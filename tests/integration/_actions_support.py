@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import yaml
 
+from runtime.produce import produce
 from tests.conftest import wait_for
 from tests.support.kafka import read_all
 from tests.support.processes import StageProcess
@@ -43,19 +44,7 @@ def send(bootstrap: str, topic: str, records: list[tuple[str, dict[str, Any]]]) 
     """(key, value) records, every one acknowledged before this returns."""
     import asyncio
 
-    from aiokafka import AIOKafkaProducer
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            futures = [await producer.send(topic, orjson.dumps(v), key=k.encode()) for k, v in records]
-            for future in futures:
-                await future
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
+    asyncio.run(produce(bootstrap, topic, [(key.encode(), orjson.dumps(value)) for key, value in records]))
 
 
 def actions_log(bootstrap: str, topic: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import pytest
 from infra.broker import CONSOLE_CONSUMER, CONSOLE_PRODUCER, KafkaBroker, kafka_answers
 from infra.config import InfraConfig
 from schemas.settings import Settings
+from tests.support.kafka import produce_json, read_all, topic_names
 
 pytestmark = pytest.mark.integration
 
@@ -33,41 +34,6 @@ def feedback_event(provider: str = "RJ1") -> dict[str, object]:
     }
 
 
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> list[int]:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        results = [await producer.send_and_wait(topic, value, key=key) for key, value in messages]
-    finally:
-        await producer.stop()
-    return [result.partition for result in results]
-
-
-async def _consume(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list:  # type: ignore[type-arg]
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"test-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    records = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < count and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for partition_records in batch.values():
-                records.extend(partition_records)
-    finally:
-        await consumer.stop()
-    return records
-
-
 def test_broker_answers_a_metadata_request(kafka_bootstrap: str) -> None:
     assert kafka_answers(kafka_bootstrap)
     assert not kafka_answers("127.0.0.1:1", timeout=1.0)  # nothing listens on port 1
@@ -76,29 +42,27 @@ def test_broker_answers_a_metadata_request(kafka_bootstrap: str) -> None:
 def test_feedback_event_round_trip_through_real_broker(kafka_bootstrap: str, new_topic) -> None:  # type: ignore[no-untyped-def]
     topic = new_topic(partitions=3)
     events = [feedback_event("RJ1"), feedback_event("RJ1"), feedback_event("RYJ")]
-    messages = [(event["provider"].encode(), orjson.dumps(event)) for event in events]  # type: ignore[union-attr]
 
-    partitions = asyncio.run(_produce(kafka_bootstrap, topic, messages))
-    records = asyncio.run(_consume(kafka_bootstrap, topic, count=3))
+    produce_json(kafka_bootstrap, topic, events)  # keyed by provider
+    records = read_all(kafka_bootstrap, topic)  # (partition, offset, key, value)
 
-    assert sorted(orjson.loads(r.value)["event_id"] for r in records) == sorted(e["event_id"] for e in events)
-    by_id = {orjson.loads(r.value)["event_id"]: r for r in records}
+    assert sorted(value["event_id"] for *_, value in records) == sorted(e["event_id"] for e in events)
+    by_id = {value["event_id"]: (partition, key, value) for partition, _, key, value in records}
     for event in events:
-        record = by_id[event["event_id"]]
-        assert orjson.loads(record.value) == event
-        assert record.key == event["provider"].encode()  # type: ignore[union-attr]
+        _, key, value = by_id[event["event_id"]]
+        assert value == event
+        assert key == event["provider"].encode()  # type: ignore[union-attr]
     # keyed by provider: one provider's events share a partition (docs/architecture.md, "Scaling out")
-    assert partitions[0] == partitions[1]
+    assert by_id[events[0]["event_id"]][0] == by_id[events[1]["event_id"]][0]
 
 
 def test_automatic_topic_creation_is_off(kafka_bootstrap: str) -> None:
     from aiokafka import AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
     missing = f"test-never-created-{uuid.uuid4().hex[:12]}"
 
-    async def attempt() -> list[str]:
+    async def attempt() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=2000)
         await producer.start()
         try:
@@ -106,15 +70,9 @@ def test_automatic_topic_creation_is_off(kafka_bootstrap: str) -> None:
                 await asyncio.wait_for(producer.send_and_wait(missing, b"{}"), timeout=10)
         finally:
             await producer.stop()
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        await admin.start()
-        try:
-            return await admin.list_topics()
-        finally:
-            await admin.close()
 
-    topics = asyncio.run(attempt())
-    assert missing not in topics
+    asyncio.run(attempt())
+    assert missing not in topic_names(kafka_bootstrap)
 
 
 @pytest.fixture(scope="module")
@@ -148,11 +106,11 @@ def test_kafkas_own_console_clients_interoperate_with_aiokafka(
     assert produced.returncode == 0, produced.stderr
 
     from_aiokafka = feedback_event("RYJ")
-    asyncio.run(_produce(kafka_bootstrap, topic, [(b"RYJ", orjson.dumps(from_aiokafka))]))
+    produce_json(kafka_bootstrap, topic, [from_aiokafka])  # keyed by its provider, RYJ
 
-    records = asyncio.run(_consume(kafka_bootstrap, topic, count=2))
-    assert [orjson.loads(r.value) for r in records] == [from_console, from_aiokafka]
-    assert records[0].key == b"RJ1"
+    records = read_all(kafka_bootstrap, topic)  # (partition, offset, key, value)
+    assert [value for *_, value in records] == [from_console, from_aiokafka]
+    assert [key for _, _, key, _ in records] == [b"RJ1", b"RYJ"]
 
     consumer_args = [
         "--bootstrap-server", kafka_bootstrap, "--topic", topic, "--from-beginning",

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
-from connectors.cursor import CursorStore
-from connectors.runtime import RunOptions, run_source
 from connectors.social.bluesky import BlueskySource
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference, run_until_cursor
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -52,27 +51,17 @@ class Jetstream:
         return ws
 
 
-async def run_until_cursor(base: str, topic: str, bootstrap: str, data_dir: Path, time_us: int) -> None:
-    stop = asyncio.Event()
+async def run_until_frame(base: str, topic: str, bootstrap: str, data_dir: Path, time_us: int) -> None:
+    """Run the Jetstream connector until its cursor stands at the frame of `time_us`."""
     source = BlueskySource(nottingham_reference(), endpoint=f"{base}/subscribe", flush_interval_s=0.2)
-    task = asyncio.create_task(
-        run_source(
-            source,
-            bootstrap=bootstrap,
-            topic=topic,
-            options=RunOptions(name="bsky-test", data_dir=data_dir),
-            stop=stop,
-        )
+    await run_until_cursor(
+        source,
+        name="bsky-test",
+        topic=topic,
+        bootstrap=bootstrap,
+        data_dir=data_dir,
+        reached=lambda position: position.get("time_us") == time_us,
     )
-    store = CursorStore(data_dir, "bsky-test")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while store.load().get("position", {}).get("time_us") != time_us:
-        assert loop.time() < deadline, "the connector never reached the last frame"
-        assert not task.done(), task.exception() if task.done() else ""
-        await asyncio.sleep(0.05)
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
 
 
 def test_jetstream_filters_locally_and_resumes_with_rewind_without_duplicates(
@@ -84,11 +73,9 @@ def test_jetstream_filters_locally_and_resumes_with_rewind_without_duplicates(
     async def scenario() -> list[dict[str, Any]]:
         async with LocalServer(server.app) as local:
             ws_base = local.base_url.replace("http://", "ws://")
-            await run_until_cursor(
-                ws_base, topic, kafka_bootstrap, tmp_path, FRAMES[FIRST_RUN - 1]["time_us"]
-            )
+            await run_until_frame(ws_base, topic, kafka_bootstrap, tmp_path, FRAMES[FIRST_RUN - 1]["time_us"])
             server.available = FRAMES  # three more posts happen while the connector is down
-            await run_until_cursor(ws_base, topic, kafka_bootstrap, tmp_path, FRAMES[-1]["time_us"])
+            await run_until_frame(ws_base, topic, kafka_bootstrap, tmp_path, FRAMES[-1]["time_us"])
         return await read_topic(kafka_bootstrap, topic, expected=5)
 
     events = asyncio.run(scenario())

@@ -17,7 +17,8 @@ from connectors.cursor import CursorStore
 from connectors.exceptions import ConnectorConfigError
 from connectors.mail.imap import ImapSource, MailboxConfig
 from connectors.runtime import RunOptions, run_source
-from tests.support.connectors import Dovecot, data_file, nottingham_reference, read_topic
+from tests.support.connectors import Dovecot, data_file, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
-from connectors.cursor import CursorStore
 from connectors.exceptions import ConnectorConfigError
 from connectors.runtime import RunOptions, run_source
 from connectors.social.mastodon import MastodonSource
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference, run_until_cursor
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -120,27 +120,15 @@ class MastodonServer:
 
 
 async def run_until(source: MastodonSource, topic: str, bootstrap: str, data_dir: Path, last_id: str) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_source(
-            source,
-            bootstrap=bootstrap,
-            topic=topic,
-            options=RunOptions(name="masto", data_dir=data_dir),
-            stop=stop,
-        )
+    """Run the Mastodon connector until its cursor for #NHS stands at `last_id`."""
+    await run_until_cursor(
+        source,
+        name="masto",
+        topic=topic,
+        bootstrap=bootstrap,
+        data_dir=data_dir,
+        reached=lambda position: position.get("since", {}).get("NHS") == last_id,
     )
-    store = CursorStore(data_dir, "masto")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while store.load().get("position", {}).get("since", {}).get("NHS") != last_id:
-        assert loop.time() < deadline, f"cursor never reached {last_id}: {store.load()}"
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0)  # let a replayed edit arrive, if the server sent one
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.mark.parametrize("transport", ["sse", "websocket"])

@@ -22,7 +22,8 @@ from connectors.exceptions import ConnectorConfigError
 from connectors.reviews.careopinion import CareOpinionSource
 from connectors.reviews.nhs_reviews import NhsReviewsSource
 from connectors.runtime import RunOptions, run_source
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from connectors.news.rss import FeedConfig, RssSource
 from connectors.runtime import RunOptions, run_source
-from tests.support.connectors import LocalServer, data_file, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, data_file, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ from connectors.runner import build_sources, load_config, run_all
 from schemas.settings import Settings
 from tests.integration.test_connector_reviews_broker import KEY, ReviewsServer
 from tests.integration.test_connector_rss_broker import FeedServer
-from tests.support.connectors import LocalServer, nottingham_reference, read_topic
+from tests.support.connectors import LocalServer, nottingham_reference
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ table (Faust creates the changelog topic through the admin API) and writes to an
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -16,12 +15,12 @@ import textwrap
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 
 from infra.broker import delete_topics
 from infra.procs import free_port, tail
 from tests.conftest import wait_for
+from tests.support.kafka import produce_json, read_all, topic_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,44 +60,6 @@ APP_SOURCE = textwrap.dedent(
 )
 
 
-async def _produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
-
-
-async def _read_all(bootstrap: str, topic: str) -> list[dict]:  # type: ignore[type-arg]
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        batch = await consumer.getmany(partition, timeout_ms=500)
-        return [orjson.loads(record.value) for record in batch.get(partition, [])]
-    finally:
-        await consumer.stop()
-
-
-async def _list_topics(bootstrap: str) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return await admin.list_topics()
-    finally:
-        await admin.close()
-
-
 def test_faust_worker_processes_an_event_and_writes_the_output_topic(
     kafka_bootstrap: str,
     new_topic,  # type: ignore[no-untyped-def]
@@ -112,9 +73,7 @@ def test_faust_worker_processes_an_event_and_writes_the_output_topic(
         {"event_id": "e2", "source": "fft", "provider": "RJ1", "text": "Long wait."},
         {"event_id": "e3", "source": "pals", "provider": "RYJ", "text": "Lost property."},
     ]
-    asyncio.run(
-        _produce(kafka_bootstrap, source, [(e["provider"].encode(), orjson.dumps(e)) for e in events])
-    )
+    produce_json(kafka_bootstrap, source, events)  # keyed by provider
 
     env = dict(os.environ)
     env.update(
@@ -139,7 +98,7 @@ def test_faust_worker_processes_an_event_and_writes_the_output_topic(
         output = wait_for(
             lambda: (
                 (worker.poll() is None or pytest.fail(f"worker exited:\n{tail(log_file, 40)}"))
-                and len(got := asyncio.run(_read_all(kafka_bootstrap, sink))) >= 3
+                and len(got := [value for *_, value in read_all(kafka_bootstrap, sink)]) >= 3
                 and got
             ),
             timeout=120,
@@ -150,7 +109,7 @@ def test_faust_worker_processes_an_event_and_writes_the_output_topic(
         assert {e["event_id"]: {k: v for k, v in e.items() if k != "seen"} for e in output} == {
             e["event_id"]: e for e in events
         }
-        topics = asyncio.run(_list_topics(kafka_bootstrap))
+        topics = topic_names(kafka_bootstrap)
         assert f"{app_id}-counts-changelog" in topics, "Faust created its changelog with auto-create off"
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -159,6 +118,6 @@ def test_faust_worker_processes_an_event_and_writes_the_output_topic(
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-        own = [t for t in asyncio.run(_list_topics(kafka_bootstrap)) if t.startswith(app_id)]
+        own = [t for t in topic_names(kafka_bootstrap) if t.startswith(app_id)]
         delete_topics(kafka_bootstrap, own)
     assert worker.returncode in (0, -signal.SIGTERM), tail(log_file, 40)

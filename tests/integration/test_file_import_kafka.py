@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
-import orjson
 import pytest
 
 from bench.file_import import bench_file_import
 from connectors.exceptions import BrokerUnavailable
 from connectors.files.importer import import_file
 from connectors.files.mapping import load_mapping
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 MAPPINGS = Path(__file__).resolve().parents[2] / "connectors" / "files" / "mappings"
@@ -21,30 +20,8 @@ HEADER = (
 )
 
 
-async def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[dict]:
-    """Every event on `topic`; waits until `expected` arrived, then for stragglers a moment longer."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    events: list[dict] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            fresh = [orjson.loads(record.value) for records in batches.values() for record in records]
-            events.extend(fresh)
-            if len(events) >= expected and not fresh:
-                break
-    finally:
-        await consumer.stop()
-    return events
-
-
 def read_all(bootstrap: str, topic: str, expected: int) -> list[dict]:
-    return asyncio.run(_read_all(bootstrap, topic, expected))
+    return asyncio.run(read_topic(bootstrap, topic, expected))
 
 
 def pals_rows(count: int, start: int = 0) -> str:

@@ -23,6 +23,7 @@ from infra.procs import free_port, pid_alive, port_is_free, read_pid
 from schemas.settings import Settings
 from schemas.topics import TOPICS, TopicSpec
 from tests.conftest import wait_for
+from tests.support.kafka import topic_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -134,19 +135,7 @@ def test_up_status_second_up_down_and_restart_keep_data(private_stack: tuple[Pat
     assert "formatting" not in restart.stdout and "fetching" not in restart.stdout
     assert "created topics" not in restart.stdout  # the project's topics survived the restart
 
-    from aiokafka.admin import AIOKafkaAdminClient  # the topic made before `down` is still there
-
-    async def topics() -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            return await admin.list_topics()
-        finally:
-            await admin.close()
-
-    import asyncio
-
-    listed = set(asyncio.run(topics()))
+    listed = topic_names(bootstrap)  # the topic made before `down` is still there
     assert {kept, *(spec.name for spec in TOPICS)} <= listed
 
     purge = pxstream(env, "down", "--purge", timeout=120)

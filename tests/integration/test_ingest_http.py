@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import requests
 import schemathesis
@@ -28,6 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from connectors.ingest.openapi import build_document
 from connectors.ingest.server import IngestConfig, create_app
 from connectors.ingest.tokens import TokenStore, token_digest
+from infra.procs import free_port
+from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 TOKEN = "integration-token-qwo"
@@ -90,25 +91,6 @@ def ingest_server(kafka_bootstrap: str, new_topic, tmp_path: Path) -> Iterator[t
         yield server.url, topic
 
 
-async def _consume(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[dict[str, Any]]:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    seen: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            fresh = [orjson.loads(r.value) for records in batches.values() for r in records]
-            seen.extend(fresh)
-            if len(seen) >= expected and not fresh:
-                break
-    finally:
-        await consumer.stop()
-    return seen
-
-
 def event(event_id: str, **fields: Any) -> dict[str, Any]:
     return {
         "event_id": event_id,
@@ -147,7 +129,7 @@ def test_accepted_events_are_on_the_topic_stamped_with_the_tokens_organisation(
     )
     assert foreign.status_code == 403
 
-    events = asyncio.run(_consume(kafka_bootstrap, topic, 11))
+    events = asyncio.run(read_topic(kafka_bootstrap, topic, 11))
     assert sorted(e["event_id"] for e in events) == sorted(f"web-{n}" for n in range(1, 12))
     assert {e["organisation"] for e in events} == {"QWO"}
     assert all(
@@ -220,14 +202,11 @@ def test_the_cli_serves_until_stopped(kafka_bootstrap: str, new_topic, tmp_path:
     """`pxstream connect http` as an operator runs it: a subprocess, tokens from the environment."""
     import os
     import signal
-    import socket
     import subprocess
     import sys
 
     topic = new_topic(prefix="test-ingest-cli")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PXSTREAM_INGEST_TOKENS": str(write_tokens(tmp_path)),
@@ -269,7 +248,7 @@ def test_the_cli_serves_until_stopped(kafka_bootstrap: str, new_topic, tmp_path:
             f"{url}/v1/events", json=event("cli-1"), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
         )
         assert (response.status_code, response.json()) == (202, {"accepted": 1})
-        assert [e["event_id"] for e in asyncio.run(_consume(kafka_bootstrap, topic, 1))] == ["cli-1"]
+        assert [e["event_id"] for e in asyncio.run(read_topic(kafka_bootstrap, topic, 1))] == ["cli-1"]
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()
@@ -301,7 +280,7 @@ def test_an_event_too_large_for_one_kafka_message_is_refused_by_index_and_nothin
             f"{server.url}/v1/events", json=event("size-marker"), headers=headers, timeout=30
         )
         assert marker.status_code == 202
-    events = asyncio.run(_consume(kafka_bootstrap, topic, 1))
+    events = asyncio.run(read_topic(kafka_bootstrap, topic, 1))
     assert [e["event_id"] for e in events] == ["size-marker"]
 
 

@@ -7,16 +7,23 @@ import asyncio
 import pytest
 
 from pxstream.web.owners_evidence import EvidenceSource
-from tests.integration.test_clickhouse_queries import client  # noqa: F401  (the shared fixture)
+from tests.support.seeded_clickhouse import seeded_engine
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(tmp_path):  # type: ignore[no-untyped-def]
+    ch = seeded_engine(tmp_path / "ch")
+    yield ch
+    ch.close()
 
 
 def lookup(source: EvidenceSource, trigger: dict, organisation: str):  # type: ignore[no-untyped-def]
     return asyncio.run(source.lookup({"trigger": trigger}, organisation))
 
 
-def test_items_and_hotspot_come_from_clickhouse_for_the_organisation_only(client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_items_and_hotspot_come_from_clickhouse_for_the_organisation_only(client) -> None:  # type: ignore[no-untyped-def]
     source = EvidenceSource(lambda: client)
     found = lookup(source, {"event_id": "q-5"}, "ORG1")
     assert found.available and [i["event_id"] for i in found.items] == ["q-5"]

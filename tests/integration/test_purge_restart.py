@@ -25,6 +25,7 @@ from runtime.produce import produce
 from schemas.settings import Settings
 from streams.worker_config import WorkerConfig, ensure_topics
 from tests.integration.test_infra_cli import kafka_jars, private_stack, pxstream  # noqa: F401 - fixtures
+from tests.support.kafka import topic_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RULES = Path(__file__).resolve().parents[2] / "infra" / "rules" / "demo.yaml"
@@ -113,7 +114,7 @@ def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str
     with first:
         first.wait_assigned(timeout_s=120)
         _wait_hotspots_caught_up(first, 40, timeout_s=120)
-    changelogs = asyncio.run(_topics_named(kafka_bootstrap, f"{config.app_id}-"))
+    changelogs = _topics_named(kafka_bootstrap, f"{config.app_id}-")
     assert any(name.endswith("-changelog") for name in changelogs), changelogs
     asyncio.run(delete_topics(kafka_bootstrap, changelogs))
 
@@ -129,18 +130,9 @@ def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str
             log[-3000:]
         )
     finally:
-        names = asyncio.run(_topics_named(kafka_bootstrap, prefix)) + asyncio.run(
-            _topics_named(kafka_bootstrap, f"{config.app_id}-")
-        )
+        names = _topics_named(kafka_bootstrap, prefix) + _topics_named(kafka_bootstrap, f"{config.app_id}-")
         asyncio.run(delete_topics(kafka_bootstrap, names))
 
 
-async def _topics_named(bootstrap: str, start: str) -> list[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return [name for name in await admin.list_topics() if name.startswith(start)]
-    finally:
-        await admin.close()
+def _topics_named(bootstrap: str, start: str) -> list[str]:
+    return [name for name in topic_names(bootstrap) if name.startswith(start)]

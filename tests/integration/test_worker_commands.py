@@ -15,6 +15,7 @@ import pytest
 
 from bench.harness import collect, unique_prefix
 from runtime.admin import delete_topics
+from tests.support.kafka import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +41,8 @@ def bootstrap(kafka_bootstrap: str) -> str:
 
 @pytest.fixture
 def topic(bootstrap: str) -> Iterator[str]:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     name = unique_prefix("test-produce") + "raw"
-
-    async def create() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    create_topics(bootstrap, {name: 4})
     yield name
     asyncio.run(delete_topics(bootstrap, [name]))
 

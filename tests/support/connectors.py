@@ -1,16 +1,17 @@
-"""Test helpers for the source connectors: reference data, an in-memory sink, local servers,
-a topic reader."""
+"""Test helpers for the source connectors: reference data, an in-memory sink, local servers.
+(Reading what a connector put on Kafka: `tests.support.kafka.read_topic`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-import orjson
-
+from connectors.cursor import CursorStore
 from connectors.reference import Aliases, Organisation, ReferenceData
+from connectors.runtime import RunOptions, run_source
 from infra.procs import free_port
 
 
@@ -55,40 +56,29 @@ class MemorySink:
         return len(batch)
 
 
-async def read_topic(
-    bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0
-) -> list[dict[str, Any]]:
-    """Every value on `topic` (from the beginning) once at least `expected` arrived, then a short
-    quiet period so that extra (duplicate) messages would be seen too."""
-    from aiokafka import AIOKafkaConsumer
+async def run_until_cursor(
+    source: Any, *, name: str, topic: str, bootstrap: str, data_dir: Path, reached: Callable[[dict], bool]
+) -> None:
+    """Run a connector against the real broker until its saved cursor's position satisfies
+    `reached`, then stop it the way the command line does (the stop event) and wait for it to end.
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
+    A connector that fails meanwhile fails the test with its own exception."""
+    stop = asyncio.Event()
+    options = RunOptions(name=name, data_dir=data_dir)
+    task = asyncio.create_task(
+        run_source(source, bootstrap=bootstrap, topic=topic, options=options, stop=stop)
     )
-    await consumer.start()
-    values: list[dict[str, Any]] = []
+    store = CursorStore(data_dir, name)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    quiet_until: float | None = None
-    try:
-        while True:
-            now = loop.time()
-            if len(values) >= expected and quiet_until is None:
-                quiet_until = now + 1.5
-            if quiet_until is not None and now >= quiet_until:
-                break
-            if now >= deadline:
-                break
-            records = await consumer.getmany(timeout_ms=200)
-            for batch in records.values():
-                values.extend(orjson.loads(record.value) for record in batch)
-    finally:
-        await consumer.stop()
-    return values
+    deadline = loop.time() + 20
+    while not reached(store.load().get("position", {})):
+        assert loop.time() < deadline, f"the connector's cursor never got there: {store.load()}"
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # let a frame the server already sent (a replayed edit) arrive
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
 
 
 class LocalServer:

@@ -1,7 +1,8 @@
 """Synchronous Kafka helpers for tests, over the runtime's one set of plumbing (runtime/).
 
 Tests drive real brokers from plain (non-async) test functions; each helper runs one coroutine
-of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion.
+of `runtime.admin`, `runtime.produce` or `runtime.tail` to completion. `read_topic` is the one
+asynchronous reader, for tests that read while a source is still writing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ def create_topics(bootstrap: str, partitions: dict[str, int]) -> None:
     """Create topics (name → partition count) that do not exist yet."""
     specs = [TopicSpec(name, partitions=count) for name, count in partitions.items()]
     asyncio.run(admin.create_topics(bootstrap, specs))
+
+
+def topic_names(bootstrap: str) -> set[str]:
+    """Every topic the broker has."""
+    return set(asyncio.run(admin.topic_names(bootstrap)))
 
 
 def provider_key(record: dict[str, Any]) -> bytes:
@@ -85,3 +91,12 @@ def worker_topics(settings: Any, kind: str) -> Iterator[Any]:
     finally:
         names = [spec.name for spec in config.declared_topics()]
         asyncio.run(admin.delete_topics(settings.kafka_bootstrap, names))
+
+
+async def read_topic(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """Every value on `topic` (from the beginning) once at least `expected` arrived, then a short
+    quiet period so that extra (duplicate) messages would be seen too."""
+    found = await tail.read_until(bootstrap, [topic], expected=expected, timeout_s=timeout_s, settle_s=1.5)
+    return [orjson.loads(record.value) for record in found[topic]]

@@ -7,7 +7,6 @@ send answers 503; the integration tests cover the 202 path on the real broker.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.exceptions import ConnectorConfigError
 from connectors.ingest.cli import parse_listen
 from connectors.ingest.openapi import build_document
-from connectors.ingest.ratelimit import CallerRateLimit, retry_after_header
 from connectors.ingest.server import IngestConfig, create_app
 from connectors.ingest.tokens import TokenStore, token_digest
+from connectors.ratelimit import CallerRateLimit, retry_after_header
+from infra.procs import free_port
 from schemas.feedback_event import SCHEMA
 
 GP_TOKEN = "gp-practice-secret-token"
@@ -28,9 +28,7 @@ HW_TOKEN = "healthwatch-secret-token"
 
 
 def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_port()  # its probe socket is closed again: nothing listens on the port
 
 
 def tokens_file(tmp_path: Path) -> Path:

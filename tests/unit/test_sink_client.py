@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from infra.procs import free_port
 from schemas.errors import ConfigError, UnreachableError
 from sinks.client import connect, parse_clickhouse_url
 
@@ -42,10 +42,7 @@ def test_bad_urls_are_config_errors(url):
 
 
 def test_closed_port_is_unreachable_naming_host_and_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # the socket is closed again: nothing listens on the port
+    port = free_port()  # its probe socket is closed again: nothing listens on the port
     with pytest.raises(UnreachableError) as info:
         connect(f"http://127.0.0.1:{port}/default")
     assert f"127.0.0.1:{port}" in str(info.value)
