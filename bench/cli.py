@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,actions",
+        default="ceiling,pipeline,latency,sink,import,tagging,redaction,actions",
         help="comma-separated parts to run (default: all)",
     )
     parser.set_defaults(func=run_bench)
@@ -158,6 +158,11 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         rate = report["pipeline"]["validate_redact_tag_per_s"]
         return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
 
+    def redaction() -> dict[str, Any]:
+        from bench.redaction import bench_redaction
+
+        return bench_redaction(settings.fft_data, events=min(args.events, 20_000))
+
     def actions() -> dict[str, Any]:
         from bench.actions import bench_engine, bench_kafka, feed
 
@@ -172,6 +177,7 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
         "sink": sink,
         "import": file_import,
         "tagging": tagging,
+        "redaction": redaction,
         "actions": actions,
     }
 

@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds above zero (argparse turns the error into one line, exit 2)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return seconds
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
@@ -51,17 +62,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="raw messages per processing batch (default 1000)")
     parser.add_argument(
         "--session-timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="how long the consumer group waits for a worker that died without leaving before its "
         "partitions move on (default 60; lower fails over faster, too low rebalances on a pause)",
+    )
+    parser.add_argument(
+        "--tick-interval",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how often the hotspot clock ticks quiet, caught-up partitions (default 2)",
+    )
+    parser.add_argument(
+        "--quiet-after",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how long a caught-up partition must be quiet before the clock moves its watermark, "
+        "so its hotspots can resolve (default 5)",
+    )
+    parser.add_argument(
+        "--resend-interval",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="how often firing hotspots are re-sent to Alertmanager (default 60)",
     )
     parser.add_argument("--no-sink", action="store_true", help="do not run the ClickHouse sink here")
     parser.add_argument("--no-hotspots", action="store_true", help="do not run the hotspot rules")
     parser.add_argument(
         "--no-actions",
         action="store_true",
-        help="do not run the follow-up actions stage (run it in one worker only: docs/actions.md)",
+        help="do not run the follow-up actions stage here (of the workers that run it, one is active "
+        "and the others stand by: docs/actions.md)",
     )
     parser.set_defaults(func=run_worker)
 
@@ -114,17 +145,11 @@ class SinkThread(threading.Thread):
         self.join(timeout_s)
 
 
-def run_worker(args: argparse.Namespace) -> int:
-    import faust
+def worker_config(args: argparse.Namespace, settings: Settings) -> WorkerConfig:
+    """The worker's options on top of `WorkerConfig.from_settings`: an option not given keeps its default."""
+    from streams.worker_config import WorkerConfig
 
-    from sinks.client import check_answers_as_clickhouse
-    from sinks.query_server import serve_queries_if_embedded
-    from streams.app import create_app, load_hotspot_rules
-    from streams.table_store import reconcile_local_tables
-    from streams.worker_config import WorkerConfig, ensure_topics
-
-    settings: Settings = args.settings
-    config = WorkerConfig.from_settings(
+    return WorkerConfig.from_settings(
         settings,
         app_id=args.app_id,
         topic_prefix=args.topic_prefix,
@@ -132,8 +157,24 @@ def run_worker(args: argparse.Namespace) -> int:
         web_port=args.web_port,
         batch_size=args.batch_size,
         session_timeout_s=args.session_timeout,
+        hotspot_tick_interval_s=args.tick_interval,
+        hotspot_quiet_after_s=args.quiet_after,
+        alertmanager_resend_s=args.resend_interval,
         hotspots=False if args.no_hotspots else None,
     )
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from sinks.client import check_answers_as_clickhouse
+    from sinks.query_server import serve_queries_if_embedded
+    from streams.app import create_app, load_hotspot_rules
+    from streams.table_store import reconcile_local_tables
+    from streams.worker_config import ensure_topics
+
+    settings: Settings = args.settings
+    config = worker_config(args, settings)
     rules = None
     if config.hotspots:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects
@@ -154,7 +195,14 @@ def run_worker(args: argparse.Namespace) -> int:
     if actions is not None:
         from streams.actions.agent import attach as attach_actions
 
-        attach_actions(app, settings, actions, app_id=config.app_id, topic_prefix=config.topic_prefix)
+        attach_actions(
+            app,
+            settings,
+            actions,
+            app_id=config.app_id,
+            topic_prefix=config.topic_prefix,
+            session_timeout_s=config.session_timeout_s,  # how soon a standby worker takes over
+        )
     # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
     # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
     reconcile_local_tables(app, settings.kafka_bootstrap)

@@ -91,8 +91,26 @@ def create_app(
     if config.hotspots and rules is not None:
         from streams.hotspots.agent import attach
 
-        attach(app, settings, rules, tagged_topic=config.tagged_topic, alerts_topic=config.alerts_topic)
+        attach(
+            app,
+            settings,
+            rules,
+            tagged_topic=config.tagged_topic,
+            alerts_topic=config.alerts_topic,
+            tick_interval_s=config.hotspot_tick_interval_s,
+            quiet_after_s=config.hotspot_quiet_after_s,
+            pusher_config=_pusher_config(settings, config),
+        )
     return app
+
+
+def _pusher_config(settings: Settings, config: WorkerConfig) -> Any:
+    """The Alertmanager pusher's settings, or None when alerts are not pushed (no URL)."""
+    if not settings.alertmanager_url:
+        return None
+    from streams.hotspots.alertmanager import PusherConfig
+
+    return PusherConfig.from_settings(settings, resend_interval_s=config.alertmanager_resend_s)
 
 
 def _default_pipeline() -> Pipeline:

@@ -31,6 +31,12 @@ class WorkerConfig:
     # before its partitions go to another worker: the failover time. Faust's default.
     session_timeout_s: float = 60.0
     hotspots: bool = True
+    # The hotspot clock (streams/hotspots/agent.py): how often it ticks, and how long a caught-up
+    # partition must be quiet before the wall clock may move its watermark (a quiet ward resolves).
+    hotspot_tick_interval_s: float = 2.0
+    hotspot_quiet_after_s: float = 5.0
+    # How often the Alertmanager pusher re-sends what still fires (endsAt moves on each time).
+    alertmanager_resend_s: float = 60.0
     replication_factor: int = 1  # one local broker; a production cluster sets 3
 
     @classmethod

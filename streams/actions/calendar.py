@@ -44,7 +44,7 @@ _UNIT_ALIASES: Final = {
     "seconds": "seconds",
 }
 _DURATION: Final = re.compile(r"^\s*([0-9]{1,4})\s+([a-z ]{3,20}?)\s*$")
-_ELAPSED_SECONDS: Final = {"hours": 3600, "minutes": 60, "seconds": 1}
+ELAPSED_SECONDS: Final = {"hours": 3600, "minutes": 60, "seconds": 1}
 # Far enough for any deadline; a bound so a typo ("3000 working days") cannot loop for long.
 MAX_WORKING_DAYS: Final = 1000
 HOLIDAY_CALENDARS: Final = {"england-and-wales": ("GB", "ENG")}
@@ -118,7 +118,7 @@ class WorkingCalendar:
             local = start.astimezone(LONDON)
             moved = datetime.combine(local.date() + timedelta(days=duration.amount), local.timetz())
             return moved.replace(tzinfo=LONDON).astimezone(UTC)
-        return (start + timedelta(seconds=duration.amount * _ELAPSED_SECONDS[duration.unit])).astimezone(UTC)
+        return (start + timedelta(seconds=duration.amount * ELAPSED_SECONDS[duration.unit])).astimezone(UTC)
 
     def before(self, deadline: datetime, duration: Duration) -> datetime:
         """When a reminder `duration` ahead of `deadline` goes out (UTC out)."""
@@ -136,7 +136,7 @@ class WorkingCalendar:
             local = deadline.astimezone(LONDON)
             moved = datetime.combine(local.date() - timedelta(days=duration.amount), local.timetz())
             return moved.replace(tzinfo=LONDON).astimezone(UTC)
-        return (deadline - timedelta(seconds=duration.amount * _ELAPSED_SECONDS[duration.unit])).astimezone(
+        return (deadline - timedelta(seconds=duration.amount * ELAPSED_SECONDS[duration.unit])).astimezone(
             UTC
         )
 

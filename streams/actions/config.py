@@ -18,7 +18,13 @@ import yaml
 
 from schemas.alert import GROUP_FIELDS
 from schemas.errors import ConfigError
-from streams.actions.calendar import HOLIDAY_CALENDARS, Duration, WorkingCalendar, parse_duration
+from streams.actions.calendar import (
+    ELAPSED_SECONDS,
+    HOLIDAY_CALENDARS,
+    Duration,
+    WorkingCalendar,
+    parse_duration,
+)
 from streams.hotspots.rules import WHEN_FIELDS, WHEN_VOCABULARY
 
 EVENT: Final = "event"
@@ -29,7 +35,9 @@ OWNER_MATCH_FIELDS: Final[tuple[str, ...]] = ("organisation", "provider", "site"
 MAX_TEXT: Final = 200  # owner names, titles: short labels, shown on screens and in alert labels
 _ID: Final = re.compile(r"^[a-z0-9-]+$")
 _OWNER: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-_TOP_KEYS: Final = frozenset({"calendar", "owners", "rules"})
+_TOP_KEYS: Final = frozenset({"calendar", "owners", "rules", "notifications"})
+_NOTIFICATION_KEYS: Final = frozenset({"resend_every"})
+DEFAULT_RESEND_S: Final = 60.0
 _CALENDAR_KEYS: Final = frozenset({"holidays", "closed"})
 _OWNER_KEYS: Final = frozenset({"match", "owner", "escalate_to"})
 _RULE_KEYS: Final = frozenset({"id", "on", "when", "title", "due", "remind_before", "escalate_every"})
@@ -66,6 +74,9 @@ class ActionsConfig:
     owners: tuple[Owner, ...]
     rules: tuple[ActionRule, ...]
     source: str = "<memory>"
+    # How often open notifications are re-sent to Alertmanager (each with `endsAt` four of these
+    # ahead, docs/actions.md "Notifications"); tests shorten it so an alert lapses within a test.
+    resend_every_s: float = DEFAULT_RESEND_S
     by_id: Mapping[str, ActionRule] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -276,7 +287,25 @@ def parse_actions(document: Any, source: str = "<memory>") -> ActionsConfig:
         owners=owners,
         rules=tuple(rules),
         source=source,
+        resend_every_s=_parse_notifications(source, document.get("notifications")),
     )
+
+
+def _parse_notifications(source: str, raw: Any) -> float:
+    """`notifications: {resend_every: 60 seconds}` (optional): elapsed time only, 1 s to 1 hour."""
+    where = _Where(source, "notifications")
+    if raw is None:
+        return DEFAULT_RESEND_S
+    if not isinstance(raw, Mapping):
+        raise where.error("", "must be a mapping like {resend_every: 60 seconds}")
+    _unknown_keys(where, "", raw, _NOTIFICATION_KEYS)
+    duration = _duration(where, "resend_every", raw.get("resend_every"))
+    if duration is None:
+        return DEFAULT_RESEND_S
+    seconds = duration.amount * ELAPSED_SECONDS.get(duration.unit, 0)
+    if not 1 <= seconds <= 3600:
+        raise where.error("resend_every", f"'{duration}' must be between 1 second and 1 hour")
+    return float(seconds)
 
 
 def load_actions(path: str | Path) -> ActionsConfig:

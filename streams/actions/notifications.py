@@ -155,6 +155,11 @@ class ActionNotifier:
         if self._pending:
             self._wake.set()
 
+    def forget(self) -> None:
+        """Hold nothing: this instance stopped owning the actions (another member notifies now)."""
+        self._live.clear()
+        self._pending.clear()
+
     @property
     def live(self) -> int:
         return len(self._live)

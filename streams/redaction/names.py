@@ -16,10 +16,11 @@ covering only the name, never its cue.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from streams.redaction import wordlists as w
+from streams.redaction.windows import match_at, occurrences
 from streams.redaction.wordlists import word_set
 
 Span = tuple[str, int, int]
@@ -210,17 +211,93 @@ _RELATIVE_WORDS: Final = word_set(
 _FIRST_NAMES_LOWER: Final = frozenset(name.lower() for name in w.FIRST_NAMES)
 
 _Decide = Callable[[re.Match[str], str], Span | None]
-# (pattern, decision, words of which the text must have one for the pattern to be worth running)
-_CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str]], ...]] = (
-    (TITLE_NAME, _title, _TITLE_WORDS),
-    (ROLE_NAME, _title, _ROLE_WORDS),
-    (LOWER_TITLE_NAME, _lower_title, _TITLE_WORDS),
-    (LOWER_ROLE_NAME, _lower_role, _LOWER_ROLE_WORDS),
-    (SELF_INTRO, _self_intro, _INTRO_WORDS),
-    (I_AM, _i_am, _I_AM_WORDS),
-    (RELATIVE, _title, _RELATIVE_WORDS),
-    (SIGN_OFF, _sign_off, _SIGN_OFF_WORDS),
+# Where each cue pattern can start: (whole word that must be in the text, the lower-case literals a
+# match starts with). Every match starts with one of these words ("Dr", "Staff Nurse", "Kind
+# regards", "my husband", "I'm"), so the pattern is tried only where one occurs (windows.py)
+# instead of at every position of the text; tests/unit/test_redaction_windows.py checks that
+# the matches are the same as a scan of the whole text.
+_Starts = tuple[tuple[str, tuple[bytes, ...]], ...]
+
+
+def _each(words: str) -> _Starts:
+    return tuple((word, (word.encode(),)) for word in words.split())
+
+
+_TITLE_STARTS: Final = _each(
+    "mrs mr ms miss mx dr prof mister doctor professor sir dame rev reverend father lady lord"
 )
+_ROLE_STARTS: Final = _each(
+    "staff charge senior ward theatre student community district specialist head deputy nurse "
+    "healthcare health sister matron midwife surgeon consultant paramedic receptionist manager physio "
+    "physiotherapist pharmacist porter registrar therapist doctor hca sho"
+)
+_LOWER_TITLE_STARTS: Final = _each("mrs mr ms dr prof mx")
+_LOWER_ROLE_STARTS: Final = _each("doctor nurse sister matron midwife consultant surgeon")
+_INTRO_STARTS: Final = _each("my name patient signed")
+_I_AM_STARTS: Final = (("i", (b"i ", b"i\t", b"i'm")), ("i'm", (b"i'm",)), ("im", (b"im",)))
+_RELATIVE_STARTS: Final = _each("my")
+_SIGN_OFF_STARTS: Final = _each("yours kind best warm many regards thanks thank cheers love from signed")
+_ALL_START_WORDS: Final = frozenset(
+    word
+    for starts in (
+        _TITLE_STARTS,
+        _ROLE_STARTS,
+        _LOWER_TITLE_STARTS,
+        _LOWER_ROLE_STARTS,
+        _INTRO_STARTS,
+        _I_AM_STARTS,
+        _RELATIVE_STARTS,
+        _SIGN_OFF_STARTS,
+    )
+    for word, _ in starts
+)
+# (pattern, decision, words of which the text must have one for the pattern to be worth running,
+#  where its matches can start)
+_CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...]] = (
+    (TITLE_NAME, _title, _TITLE_WORDS, _TITLE_STARTS),
+    (ROLE_NAME, _title, _ROLE_WORDS, _ROLE_STARTS),
+    (LOWER_TITLE_NAME, _lower_title, _TITLE_WORDS, _LOWER_TITLE_STARTS),
+    (LOWER_ROLE_NAME, _lower_role, _LOWER_ROLE_WORDS, _LOWER_ROLE_STARTS),
+    (SELF_INTRO, _self_intro, _INTRO_WORDS, _INTRO_STARTS),
+    (I_AM, _i_am, _I_AM_WORDS, _I_AM_STARTS),
+    (RELATIVE, _title, _RELATIVE_WORDS, _RELATIVE_STARTS),
+    (SIGN_OFF, _sign_off, _SIGN_OFF_WORDS, _SIGN_OFF_STARTS),
+)
+
+
+# Every word a gate of this module asks about: the redactor keeps only these of a text's words.
+GATE_WORDS: Final = frozenset().union(_FIRST_NAMES_LOWER, _ALL_START_WORDS, *(cue for _, _, cue, _ in _CUES))
+
+
+def _start_words(words: frozenset[str]) -> frozenset[str]:
+    """The cue words the text holds (a small set, not a copy of every word of a letter)."""
+    return _ALL_START_WORDS.intersection(words)
+
+
+def _matches(
+    pattern: re.Pattern[str],
+    text: str,
+    lower: bytes | None,
+    present: frozenset[str],
+    starts: _Starts,
+    found: dict[bytes, list[int]] | None = None,
+) -> Iterator[re.Match[str]]:
+    """The pattern's matches in the text, tried only where a cue word starts when that is known.
+
+    ``found`` keeps each literal's places across the cue patterns of one text ("my", "doctor"
+    and the titles start several).
+    """
+    if lower is None:
+        return pattern.finditer(text)
+    found = {} if found is None else found
+    places: set[int] = set()
+    for word, literals in starts:
+        if word in present:
+            for literal in literals:
+                if literal not in found:
+                    found[literal] = occurrences(lower, (literal,))
+                places.update(found[literal])
+    return match_at(pattern, text, sorted(places))
 
 
 def _first_names(text: str) -> list[Span]:
@@ -241,19 +318,25 @@ def _first_names(text: str) -> list[Span]:
     return spans
 
 
-def find_names(text: str, words: frozenset[str], *, first_names: bool = True) -> list[Span]:
+def find_names(
+    text: str, words: frozenset[str], *, first_names: bool = True, lower: bytes | None = None
+) -> list[Span]:
     """(kind, start, end) of the names in the detection text, cue patterns first.
 
     ``words`` are the text's lower-case words: a pattern whose cue words are all absent cannot
     match, so it is not run (most feedback has no title, role or sign-off at all).
     ``first_names=False`` leaves out common first names that have no cue (for labels such as
-    ward names, which are often named after people).
+    ward names, which are often named after people). ``lower`` is ``text.lower()`` one byte per
+    character (``encode("ascii", "replace")``) when it has the text's positions: the cue
+    patterns are then tried only where their cue words occur.
     """
     spans: list[Span] = []
-    for pattern, decide, cue_words in _CUES:
+    present = _start_words(words)
+    found: dict[bytes, list[int]] = {}
+    for pattern, decide, cue_words, starts in _CUES:
         if words.isdisjoint(cue_words):
             continue
-        for match in pattern.finditer(text):
+        for match in _matches(pattern, text, lower, present, starts, found):
             span = decide(match, text)
             if span is not None:
                 spans.append(span)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -65,18 +66,37 @@ def fold(char: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Pieces:
+    """Where each detection-text character came from, one entry per piece rather than per character.
+
+    A piece is either a run copied from the original (each character maps to its own original
+    index) or the output of one folded character (every character maps to that one index), so a
+    letter of 4,000 characters with a few curly quotes needs a handful of entries, not 4,000.
+    """
+
+    starts: list[int]  # detection-text index where each piece begins (ascending)
+    origins: list[int]  # original index of the piece's first character
+    copied: list[bool]  # True: a copied run (index advances); False: one folded character
+
+    def at(self, index: int) -> int:
+        piece = bisect_right(self.starts, index) - 1
+        offset = index - self.starts[piece]
+        return self.origins[piece] + (offset if self.copied[piece] else 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Normalised:
-    """Detection text plus, for non-ASCII input, the original index of each of its characters."""
+    """Detection text plus, for non-ASCII input, where each of its characters came from."""
 
     original: str
     text: str
-    sources: tuple[int, ...] | None  # None: the detection text is the original
+    sources: _Pieces | None  # None: the detection text is the original
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the detection-text span ``[start, end)`` (``end > start``)."""
         if self.sources is None:
             return start, end
-        return self.sources[start], self.sources[end - 1] + 1
+        return self.sources.at(start), self.sources.at(end - 1) + 1
 
 
 def normalise(text: str) -> Normalised:
@@ -84,20 +104,35 @@ def normalise(text: str) -> Normalised:
     if text.isascii():
         return Normalised(text, text, None)
     pieces: list[str] = []
-    sources: list[int] = []
+    mapping = _Pieces([], [], [])
+    length = 0
+
+    def add(piece: str, origin: int, copied: bool) -> None:
+        nonlocal length
+        mapping.starts.append(length)
+        mapping.origins.append(origin)
+        mapping.copied.append(copied)
+        pieces.append(piece)
+        length += len(piece)
+
     done = 0
     for run in _NOT_ASCII.finditer(text):
         start = run.start()
         if start > done:
-            pieces.append(text[done:start])
-            sources.extend(range(done, start))
+            add(text[done:start], done, True)
         for index, char in enumerate(run.group(), start):
             folded = fold(char)
-            if folded:
-                pieces.append(folded)
-                sources.extend([index] * len(folded))
+            if (
+                len(folded) == 1
+                and mapping.copied
+                and mapping.copied[-1]
+                and (mapping.origins[-1] + length - mapping.starts[-1] == index)
+            ):
+                pieces.append(folded)  # one character for one: extends the copied run before it
+                length += 1
+            elif folded:
+                add(folded, index, len(folded) == 1)
         done = run.end()
     if done < len(text):
-        pieces.append(text[done:])
-        sources.extend(range(done, len(text)))
-    return Normalised(text, "".join(pieces), tuple(sources))
+        add(text[done:], done, True)
+    return Normalised(text, "".join(pieces), mapping)

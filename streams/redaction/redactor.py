@@ -14,15 +14,18 @@ whole call is O(length of the text): docs/redaction.md, tests/unit/test_redactio
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from collections.abc import Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
+from string import ascii_lowercase
 from typing import Final
 
 from streams.redaction import patterns as p
-from streams.redaction.names import find_names
+from streams.redaction.names import GATE_WORDS, find_names
 from streams.redaction.normalise import normalise
-from streams.redaction.numbers import Span, find_numbers, is_valid_nhs_number
+from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
+from streams.redaction.windows import around, bounds, finditer_near, match_at, merge, occurrences
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -46,19 +49,88 @@ class Redaction:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Text:
     """The detection text and what the gates need to know about it, worked out once."""
 
     text: str
-    words: frozenset[str]  # its lower-case words
-    has_digit: bool
+    words: frozenset[str]  # its lower-case words that some gate asks about (_GATE_WORDS)
+    lower: bytes | None  # text.lower() one byte per character (non-ASCII: "?"), when positions agree
+    digit_runs: list[tuple[int, int]]  # maximal runs of digits
     label: bool  # a label a source chose (ward, site), not free text: see redact_label
 
     @classmethod
     def of(cls, text: str, *, label: bool) -> _Text:
-        words = frozenset(p.WORD_SPLIT.split(text.lower()))
-        return cls(text, words, _DIGIT.search(text) is not None, label)
+        lower = text.lower()
+        # one byte per character: non-ASCII becomes "?", which is neither a digit nor a letter
+        raw = lower.encode("ascii", "replace")
+        # the words of p.WORD_SPLIT (anything but a-z and ' splits them), by C string methods
+        kept = raw.translate(_NOT_WORD_TO_SPACE)
+        # only the words some gate asks about are kept: a letter has hundreds of words, and a
+        # set of all of them cost more than every detector's work on most letters
+        words = _GATE_WORDS.intersection(kept.decode("ascii").split())
+        if b"'" in kept:
+            words = words.union(_GATE_WORDS.intersection(_apostrophe_parts(kept)))
+        same_positions = len(lower) == len(text)
+        runs = digit_runs(text, raw if same_positions else None)
+        return cls(text, words, raw if same_positions else None, runs, label)
+
+    def near_digits(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for a pattern whose every match holds a digit (windows.py)."""
+        limits = bounds(pattern)
+        starts = merge(around(self.digit_runs, limits.width), len(self.text))
+        return finditer_near(pattern, self.text, starts, limits.reach)
+
+    def at_labels_near_digits(
+        self, pattern: re.Pattern[str], labels: tuple[bytes, ...]
+    ) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for a pattern that starts with one of ``labels`` (lower
+        case) and holds a digit: tried only where a label occurs within reach of a digit."""
+        if self.lower is None:
+            return self.near_digits(pattern)
+        limits = bounds(pattern)
+        windows = merge(around(self.digit_runs, limits.width), len(self.text))
+        ends = [end for _, end in windows]
+        starts = []
+        for at in occurrences(self.lower, labels):
+            window = bisect_right(ends, at)
+            if window < len(windows) and windows[window][0] <= at:
+                starts.append(at)
+        return match_at(pattern, self.text, starts)
+
+    def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
+
+        Both start with ``\\d{1,4}`` followed by a letter, comma or space, so a match takes its
+        run of digits to the run's end: it can only start among the last four digits of a run.
+        """
+        starts = [at for first, end in self.digit_runs for at in range(max(first, end - 4), end)]
+        return match_at(pattern, self.text, starts)
+
+
+def _apostrophe_parts(kept: bytes) -> list[str]:
+    """The parts of the words that hold an apostrophe ("'dr" gives "dr", "o'neill's" gives "o",
+    "neill", "s"), read beside each apostrophe (a few per text), not by visiting every word.
+
+    The split keeps apostrophes inside words ("i'm"), so a cue quoted or after an apostrophe
+    ("'Dr Smith'") was not among the words and its gate skipped the detector: the parts are
+    words too.
+    """
+    chunks = kept.split(b"'")
+    parts: set[bytes] = set()
+    for before, after in pairwise(chunks):
+        if before[-1:].isalpha():
+            parts.add(before.rsplit(None, 1)[-1])
+        if after[:1].isalpha():
+            parts.add(after.split(None, 1)[0])
+    return [part.decode("ascii") for part in parts]
+
+
+# Every word a gate asks about ("at" and "dot" for written-out e-mail addresses).
+_GATE_WORDS: Final = frozenset().union({"at", "dot"}, p.HOSPITAL_GATE, p.DOB_GATE, p.STREET_TYPES, GATE_WORDS)
+
+# bytes: a-z and ' stay (the text is lower-cased already), everything else splits words
+_NOT_WORD_TO_SPACE: Final = bytes(code if chr(code) in ascii_lowercase + "'" else 32 for code in range(256))
 
 
 def _emails(source: _Text) -> list[Span]:
@@ -91,9 +163,8 @@ def _labels(written: str) -> list[str]:
 def _hospital_labelled(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.HOSPITAL_GATE):
         return []
-    text = source.text
     spans: list[Span] = []
-    for match in p.HOSPITAL_LABELLED.finditer(text):
+    for match in source.at_labels_near_digits(p.HOSPITAL_LABELLED, p.HOSPITAL_LABELS):
         if sum(ch.isdigit() for ch in match.group("id")) >= 4:
             spans.append(("hospital_number", match.start("id"), match.end("id")))
     return spans
@@ -101,10 +172,10 @@ def _hospital_labelled(source: _Text) -> list[Span]:
 
 def _hospital_bare(source: _Text) -> list[Span]:
     text = source.text
-    if not p.SIX_DIGITS.search(text):
+    if all(end - start < 6 for start, end in source.digit_runs):
         return []
     spans: list[Span] = []
-    for match in p.HOSPITAL_BARE.finditer(text):
+    for match in source.near_digits(p.HOSPITAL_BARE):
         letters = match.group("letters")
         if letters.lower() in p.NOT_HOSPITAL_PREFIX:
             continue
@@ -119,13 +190,13 @@ def _hospital_bare(source: _Text) -> list[Span]:
 def _dates_of_birth(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.DOB_GATE):
         return []
-    return [("dob", m.start("date"), m.end("date")) for m in p.DOB.finditer(source.text)]
+    return [("dob", m.start("date"), m.end("date")) for m in source.near_digits(p.DOB)]
 
 
 def _postcodes(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
-    for match in p.POSTCODE.finditer(text):
+    for match in source.near_digits(p.POSTCODE):
         found = match.group(0)
         if not found.isupper() and found[-2:].lower() in p.ORDINAL_SUFFIXES:
             continue  # "T2 3rd level", "q1 2nd floor": ordinals, not postcodes
@@ -162,7 +233,7 @@ def _addresses(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
     street_words = not source.words.isdisjoint(p.STREET_TYPES)
-    for match in p.ADDRESS.finditer(text) if street_words else ():
+    for match in source.at_house_numbers(p.ADDRESS) if street_words else ():
         start = match.start()
         words = match.group("words").split()
         if not _house_number_starts(text, start) or _is_year(match.group("number")):
@@ -175,7 +246,7 @@ def _addresses(source: _Text) -> list[Span]:
         elif p.ADDRESS_NOT_AFTER.search(text, max(0, start - 24), start):
             continue
         spans.append(("address", start, match.end()))
-    for match in p.ADDRESS_ONE_WORD.finditer(text):
+    for match in source.at_house_numbers(p.ADDRESS_ONE_WORD):
         start = match.start()
         if (
             not _house_number_starts(text, start)
@@ -187,19 +258,25 @@ def _addresses(source: _Text) -> list[Span]:
     return spans
 
 
-_DIGIT: Final = re.compile(r"[0-9]")
+def _names(source: _Text) -> list[Span]:
+    return find_names(source.text, source.words, first_names=not source.label, lower=source.lower)
+
+
 _Detector = Callable[[_Text], list[Span]]
 # Priority order: a span overlapping one found by an earlier detector is dropped.
-_DETECTORS: Final[tuple[tuple[_Detector, bool], ...]] = (
+_PRIORITY: Final[tuple[tuple[_Detector, bool], ...]] = (
     (_emails, False),
     (_hospital_labelled, True),
     (_dates_of_birth, True),
-    (lambda source: find_numbers(source.text), True),
+    (lambda source: find_numbers(source.text, source.digit_runs), True),
     (_hospital_bare, True),
     (_postcodes, True),
     (_addresses, True),
-    (lambda source: find_names(source.text, source.words, first_names=not source.label), False),
+    (_names, False),
 )
+# (whether each needs a digit: a text without one skips those detectors in one test, not six)
+_DETECTORS: Final = tuple(detect for detect, _ in _PRIORITY)
+_DETECTORS_WITHOUT_DIGITS: Final = tuple(detect for detect, needs_digit in _PRIORITY if not needs_digit)
 
 
 class _Accepted:
@@ -244,9 +321,7 @@ def _redact(text: str, *, label: bool) -> Redaction:
     folded = normalise(text)
     source = _Text.of(folded.text, label=label)
     accepted = _Accepted()
-    for detect, needs_digit in _DETECTORS:
-        if needs_digit and not source.has_digit:
-            continue
+    for detect in _DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS:
         for kind, start, end in detect(source):
             if end > start:
                 accepted.add(kind, start, end)

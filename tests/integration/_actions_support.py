@@ -1,5 +1,6 @@
-"""Helpers for the actions-stage integration tests: the stage as a process we can kill -9, fresh
-prefixed topics, and Kafka writes of TaggedEvents, hotspot alerts and commands."""
+"""Helpers for the actions-stage integration tests: the production worker hosting the stage as a
+process we can kill -9, fresh prefixed topics, and Kafka writes of TaggedEvents, hotspot alerts
+and commands."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import orjson
 import yaml
 
 from runtime.produce import produce
+from schemas.feedback_event import format_timestamp
 from tests.conftest import wait_for
 from tests.support.kafka import read_all
 from tests.support.processes import StageProcess
@@ -60,11 +62,22 @@ def latest(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     return state
 
 
-class ActionsProcess(StageProcess):
-    """`python -m streams.actions.standalone` in its own session, so a test can kill -9 it."""
+ACTIVE = "actions stage: active"
+STANDBY = "actions stage: standing by"
+REVOKED = "actions stage: inputs revoked"
 
-    name = "actions stage"
-    stop_timeout_s = 20.0
+
+class ActionsProcess(StageProcess):
+    """`pxstream worker` — the production worker — hosting the actions stage with the test's rules,
+    under the test's topic prefix and app id, in its own session so a test can kill -9 it.
+
+    Several of these with the same `prefix` are workers of one deployment: one is active, the
+    others stand by (docs/actions.md, "Exactly one active instance"). `label` keeps their logs
+    and data directories apart.
+    """
+
+    name = "actions worker"
+    stop_timeout_s = 40.0
 
     def __init__(
         self,
@@ -74,47 +87,134 @@ class ActionsProcess(StageProcess):
         prefix: str,
         actions_file: Path,
         alertmanager_url: str = "",
-        tick_interval: float = 0.2,
         resend_interval: float = 3.0,
+        session_timeout: float = 6.0,
+        label: str = "worker",
     ) -> None:
+        from infra.procs import free_port
+
         self.workdir = workdir
+        self.label = label
+        self.free_port = free_port
+        # The test's rules with its re-send interval (the `notifications` section of the file).
+        document = yaml.safe_load(actions_file.read_text())
+        document["notifications"] = {"resend_every": f"{max(1, round(resend_interval))} seconds"}
+        rules = workdir / f"{label}-actions.yaml"
+        rules.write_text(yaml.safe_dump(document))
         self.args = [
-            sys.executable, "-m", "streams.actions.standalone",
-            "--group", f"{prefix}actions", "--topic-prefix", prefix,
-            "--tick-interval", str(tick_interval), "--resend-interval", str(resend_interval),
+            sys.executable, "-m", "pxstream", "worker", "--no-sink", "--no-hotspots",
+            "--app-id", f"{prefix}worker", "--topic-prefix", prefix,
+            "--session-timeout", str(session_timeout),
         ]  # fmt: skip
         self.env = {
             **os.environ,
             "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "PXSTREAM_ACTIONS": str(actions_file),
+            "PXSTREAM_DATA_DIR": str(workdir / f"{label}-data"),
+            "PXSTREAM_ACTIONS": str(rules),
             "PXSTREAM_ALERTMANAGER_URL": alertmanager_url,
             "PXSTREAM_PUBLIC_URL": "http://pxstream.test",
             "PYTHONPATH": str(REPO),
         }
-        self.log = workdir / "actions-stage.log"
+        self.log = workdir / f"actions-{label}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
-        self.start_seconds: list[float] = []  # how long each start took, until ready
+        self.start_seconds: list[float] = []  # how long each start took, until active (or standing by)
 
-    def start(self) -> ActionsProcess:
+    def start(self, expect: str | None = ACTIVE) -> ActionsProcess:
+        """Start the worker; wait until its stage says `expect` (ACTIVE, STANDBY, or None: no wait)."""
         self.starts += 1
         began = time.monotonic()
         marker = f"===== start {self.starts} ====="
         with self.log.open("ab") as log:
             log.write(f"\n{marker}\n".encode())
         self.process = subprocess.Popen(
-            self.args,
+            [*self.args, f"--web-port={self.free_port()}"],
             cwd=REPO,
             env=self.env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._marker = marker
+        if expect is not None:
+            self.wait_until(expect, 120)
+            self.start_seconds.append(time.monotonic() - began)
+        return self
+
+    def this_run(self) -> str:
+        """The log of the current (or last) start."""
+        return self.log.read_text(errors="replace").split(self._marker)[-1]
+
+    def wait_until(self, state: str, timeout: float) -> None:
         wait_for(
-            lambda: self._alive() and "actions stage ready" in self.log.read_text().split(marker)[-1],
-            60,
-            f"actions stage ready (log {self.log})",
+            lambda: self._alive() and state in self.this_run(),
+            timeout,
+            f"{self.label}: {state!r} (log {self.log})",
             interval=0.1,
         )
-        self.start_seconds.append(time.monotonic() - began)
-        return self
+
+    @property
+    def active(self) -> bool:
+        """Whether the stage in this run last said it is active (it may have stood by since)."""
+        text = self.this_run()
+        return text.rfind(ACTIVE) > max(text.rfind(STANDBY), text.rfind(REVOKED))
+
+
+OWNERS = [
+    {"match": {}, "owner": "icb-quality-team", "escalate_to": ["icb-head-of-quality"]},
+    {
+        "match": {"source": "complaint"},
+        "owner": "icb-complaints-team",
+        "escalate_to": ["icb-complaints-manager", "icb-director-of-nursing"],
+    },
+    {"match": {"provider": "R1A", "ward": "Ward 7"}, "owner": "r1a-ward-7", "escalate_to": ["r1a-matron"]},
+]
+
+SHORT_RULES = [
+    {"id": "complaint-ack-fast", "on": "event", "when": {"source": ["complaint"]}, "title": "Ack",
+     "due": "4 seconds", "remind_before": "2 seconds", "escalate_every": "5 seconds"},
+]  # fmt: skip
+
+
+def iso_now(offset_s: float = 0.0) -> str:
+    return format_timestamp(time.time() + offset_s)
+
+
+def complaint(event_id: str, received_at: str, organisation: str = "QNB") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "complaint",
+        "organisation": organisation,
+        "provider": "R2B",
+        "ward": "Oak Ward",
+        "occurred_at": received_at,
+        "received_at": received_at,
+        "text": "[redacted]",
+        "domains": ["building_better_relationships"],
+    }
+
+
+def hotspot(alert_id: str) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "rule_id": "ward-incidents-24h",
+        "status": "firing",
+        "group": {"provider": "R1A", "ward": "Ward 7"},
+        "severity": "warning",
+        "fired_at": iso_now(),
+        "organisations": ["QNB"],
+        "count": 5,
+        "threshold": 5,
+    }
+
+
+def command(action_id: str, change: str, command_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "command_id": command_id,
+        "action_id": action_id,
+        "change": change,
+        "by": "test",
+        "at": iso_now(),
+        "organisation": "QNB",
+        **fields,
+    }

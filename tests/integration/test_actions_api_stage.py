@@ -22,9 +22,17 @@ from schemas import action as contract
 from schemas.settings import Settings
 from schemas.topics import TOPICS
 from tests.conftest import AlertmanagerHandle, wait_for
-from tests.integration._actions_support import ActionsProcess, fresh_topics, send, write_actions_file
+from tests.integration._actions_support import (
+    OWNERS,
+    SHORT_RULES,
+    ActionsProcess,
+    complaint,
+    fresh_topics,
+    iso_now,
+    send,
+    write_actions_file,
+)
 from tests.integration.test_actions_api import QM7, ActionsServer
-from tests.integration.test_actions_stage import OWNERS, SHORT_RULES, complaint, iso_now
 from tests.integration.test_ingest_http import RunningServer, write_tokens
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""A burst on one ward, through the real broker, the hotspot worker and a real Alertmanager."""
+"""A burst on one ward, through the real broker, the production worker and a real Alertmanager."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hotspots import Alertmanager, HotspotWorker, iso, read_alerts, unique
-from tests.support.kafka import create_topics, produce_json
+from tests.support.hotspots import Alertmanager, HotspotWorker, hotspot_topics, iso, read_alerts, unique
+from tests.support.kafka import produce_json
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -50,16 +50,14 @@ def test_burst_fires_one_episode_and_resolves_by_itself(tmp_path: Path, bootstra
     rule = unique("burst")
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.format(rule=rule))
-    tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
-    create_topics(bootstrap, {tagged_topic: 2, alerts_topic: 1})
+    config = hotspot_topics(bootstrap, "burst")
+    tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     am = Alertmanager(tmp_path / "am").start()
     worker = HotspotWorker(
         tmp_path / "worker",
         bootstrap=bootstrap,
         rules=rules,
-        tagged=tagged_topic,
-        alerts=alerts_topic,
-        partitions=2,
+        config=config,
         alertmanager_url=am.url,
         resend_interval=1.0,
     )

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from schemas import topics
 from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
-from tests.support.hotspots import HotspotWorker, iso, read_alerts, read_table, unique
-from tests.support.kafka import committed, create_topics, produce_json, read_all
+from tests.support.hotspots import HotspotWorker, hotspot_topics, iso, read_alerts, read_table
+from tests.support.kafka import committed, produce_json, read_all
 from tests.support.waiting import wait_for
 from tests.unit.test_hotspot_engine import brute_force, run
 
@@ -40,7 +41,8 @@ rules:
     allowed_lateness: 15s
 """
 SAFE, ACCESS, CLEAN = "safe_high_quality_care", "access_and_waiting", "clean_comfortable_place"
-PARTITIONS = 2
+# The production partition count of feedback.tagged (schemas/topics.py), which the worker creates.
+PARTITIONS = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.TAGGED)
 EVENTS = 3000
 
 
@@ -91,15 +93,14 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES)
     rules = load_rules(rules_path)
-    tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
-    create_topics(bootstrap, {tagged_topic: PARTITIONS, alerts_topic: 1})
+    config = hotspot_topics(bootstrap, "kill")
+    tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
+    assert PARTITIONS == 4, "feedback.tagged's production partition count changed: revisit this test"
     worker = HotspotWorker(
         tmp_path / "worker",
         bootstrap=bootstrap,
         rules=rules_path,
-        tagged=tagged_topic,
-        alerts=alerts_topic,
-        partitions=PARTITIONS,
+        config=config,
         quiet_after=1e9,  # event times are a day old: keep the wall clock out of this test
     )
     events = feed(42, EVENTS)

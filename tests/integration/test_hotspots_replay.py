@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_hotspots_kill import RULES, committed, feed
-from tests.support.hotspots import HotspotWorker, read_alerts, unique
-from tests.support.kafka import create_topics, produce_json
+from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts, unique
+from tests.support.kafka import produce_json
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -17,8 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, bootstrap: str) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    tagged_topic, alerts_topic = unique("tagged"), unique("alerts")
-    create_topics(bootstrap, {tagged_topic: 2, alerts_topic: 1})
+    config = hotspot_topics(bootstrap, "replay")
+    tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     events = feed(7, 800)
     produce_json(bootstrap, tagged_topic, events)
 
@@ -27,9 +28,8 @@ def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, boot
             tmp_path / name,
             bootstrap=bootstrap,
             rules=rules,
-            tagged=tagged_topic,
-            alerts=alerts_topic,
-            partitions=2,
+            # Each run its own app id (group, changelog, local tables) on the same topics.
+            config=replace(config, app_id=unique(name)),
             quiet_after=1e9,
         )
         try:

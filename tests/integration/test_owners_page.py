@@ -129,7 +129,6 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
         prefix=prefix,
         actions_file=actions_file,
         alertmanager_url=alertmanager.url,
-        tick_interval=0.5,
         resend_interval=2.0,
     )
     try:

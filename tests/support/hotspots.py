@@ -1,12 +1,13 @@
 """Helpers for the hotspot integration tests: a real Alertmanager we can stop and start, the
-hotspots-only Faust worker as a subprocess we can kill -9, and reading alerts and table state back."""
+production worker (`pxstream worker`) as a subprocess we can kill -9, and reading alerts and table
+state back."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
-import sys
 import urllib.request
 import uuid
 from datetime import UTC, datetime
@@ -15,13 +16,15 @@ from typing import Any
 
 import orjson
 
+from bench.harness import WorkerProcess
 from infra.procs import free_port
+from schemas.settings import Settings
+from streams.worker_config import WorkerConfig, ensure_topics
 from tests.support.kafka import read_all
 from tests.support.processes import StageProcess
 from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
 
 
@@ -90,8 +93,21 @@ class Alertmanager:
             return orjson.loads(response.read())
 
 
+def hotspot_topics(bootstrap: str, kind: str) -> WorkerConfig:
+    """A unique app id and topic prefix, with every topic of `schemas.topics` created under it at
+    its production partition count (feedback.tagged: 4), as `pxstream worker` would create them."""
+    prefix = f"{unique(kind)}."
+    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
+    asyncio.run(ensure_topics(Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap}), config))
+    return config
+
+
 class HotspotWorker(StageProcess):
-    """``python -m streams.hotspots.standalone`` as a subprocess (its own session, for kill -9)."""
+    """The production worker, ``python -m pxstream worker``, as a subprocess in its own session
+    (for kill -9): hotspots on, the tagging stage present (it idles when a test feeds
+    feedback.tagged itself), without the ClickHouse sink and the actions stage, which have tests of
+    their own. Only the clock, the re-send interval and the session timeout are set to test scale,
+    through the worker's own flags."""
 
     name = "hotspot worker"
     stop_timeout_s = 30.0
@@ -102,11 +118,8 @@ class HotspotWorker(StageProcess):
         *,
         bootstrap: str,
         rules: Path,
-        tagged: str,
-        alerts: str,
-        partitions: int,
+        config: WorkerConfig,
         alertmanager_url: str = "",
-        app_id: str | None = None,
         tick_interval: float = 0.5,
         quiet_after: float = 1.0,
         resend_interval: float = 60.0,
@@ -114,40 +127,37 @@ class HotspotWorker(StageProcess):
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.app_id = app_id or unique("hotspots-test")
-        self.args = [
-            PYTHON,
-            "-m",
-            "streams.hotspots.standalone",
-            "--id",
-            self.app_id,
-            "--tagged",
-            tagged,
-            "--alerts",
-            alerts,
-            "--partitions",
-            str(partitions),
-            "--datadir",
-            str(workdir / "data"),
-            "--web-port",
-            str(free_port()),
-            "--tick-interval",
-            str(tick_interval),
-            "--quiet-after",
-            str(quiet_after),
-            "--resend-interval",
-            str(resend_interval),
-            "--session-timeout",
-            str(session_timeout),
-        ]
-        self.env = {
-            **os.environ,
-            "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "PXSTREAM_RULES": str(rules),
-            "PXSTREAM_ALERTMANAGER_URL": alertmanager_url,
-            "PYTHONPATH": str(REPO),
-        }
+        self.config = config
+        self.app_id = config.app_id
         self.log = workdir / "worker.log"
+        data_dir = workdir / "data"
+        # The process environment too: the worker child starts with it (Settings.child_environment).
+        env = {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(data_dir)}
+        command = WorkerProcess(
+            Settings.from_env(env),
+            prefix=config.topic_prefix,
+            app_id=config.app_id,
+            data_dir=data_dir,
+            log_path=self.log,
+            extra_args=(
+                "--no-sink",
+                "--no-actions",
+                "--tick-interval",
+                str(tick_interval),
+                "--quiet-after",
+                str(quiet_after),
+                "--resend-interval",
+                str(resend_interval),
+                "--session-timeout",
+                str(session_timeout),
+            ),
+            env={
+                "PXSTREAM_RULES": str(rules),
+                "PXSTREAM_ALERTMANAGER_URL": alertmanager_url,
+                "PYTHONPATH": str(REPO),
+            },
+        )
+        self.args, self.env = command.command, command.env
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

@@ -146,3 +146,22 @@ def test_unreadable_and_unparsable_files(tmp_path: Path) -> None:
     bad.write_text("owners: [\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: line \d+: not valid YAML"):
         load_actions(bad)
+
+
+def test_the_notifications_section_sets_the_resend_interval_and_is_checked() -> None:
+    from streams.actions.config import DEFAULT_RESEND_S, parse_actions
+
+    base = {"owners": [{"match": {}, "owner": "q"}], "rules": []}
+    assert parse_actions(base).resend_every_s == DEFAULT_RESEND_S == 60.0
+    assert parse_actions({**base, "notifications": {"resend_every": "10 seconds"}}).resend_every_s == 10.0
+    assert parse_actions({**base, "notifications": {"resend_every": "2 minutes"}}).resend_every_s == 120.0
+    for bad, message in (
+        ({"resend_every": "1 working day"}, "must be between 1 second and 1 hour"),
+        ({"resend_every": "2 hours"}, "must be between 1 second and 1 hour"),
+        ({"resend_every": "soon"}, "is not a duration"),
+        ({"resend": "10 seconds"}, "unknown field"),
+        ("10 seconds", "must be a mapping"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse_actions({**base, "notifications": bad}, source="a.yaml")
+        assert str(caught.value).startswith("a.yaml: notifications: ") and message in str(caught.value)

@@ -76,3 +76,64 @@ def test_apps_with_hotspot_rules_build_and_report_their_rules(tmp_path: Path) ->
     }
     # Nothing counted yet: none firing. (Apps other tests built in this process may report too.)
     assert {rule_id: firing.get(rule_id) for rule_id in rules.by_id} == {rule.id: 0 for rule in rules.rules}
+
+
+def test_worker_flags_reach_the_hotspot_stage(tmp_path: Path, monkeypatch) -> None:
+    """`pxstream worker`'s clock, re-send and session options land in WorkerConfig and from there
+    in Faust's settings and `streams.hotspots.agent.attach`: the tests' worker is the production one."""
+    import argparse
+
+    import streams.hotspots.agent
+    from pxstream.worker import register, worker_config
+    from streams.hotspots.rules import load_rules
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "worker",
+            "--tick-interval",
+            "0.5",
+            "--quiet-after",
+            "1",
+            "--resend-interval",
+            "3",
+            "--session-timeout",
+            "9",
+        ]
+    )
+    config = worker_config(args, Settings.from_env({}))
+    assert (config.hotspot_tick_interval_s, config.hotspot_quiet_after_s) == (0.5, 1.0)
+    assert (config.alertmanager_resend_s, config.session_timeout_s) == (3.0, 9.0)
+    defaults = worker_config(parser.parse_args(["worker"]), Settings.from_env({}))
+    assert (defaults.hotspot_tick_interval_s, defaults.hotspot_quiet_after_s) == (2.0, 5.0)
+    assert (defaults.alertmanager_resend_s, defaults.session_timeout_s) == (60.0, 60.0)
+
+    seen: dict = {}
+    monkeypatch.setattr(streams.hotspots.agent, "attach", lambda app, settings, rules, **kw: seen.update(kw))
+    rules = load_rules(Path(__file__).resolve().parents[2] / "infra" / "rules" / "hotspots.yaml")
+    settings = Settings.from_env(
+        {"PXSTREAM_DATA_DIR": str(tmp_path), "PXSTREAM_ALERTMANAGER_URL": "http://am:9093"}
+    )
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    app = create_app(settings, config, pipeline=pipeline, rules=rules)
+    assert app.conf.broker_session_timeout == 9.0
+    assert (seen["tick_interval_s"], seen["quiet_after_s"]) == (0.5, 1.0)
+    assert seen["pusher_config"].resend_interval_s == 3.0
+    assert seen["pusher_config"].alertmanager_url == "http://am:9093"
+
+
+def test_worker_refuses_seconds_that_are_not_above_zero(capsys) -> None:
+    import argparse
+
+    import pytest
+
+    from pxstream.worker import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    for bad in ("0", "-1", "soon", "nan"):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["worker", "--tick-interval", bad])
+        assert exit_.value.code == 2
+        assert "--tick-interval" in capsys.readouterr().err

@@ -419,3 +419,12 @@ def test_labels_holding_personal_data_are_redacted(label: str, expected: str, ki
 def test_free_text_still_takes_a_first_name_with_no_cue() -> None:
     assert redact("Victoria was kind").text == "[NAME] was kind"
     assert redact_label("Victoria was kind").text == "Victoria was kind"
+
+
+def test_a_cue_word_after_an_apostrophe_or_in_quotes_still_counts() -> None:
+    # the word split keeps apostrophes inside words ("i'm"), so "'dr" once hid the title "dr"
+    # from the gate, and the name after it was kept
+    assert redact("He saw 'Dr Smith' today").text == "He saw 'Dr [NAME]' today"
+    assert redact("nurse said 'Mrs Jones' was fine").text == "nurse said 'Mrs [NAME]' was fine"
+    assert redact("'DOB 12/03/1948'").text == "'DOB [DOB]'"
+    assert redact("the 'Nurse Led Clinic' was quiet").text == "the 'Nurse Led Clinic' was quiet"

@@ -42,10 +42,7 @@ MAX_LINES: Final = 400
 TOO_LONG_FOR_NOW: Final = frozenset(
     {
         "tests/unit/test_hotspot_engine.py",
-        "tests/integration/test_actions_stage.py",
         "tests/integration/test_actions_api.py",
-        "tests/unit/test_actions_engine.py",
-        "tests/integration/test_worker.py",
         "tests/unit/test_redaction.py",
     }
 )

@@ -1,0 +1,152 @@
+"""Cost of the redactor on realistic text: CPU µs per event for each source kind and for the mix.
+
+    pxstream bench --only redaction        # or, without a broker: python -m bench.redaction [20000]
+
+"Realistic text" (docs/redaction.md, "Throughput") is the realistic mix of bench/tagging.py: seven
+in ten events are FFT comments (the labelled FFT set, ``PXSTREAM_FFT_DATA`` or ``../shared/data``),
+a quarter are texts of the other sources (complaints, PALS, incidents, GP concerns, MP letters,
+local media, social posts, Healthwatch, surveys: the repository's labelled sets in tests/data),
+and one in twenty is a long letter of 1,500–6,000 characters. Each kind is also timed on its
+own, with two more that the mix does not draw: public reviews from the connectors' recorded
+fixtures (NHS.UK, Care Opinion), and letters with the identifiers a real letter carries in its
+header and sign-off (name, address, postcode, NHS number, date of birth, phone, e-mail).
+
+Figures are CPU time of this process (``time.process_time``), best of ``repeats`` passes, with
+the load average beside them: the machine is shared, so wall time is not the measure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.tagging import MIX_SEED, realistic_mix
+from schemas.settings import Settings
+from streams.redaction import redact
+
+LETTER_CHARS = 1500  # a text of the mix this long or longer is one of its long letters
+_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data" / "sources"
+_HEADERS = (
+    "Mrs Patricia O'Neill\n14 Acacia Avenue\nNorthby NB3 4QT\n\nNHS number: 943 476 5919\n"
+    "Date of birth: 12/03/1948\n\nDear Sir or Madam,\n\n",
+    "From: David Okafor <david.okafor@example.com>\nTel 07700 900123\n\nTo the Complaints Team,\n\n"
+    "Re: my father, Mr John Okafor (hospital number MRN 4471223, DOB 3 March 1941)\n\n",
+    "Flat 2, 7 Kingsway\nLeeds LS1 4AB\n\nDear PALS,\n\n",
+)
+_SIGN_OFFS = (
+    "\n\nYours sincerely,\nMargaret Hughes",
+    "\n\nKind regards,\n\nSarah Jones\n07700 900456",
+    "\n\nThanks,\nTom\n",
+)
+
+
+def _micros(seconds: float, count: int) -> float:
+    return round(1e6 * seconds / max(1, count), 1)
+
+
+def _best_cpu(work: Callable[[], object], repeats: int) -> float:
+    """The least CPU time of ``repeats`` runs of ``work`` (the run least disturbed by others)."""
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.process_time()
+        work()
+        best = min(best, time.process_time() - began)
+    return best
+
+
+def _review_fixtures() -> list[str]:
+    """Review texts of the connectors' recorded fixtures (NHS.UK comments, Care Opinion stories)."""
+    texts: list[str] = []
+    nhsuk = _FIXTURES / "nhsuk" / "comments-RX1RA.json"
+    if nhsuk.is_file():
+        for row in json.loads(nhsuk.read_text(encoding="utf-8")).get("comments", []):
+            comment = row.get("comment", {})
+            texts.append(f"{comment.get('title', '')}\n{comment.get('commentText', '')}")
+    opinions = _FIXTURES / "careopinion" / "opinions.json"
+    if opinions.is_file():
+        for row in json.loads(opinions.read_text(encoding="utf-8")).get("opinions", []):
+            texts.append(f"{row.get('title', '')}\n{row.get('body', '')}")
+    return texts
+
+
+def _letters_with_identifiers(bodies: Sequence[str], count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(_HEADERS) + rng.choice(bodies) + rng.choice(_SIGN_OFFS) for _ in range(count)]
+
+
+def _kind(text: str, source: str) -> str:
+    if len(text) >= LETTER_CHARS:
+        return "letter"
+    return "gp" if source.startswith("gp_") else source
+
+
+def realistic_texts(events: int, fft_data: Path | None) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The mix as (text, source) pairs, and the texts of every kind (the mix's and two more);
+    ``fft_data`` is ``Settings.fft_data`` (``PXSTREAM_FFT_DATA``)."""
+    from lab.tagging.data import TRAIN_PATH, load_dev, load_fft, load_labelled, load_other_sources
+
+    short = [e.text for split in ("train", "test") for e in load_fft(split, fft_data)]
+    multi = [(e.text, e.source) for e in load_other_sources() + load_labelled(TRAIN_PATH) + load_dev()]
+    mix = realistic_mix(short, multi, events)
+    kinds: dict[str, list[str]] = {"fft": short}
+    for text, source in multi:
+        kinds.setdefault(_kind(text, source), []).append(text)
+    letters = [text for text, _ in mix if len(text) >= LETTER_CHARS]
+    kinds["letter"] = letters
+    kinds["letter_with_identifiers"] = _letters_with_identifiers(letters, max(1, len(letters)), MIX_SEED)
+    reviews = _review_fixtures()
+    if reviews:
+        kinds["review_fixture"] = reviews
+    return mix, kinds
+
+
+def bench_redaction(fft_data: Path | None, events: int = 20_000, repeats: int = 3) -> dict:
+    """CPU µs per event of ``redact`` on the realistic mix and on each kind, with the load."""
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    mix, kinds = realistic_texts(events, fft_data)
+    mix_texts = [text for text, _ in mix]
+    for text in mix_texts[:2000]:  # warm the folding cache and the patterns
+        redact(text)
+    mix_cpu = _best_cpu(lambda: [redact(text) for text in mix_texts], repeats)
+    per_kind: dict[str, dict[str, float]] = {}
+    for kind, texts in sorted(kinds.items()):
+        cpu = _best_cpu(lambda texts=texts: [redact(text) for text in texts], repeats)
+        per_kind[kind] = {
+            "texts": len(texts),
+            "mean_chars": round(sum(map(len, texts)) / max(1, len(texts)), 1),
+            "us_per_event": _micros(cpu, len(texts)),
+        }
+    shares: dict[str, int] = {}
+    for text, source in mix:
+        kind = _kind(text, source)
+        shares[kind] = shares.get(kind, 0) + 1
+    return {
+        "redaction": {
+            "mix_events": len(mix_texts),
+            "mix_mean_chars": round(sum(map(len, mix_texts)) / max(1, len(mix_texts)), 1),
+            "mix_us_per_event": _micros(mix_cpu, len(mix_texts)),
+            "mix_cpu_seconds": round(mix_cpu, 3),
+            "mix_shares": dict(sorted(shares.items(), key=lambda kv: -kv[1])),
+            "per_kind": per_kind,
+            "repeats": repeats,
+            "load_average": _load(load_before),
+        }
+    }
+
+
+def _load(before: tuple[float, float, float] | None) -> str:
+    if before is None:
+        return "?"
+    after = os.getloadavg()
+    return f"{before[0]:.2f} at start, {after[0]:.2f} at end (1-minute)"
+
+
+if __name__ == "__main__":  # without a broker: python -m bench.redaction [events]
+    fft_data = Settings.from_env().fft_data  # this command's edge
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    print(json.dumps(bench_redaction(fft_data, events), indent=2))
