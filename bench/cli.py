@@ -1,11 +1,12 @@
-"""`pxstream bench` — throughput and latency against the real local broker and engine.
+"""`pxstream bench` — the speed issue's goals as ratios taken in one run, and the stage figures.
 
-Reports (docs/contracts.md, "Benchmark output"): the *ceiling* (a raw aiokafka consume + orjson decode
-loop over the same events: what the broker and client can do on this machine), the *pipeline*
-(sustained events/s through validate + redact + tag + window + rules in one worker process),
-*alert latency* (produce of a threshold-crossing event to its alert on `hotspots.alerts`, under
-background load), *sink* rows/s into the embedded ClickHouse engine by batch size, and the file
-import rate. Each part runs on fresh, uniquely named topics so runs never see each other's data.
+Ends with one row per goal (docs/benchmarks.md): the measured value, the reference measured in the
+same run (the stage's pure function, Quix Streams on the same events, one worker against two),
+their ratio, the target, met or not, CPU µs per event, and each part's load and duration. The
+parts (bench/goal_parts.py, and the older stage figures below: the *ceiling*, a raw aiokafka
+consume + orjson decode loop; the *pipeline*; the *sink* by batch size; the file import; the
+tagging mix; the actions stage) each run on fresh, uniquely named topics. A part that fails or is
+not in this build leaves its reason in its goals' rows; the others still run.
 """
 
 from __future__ import annotations
@@ -23,20 +24,43 @@ from typing import Any
 
 import orjson
 
+from bench.adapters import figures_from_keys
+from bench.goal_parts import GOAL_PART_ORDER, PART_FIGURES, goal_parts
+from bench.harness import Figure, part_result
+from bench.load import LoadWatch, describe
+from bench.report import (
+    NOT_MEASURED,
+    Row,
+    collect_figures,
+    format_figures,
+    format_rows,
+    other_figures,
+    summary,
+)
 from runtime.produce import produce
 from schemas.settings import Settings
+
+DEFAULT_PARTS = "ceiling," + GOAL_PART_ORDER
+ALL_PARTS = DEFAULT_PARTS + ",pipeline,sink,import,tagging,actions"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("bench", help="measure throughput and alert latency on this machine")
-    parser.add_argument("--events", type=int, default=50_000, help="events for the ceiling and pipeline runs")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events for every part (default: each part's own size, chosen so the whole run takes "
+        "under 10 minutes on 2 cores)",
+    )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
     )
     parser.add_argument(
         "--only",
-        default="ceiling,pipeline,latency,sink,import,tagging,redaction,actions",
-        help="comma-separated parts to run (default: all)",
+        default=DEFAULT_PARTS,
+        help=f"comma-separated parts to run, or 'all' (default: {DEFAULT_PARTS}; "
+        "also: pipeline, sink, import, tagging, actions)",
     )
     parser.set_defaults(func=run_bench)
 
@@ -124,19 +148,18 @@ def bench_ceiling(settings: Settings, events: int) -> dict[str, Any]:
         rate = asyncio.run(measure_ceiling(settings.kafka_bootstrap, topic, events))
     finally:
         delete_topics(settings.kafka_bootstrap, [topic])
-    return {"ceiling_events_per_s": round(rate)}
+    ceiling = Figure("ceiling", round(rate), "events/s", events=events, note="aiokafka getmany + orjson")
+    return part_result(ceiling, ceiling_events_per_s=round(rate))
 
 
-def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The parts that came before the speed issue's goals: keys of their own, no figures."""
+    events = args.events
+
     def pipeline() -> dict[str, Any]:
         from bench.pipeline import bench_pipeline
 
-        return bench_pipeline(settings, events=args.events)
-
-    def latency() -> dict[str, Any]:
-        from bench.latency import bench_alert_latency
-
-        return bench_alert_latency(settings)
+        return bench_pipeline(settings, events=events or 50_000)
 
     def sink() -> dict[str, Any]:
         import tempfile
@@ -154,32 +177,50 @@ def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[
     def tagging() -> dict[str, Any]:
         from bench.tagging import bench_realistic_mix
 
-        report = bench_realistic_mix(settings.fft_data, events=min(args.events, 20_000))
+        report = bench_realistic_mix(settings.fft_data, events=min(events or 10_000, 20_000))
         rate = report["pipeline"]["validate_redact_tag_per_s"]
         return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
-
-    def redaction() -> dict[str, Any]:
-        from bench.redaction import bench_redaction
-
-        return bench_redaction(settings.fft_data, events=min(args.events, 20_000))
 
     def actions() -> dict[str, Any]:
         from bench.actions import bench_engine, bench_kafka, feed
 
-        events = feed(min(args.events, 20_000))
-        through_kafka = asyncio.run(bench_kafka(settings, events))
-        return {"actions_stage": {**bench_engine(settings, events), **through_kafka}}
+        chosen = feed(min(events or 10_000, 20_000))
+        through_kafka = asyncio.run(bench_kafka(settings, chosen))
+        return {"actions_stage": {**bench_engine(settings, chosen), **through_kafka}}
 
     return {
-        "ceiling": lambda: bench_ceiling(settings, args.events),
+        "ceiling": lambda: bench_ceiling(settings, events or 50_000),
         "pipeline": pipeline,
-        "latency": latency,
         "sink": sink,
         "import": file_import,
         "tagging": tagging,
-        "redaction": redaction,
         "actions": actions,
     }
+
+
+def _parts(settings: Settings, args: argparse.Namespace) -> dict[str, Callable[[], dict[str, Any]]]:
+    return {**_legacy_parts(settings, args), **goal_parts(settings, args.events)}
+
+
+def _run_part(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One part with its load and duration; a part that fails or is not written yet leaves a reason
+    for its goals' rows instead of stopping the others."""
+    watch = LoadWatch()
+    began = time.perf_counter()
+    try:
+        result = dict(run())
+        if "figures" not in result:
+            result["figures"] = [figure.as_dict() for figure in figures_from_keys(result)]
+    except ModuleNotFoundError as exc:
+        reason = f"{NOT_MEASURED} (part not built: {exc.name})"
+        result = {"unavailable": dict.fromkeys(PART_FIGURES.get(name, ()), reason), "error": str(exc)}
+    except Exception as exc:  # one broken part must not hide the other figures
+        reason = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+        result = {"unavailable": dict.fromkeys(PART_FIGURES.get(name, ()), reason), "error": reason}
+        print(f"bench: {name} {reason}", file=sys.stderr, flush=True)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    result["load"] = watch.stop()
+    return result
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -193,23 +234,53 @@ def run_bench(args: argparse.Namespace) -> int:
             f"Kafka is not reachable at {settings.kafka_bootstrap}; start it with `pxstream infra up`"
         )
     results: dict[str, Any] = {"events": args.events, "machine": machine()}
-    if hasattr(os, "getloadavg"):
-        # Another process (a training run, a test suite) may hold a core: say so beside the figures.
-        results["load_average"] = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    # Another process (a training run, a test suite) may hold a core: say so beside the figures.
+    results["load_average"] = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     parts = _parts(settings, args)
+    only = ALL_PARTS if args.only.strip() == "all" else args.only
+    chosen = [p.strip() for p in only.split(",") if p.strip()]
+    unknown = [name for name in chosen if name not in parts]
+    if unknown:
+        raise SystemExit(f"pxstream bench: unknown part {unknown[0]!r}; choose from {', '.join(parts)}")
     began = time.perf_counter()
-    for name in [p.strip() for p in args.only.split(",") if p.strip()]:
-        if name not in parts:
-            raise SystemExit(f"pxstream bench: unknown part {name!r}; choose from {', '.join(parts)}")
+    results["parts"] = {}
+    for name in chosen:
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        results.update(parts[name]())
-        results.setdefault("seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        result = _run_part(name, parts[name])
+        results["parts"][name] = result
+        results.setdefault("seconds", {})[name] = result["seconds"]
+        results.update({k: v for k, v in result.items() if k not in _PART_KEYS})
     results["total_seconds"] = round(time.perf_counter() - began, 1)
+    figures = collect_figures(results["parts"])
+    unavailable = {k: v for r in results["parts"].values() for k, v in (r.get("unavailable") or {}).items()}
+    rows = summary(figures, unavailable)
+    results["summary"] = [row.as_dict() for row in rows]
+    results["figures"] = [figure.as_dict() for figure in figures.values()]
     print_table(results)
+    print_summary(results, rows, other_figures(figures))
     if args.json:
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return 0
+
+
+# Keys of a part's result that stay under "parts" rather than the top level of the JSON.
+_PART_KEYS = frozenset({"figures", "unavailable", "seconds", "load", "error"})
+
+
+def print_summary(results: dict[str, Any], rows: list[Row], others: list[Figure]) -> None:
+    """The goals table, the other figures, and each part's load and duration."""
+    print()
+    print("Goals of the speed issue (each ratio taken within this run):")
+    for line in format_rows(rows):
+        print("  " + line)
+    if others:
+        print("Other figures:")
+        for line in format_figures(others):
+            print("  " + line)
+    print("Load and duration by part:")
+    for name, result in results["parts"].items():
+        print(f"  {name}: {result['seconds']:.0f} s; {describe(result['load'])}")
+    print(f"  total: {results['total_seconds']:.0f} s")
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -1,9 +1,17 @@
 """The harness the benchmarks and the worker's integration tests share: realistic FeedbackEvents
-with planted personal data, `pxstream worker` as a child process on unique topics, and a reader
-that collects what comes out."""
+with planted personal data, `pxstream worker` as a child process on unique topics, a reader
+that collects what comes out, and the result convention every `pxstream bench` part follows.
+
+The convention (docs/benchmarks.md): a part returns a dict whose ``"figures"`` key holds a list
+of ``Figure`` (or ``Figure.as_dict()``) — one measured value each, named so the summary in
+``bench/report.py`` can bind it to a goal of the speed issue — beside any other keys it likes.
+A figure carries its own reference when the part measured one in the same run (the pure
+function beside the stage); otherwise the summary takes the reference from another figure of
+the same `pxstream bench` run (Quix Streams' rate beside the hotspot stage's)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -13,7 +21,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +75,90 @@ def synthetic_events(count: int, *, seed: int = 7, now: datetime | None = None) 
             }
         )
     return events
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured value of a bench part.
+
+    ``name`` is what the summary looks up (``hotspot-stage``, ``hotspot-engine``,
+    ``stateless-stage``, ``redaction``, ``alert-latency-p99``, ``healthz-failures``,
+    ``peer-hotspots``, ``peer-stateless-apply``, ``peer-stateless-batching``, ``scaling``; any
+    other name is listed under "other figures"). ``unit`` is free text (``events/s``,
+    ``µs/event``, ``ms``). ``reference`` is the same quantity measured in the same run for
+    comparison (``reference_name`` says what it is), ``ratio`` is then ``value / reference``.
+    ``target`` applies to the ratio when there is a reference, else to the value;
+    ``higher_is_better`` says which side of the target meets it. ``cpu_us_per_event`` is the
+    process CPU time of the stage's process(es) over the run divided by the events, the figure
+    a shared machine distorts least. ``events`` is how many events the figure was measured on.
+    """
+
+    name: str
+    value: float
+    unit: str
+    reference: float | None = None
+    reference_name: str = ""
+    target: float | None = None
+    higher_is_better: bool = True
+    cpu_us_per_event: float | None = None
+    events: int | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference is None or not self.reference:
+            return None
+        return self.value / self.reference
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Figure:
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def rate_figure(name: str, measured: dict[str, Any], note: str = "") -> Figure:
+    """A throughput figure from a run's ``events_per_s``, ``cpu_us_per_event`` and ``events``."""
+    return Figure(
+        name,
+        measured["events_per_s"],
+        "events/s",
+        cpu_us_per_event=measured["cpu_us_per_event"],
+        events=measured["events"],
+        note=note,
+    )
+
+
+def part_result(*figures: Figure, **extra: Any) -> dict[str, Any]:
+    """A part's return value: its figures as dicts under ``"figures"``, plus any other keys."""
+    return {"figures": [figure.as_dict() for figure in figures], **extra}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far, from /proc/<pid>/stat (no psutil needed):
+    read it at the start and the end of a run; the difference over the events is µs/event."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and brackets
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# Goal 1's rule, as bench/hotspot_engine.py gives it to pxstream's stage (docs/benchmarks.md):
+# two-minute windows hopping every 30 s per provider and ward, threshold 5, the rules file's default
+# lateness of an hour; the Quix Streams peer counts the same windows with the same grace.
+HOPPING_SIZE_S, HOPPING_STEP_S, HOPPING_THRESHOLD, HOPPING_LATENESS_S = 120, 30, 5, 3600
+# Events both sides of goal 1 count, and of goal 3: one size per goal, so both count the same records.
+HOPPING_EVENTS = 30_000
+STATELESS_EVENTS = 10_000
+
+
+@functools.lru_cache(maxsize=2)
+def raw_workload(count: int, seed: int = 7) -> tuple[tuple[bytes, bytes], ...]:
+    """``count`` (key, FeedbackEvent JSON) pairs for feedback.raw, keyed by provider as the
+    connectors key them (cached): the scaling runs' input, and with bench/stateless.py's seed the
+    stateless stage's, so its Quix Streams peer gets the same events."""
+    return tuple((e["provider"].encode(), orjson.dumps(e)) for e in synthetic_events(count, seed=seed))
 
 
 def unique_prefix(kind: str) -> str:
@@ -131,6 +223,31 @@ class WorkerProcess:
         )
         self.process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def in_group(
+        cls,
+        settings: Settings,
+        config: Any,
+        work_dir: Path,
+        *,
+        rules: Path,
+        name: str = "worker",
+        extra_args: Sequence[str] = ("--no-sink", "--no-actions"),
+        python_args: Sequence[str] = ("-m", "pxstream"),
+    ) -> WorkerProcess:
+        """A worker of ``config``'s app id and topics with the rules file ``rules`` and no
+        Alertmanager, its data in ``work_dir/name`` and its log beside it: a bench run's member."""
+        return cls(
+            settings,
+            prefix=config.topic_prefix,
+            app_id=config.app_id,
+            data_dir=work_dir / name,
+            log_path=work_dir / f"{name}.log",
+            extra_args=extra_args,
+            python_args=python_args,
+            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
+        )
+
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -147,6 +264,12 @@ class WorkerProcess:
             return orjson.loads(exc.read())
         except (OSError, ValueError):
             return None
+
+    def cpu_seconds(self) -> float:
+        """The worker's own CPU seconds so far (see ``process_cpu_seconds``)."""
+        if self.process is None:
+            return 0.0
+        return process_cpu_seconds(self.process.pid)
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as reply:

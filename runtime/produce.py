@@ -3,12 +3,20 @@
 Every stage's output is an effect the loop must see acknowledged before it commits the input, so
 the producer waits for every in-sync replica (`acks="all"`) and is idempotent (a retried send
 inside the client never duplicates a record).
+
+`send_batched` is the hot path's way to produce: one record batch per partition (aiokafka's
+`create_batch` / `send_batch`) and one future per batch, rather than `send`'s awaited call, record
+accumulator lookup and future per record — which profiled as the largest share of the tagging
+stage's framework cost (docs/stateless-speed.md). Records are partitioned exactly as `send` would
+(the Java client's murmur2 of the key; a random partition for no key).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import random
+from collections.abc import Awaitable, Iterable
+from functools import lru_cache
 from typing import Any
 
 Record = tuple[bytes | None, bytes | None]  # (key, value)
@@ -35,6 +43,41 @@ async def send_all(producer: Any, topic: str, records: Iterable[Record]) -> int:
     pending = [await producer.send(topic, value, key=key) for key, value in records]
     await asyncio.gather(*pending)
     return len(pending)
+
+
+@lru_cache(maxsize=4096)
+def _keyed_partition(key: bytes, count: int) -> int:
+    """The partition aiokafka's DefaultPartitioner gives `key` among `count` (ids 0..count-1);
+    cached because its murmur2 is pure Python and a stage sees few distinct keys (providers)."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % count
+
+
+async def send_batched(producer: Any, topic: str, records: Iterable[Record]) -> list[Awaitable[Any]]:
+    """Queue every (key, value) for `topic` in record batches, one per partition (more only when
+    one exceeds the producer's batch size); return one future per batch. Awaiting them all means
+    Kafka acknowledged every record; a failed batch fails its future."""
+    partitions = sorted(await producer.partitions_for(topic))
+    if not partitions:
+        raise ValueError(f"topic {topic!r} has no partitions")
+    count = len(partitions)
+    by_partition: dict[int, list[Record]] = {}
+    for record in records:
+        key = record[0]
+        index = _keyed_partition(key, count) if key is not None else random.randrange(count)
+        by_partition.setdefault(partitions[index], []).append(record)
+    futures: list[Awaitable[Any]] = []
+    for partition, items in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record for {topic!r} is larger than the producer's batch size")
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 async def produce(bootstrap: str, topic: str, records: Iterable[Record], **options: Any) -> int:

@@ -12,6 +12,7 @@ keeps what it holds; the loop asks again later, with the same records.
 
 from __future__ import annotations
 
+import itertools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -62,7 +63,7 @@ class Batch:
         return sum(len(records) for records in self.records.values())
 
     def __iter__(self) -> Any:
-        return (record for records in self.records.values() for record in records)
+        return itertools.chain.from_iterable(self.records.values())
 
     def offsets(self) -> Offsets:
         return {tp: records[-1].offset + 1 for tp, records in self.records.items() if records}

@@ -43,7 +43,6 @@ TOO_LONG_FOR_NOW: Final = frozenset(
     {
         "tests/unit/test_hotspot_engine.py",
         "tests/integration/test_actions_api.py",
-        "tests/unit/test_redaction.py",
     }
 )
 SKIPPED_DIRS: Final = frozenset({".venv", "node_modules", "__pycache__", ".git", ".pxstream"})
