@@ -177,7 +177,7 @@ def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Cal
     def tagging() -> dict[str, Any]:
         from bench.tagging import bench_realistic_mix
 
-        report = bench_realistic_mix(events=min(events or 10_000, 20_000))
+        report = bench_realistic_mix(settings.fft_data, events=min(events or 10_000, 20_000))
         rate = report["pipeline"]["validate_redact_tag_per_s"]
         return {"tagging_mix": report, "stateless_cpu_events_per_s": rate}
 
@@ -185,8 +185,8 @@ def _legacy_parts(settings: Settings, args: argparse.Namespace) -> dict[str, Cal
         from bench.actions import bench_engine, bench_kafka, feed
 
         chosen = feed(min(events or 10_000, 20_000))
-        through_kafka = asyncio.run(bench_kafka(settings.kafka_bootstrap, chosen))
-        return {"actions_stage": {**bench_engine(chosen), **through_kafka}}
+        through_kafka = asyncio.run(bench_kafka(settings, chosen))
+        return {"actions_stage": {**bench_engine(settings, chosen), **through_kafka}}
 
     return {
         "ceiling": lambda: bench_ceiling(settings, events or 50_000),
@@ -224,7 +224,7 @@ def _run_part(name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     from infra.broker import kafka_answers
 
     if not kafka_answers(settings.kafka_bootstrap):

@@ -51,7 +51,7 @@ def goal_parts(settings: Settings, events: int | None) -> dict[str, Callable[[],
     def redaction() -> dict[str, Any]:
         from bench.redaction import bench_redaction
 
-        return bench_redaction(events=events or REDACTION_EVENTS)
+        return bench_redaction(settings.fft_data, events=events or REDACTION_EVENTS)
 
     def latency() -> dict[str, Any]:
         from bench.latency import bench_alert_latency

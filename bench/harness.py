@@ -215,13 +215,12 @@ class WorkerProcess:
             str(self.web_port),
             *extra_args,
         ]
-        self.env = {
-            **os.environ,
-            "PXSTREAM_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "PXSTREAM_DATA_DIR": str(data_dir),
-            "PYTHONUNBUFFERED": "1",
+        self.env = settings.child_environment(
+            PXSTREAM_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+            PXSTREAM_DATA_DIR=str(data_dir),
+            PYTHONUNBUFFERED="1",
             **(env or {}),
-        }
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     @classmethod

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.tagging import MIX_SEED, realistic_mix
+from schemas.settings import Settings
 from streams.redaction import redact
 
 LETTER_CHARS = 1500  # a text of the mix this long or longer is one of its long letters
@@ -84,11 +85,12 @@ def _kind(text: str, source: str) -> str:
     return "gp" if source.startswith("gp_") else source
 
 
-def realistic_texts(events: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """The mix as (text, source) pairs, and the texts of every kind (the mix's and two more)."""
+def realistic_texts(events: int, fft_data: Path | None) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The mix as (text, source) pairs, and the texts of every kind (the mix's and two more);
+    ``fft_data`` is ``Settings.fft_data`` (``PXSTREAM_FFT_DATA``)."""
     from lab.tagging.data import TRAIN_PATH, load_dev, load_fft, load_labelled, load_other_sources
 
-    short = [e.text for split in ("train", "test") for e in load_fft(split)]
+    short = [e.text for split in ("train", "test") for e in load_fft(split, fft_data)]
     multi = [(e.text, e.source) for e in load_other_sources() + load_labelled(TRAIN_PATH) + load_dev()]
     mix = realistic_mix(short, multi, events)
     kinds: dict[str, list[str]] = {"fft": short}
@@ -103,10 +105,10 @@ def realistic_texts(events: int) -> tuple[list[tuple[str, str]], dict[str, list[
     return mix, kinds
 
 
-def bench_redaction(events: int = 20_000, repeats: int = 3) -> dict:
+def bench_redaction(fft_data: Path | None, events: int = 20_000, repeats: int = 3) -> dict:
     """CPU µs per event of ``redact`` on the realistic mix and on each kind, with the load."""
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    mix, kinds = realistic_texts(events)
+    mix, kinds = realistic_texts(events, fft_data)
     mix_texts = [text for text, _ in mix]
     for text in mix_texts[:2000]:  # warm the folding cache and the patterns
         redact(text)
@@ -145,4 +147,6 @@ def _load(before: tuple[float, float, float] | None) -> str:
 
 
 if __name__ == "__main__":  # without a broker: python -m bench.redaction [events]
-    print(json.dumps(bench_redaction(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000), indent=2))
+    fft_data = Settings.from_env().fft_data  # this command's edge
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    print(json.dumps(bench_redaction(fft_data, events), indent=2))

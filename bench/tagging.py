@@ -24,9 +24,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 
+from schemas.settings import Settings
 from streams.redaction import redact
 from streams.tagging import features, phrases
 from streams.tagging.model import MODEL_PATH, LinearDomainModel, lexicon_features
@@ -204,12 +206,12 @@ def bench_pipeline(items: Sequence[tuple[str, str]], batch: int = 500) -> dict:
     }
 
 
-def bench_realistic_mix(events: int = 20_000, batch: int = 500) -> dict:
+def bench_realistic_mix(fft_data: Path | None, events: int = 20_000, batch: int = 500) -> dict:
     """The stateless stage's path and the tagger's parts on the realistic mix (CPU µs per event)."""
     # Reading the labelled sets is the lab's job; the bench borrows their texts, not their labels.
     from lab.tagging.data import TRAIN_PATH, load_dev, load_fft, load_labelled, load_other_sources
 
-    short = [e.text for split in ("train", "test") for e in load_fft(split)]
+    short = [e.text for split in ("train", "test") for e in load_fft(split, fft_data)]
     multi = [(e.text, e.source) for e in load_other_sources() + load_labelled(TRAIN_PATH) + load_dev()]
     mix = realistic_mix(short, multi, events)
     redacted = [(redact(text).text, source) for text, source in mix]
@@ -230,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args(argv)
-    print(json.dumps(bench_realistic_mix(args.events, args.batch), indent=2))
+    fft_data = Settings.from_env().fft_data  # this command's edge
+    print(json.dumps(bench_realistic_mix(fft_data, args.events, args.batch), indent=2))
     return 0
 
 

@@ -35,7 +35,7 @@ def options_from_args(args: Any) -> tuple[str, str, RunOptions]:
     from schemas import topics
     from schemas.settings import Settings
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     if not args.name or not all(ch.isalnum() or ch in "-_." for ch in args.name):
         raise ConnectorConfigError(f"--name {args.name!r}: use letters, digits, '-', '_' or '.'")
     options = RunOptions(

@@ -88,7 +88,7 @@ def run_produce(args: argparse.Namespace) -> int:
     from schemas.errors import ConfigError
     from schemas.settings import Settings
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     if args.file == "-":
         asyncio.run(
             produce_lines(

@@ -14,7 +14,7 @@ from typing import Final
 @dataclass(frozen=True)
 class ConnectorEntry:
     name: str  # `pxstream connect NAME`, and `type:` in a `connect run` file
-    module: str  # has `register(subparsers)`; when runnable, also `build_source(options, reference)`
+    module: str  # has `register(subparsers)`; when runnable, also `build_source(options, reference, secret)`
     # Options a `connect run` file may give besides name and type; None: not runnable from a file.
     run_options: frozenset[str] | None = None
 

@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,14 +119,17 @@ def load_config(path: Path) -> RunnerConfig:
     return parse_config(document, str(path), path.parent)
 
 
-def build_sources(config: RunnerConfig, reference: Any) -> list[tuple[ConnectorSpec, Source]]:
-    """Construct every source up front so a bad option fails before anything connects."""
+def build_sources(
+    config: RunnerConfig, reference: Any, secret: Callable[[str], str]
+) -> list[tuple[ConnectorSpec, Source]]:
+    """Construct every source up front so a bad option fails before anything connects; `secret`
+    reads the variables the options name for tokens and passwords (`Settings.secret`)."""
     built = []
     problems = []
     for index, spec in enumerate(config.connectors):
         module = importlib.import_module(TYPES[spec.type][0])
         try:
-            built.append((spec, module.build_source(spec.options, reference)))
+            built.append((spec, module.build_source(spec.options, reference, secret)))
         except ConnectorConfigError as exc:
             problems.append(f"connectors[{index}] ({spec.name}): {exc}")
         except (TypeError, ValueError) as exc:
@@ -194,7 +198,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     reference = load_reference(config.reference)
-    sources = build_sources(config, reference)
+    sources = build_sources(config, reference, args.settings.secret)
     bootstrap, topic, options = options_from_args(args)
     port = args.metrics_port or config.metrics_port
     if port is not None:

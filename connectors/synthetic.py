@@ -249,7 +249,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _run(args: argparse.Namespace) -> int:
     from schemas.settings import Settings
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     return asyncio.run(
         play(
             settings.kafka_bootstrap,

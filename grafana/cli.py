@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from pathlib import Path
 
@@ -22,11 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "publish", help="create or update folder, dashboards and playlist in a Grafana"
     )
     publish.add_argument("--url", required=True, help="Grafana base URL, e.g. https://grafana.example.nhs.uk")
-    publish.add_argument(
-        "--token",
-        default=os.environ.get("PXSTREAM_GRAFANA_TOKEN", ""),
-        help="service-account token (default: $PXSTREAM_GRAFANA_TOKEN)",
-    )
+    publish.add_argument("--token", help="service-account token (default: $PXSTREAM_GRAFANA_TOKEN)")
     publish.set_defaults(func=_publish)
 
     report = subparsers.add_parser("report", help="the monthly themes-and-trends pack (HTML with PNG charts)")
@@ -39,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from grafana.export import export
 
-    for path in export(args.dir):
+    for path in export(args.dir, args.settings.grafana):
         print(path)
     return 0
 
@@ -47,18 +42,18 @@ def _export(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from grafana.publish import publish
 
-    if not args.token:
+    token = args.token or args.settings.grafana.token
+    if not token:
         raise ConfigError("pxstream grafana publish: no token (use --token or PXSTREAM_GRAFANA_TOKEN)")
-    print(publish(args.url.rstrip("/"), args.token).summary())
+    print(publish(args.url.rstrip("/"), token).summary())
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from grafana.report.build import build_report
-    from schemas.settings import Settings
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
         raise ConfigError(f"pxstream report --month {args.month!r}: expected YYYY-MM, e.g. 2026-03")
-    path = build_report(Settings.from_env().clickhouse_url, args.organisation, args.month, args.out)
+    path = build_report(args.settings.clickhouse_url, args.organisation, args.month, args.out)
     print(path)
     return 0

@@ -17,18 +17,20 @@ import yaml
 from grafana import provisioning
 from grafana.builders import render
 from grafana.dashboards import build_all
+from schemas.settings import GrafanaSettings
 
 
 def _yaml(document: dict) -> str:
     return yaml.safe_dump(document, sort_keys=True, allow_unicode=True, default_flow_style=False)
 
 
-def export(directory: Path) -> list[Path]:
+def export(directory: Path, grafana: GrafanaSettings) -> list[Path]:
     """Write every file; returns the paths written (stable order, for the CLI's listing)."""
     files: dict[Path, str] = {}
     for uid, dashboard in build_all().items():
         files[directory / "dashboards" / f"{uid}.json"] = render(dashboard)
-    files[directory / "provisioning" / "datasources" / "pxstream.yaml"] = _yaml(provisioning.datasources())
+    datasources = provisioning.datasources(grafana)
+    files[directory / "provisioning" / "datasources" / "pxstream.yaml"] = _yaml(datasources)
     files[directory / "provisioning" / "dashboards" / "pxstream.yaml"] = _yaml(
         provisioning.dashboard_provider()
     )

@@ -7,37 +7,29 @@ Secrets are never written: Grafana expands `${VAR}` from its own environment at 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from grafana import style
+from schemas.settings import GrafanaSettings
 
 WALL_PLAYLIST_NAME = "pxstream wall screens"
 WALL_PLAYLIST_DASHBOARDS = ("pxstream-ward", "pxstream-hotspots")
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/pxstream"
 
 
-def _connection(env: Mapping[str, str]) -> tuple[int, bool, str]:
-    """Where Grafana reaches ClickHouse and Prometheus, fixed when the files are exported.
-
-    Grafana expands `${VAR}` only inside strings, and the ClickHouse plugin wants a number for
-    the port and a boolean for TLS, so these are written as values: a site server is usually
-    HTTPS on 8443, the compose stack is plain HTTP on 8123 inside its own network.
-    """
-    port = int(env.get("PXSTREAM_GRAFANA_CLICKHOUSE_PORT", "8443"))
-    secure = env.get("PXSTREAM_GRAFANA_CLICKHOUSE_SECURE", "true").strip().lower() in ("1", "true", "yes")
-    prometheus = env.get("PXSTREAM_GRAFANA_PROMETHEUS_URL", "http://localhost:9090")
-    return port, secure, prometheus
-
-
-def datasources(env: Mapping[str, str] | None = None) -> dict:
+def datasources(grafana: GrafanaSettings | None = None) -> dict:
     """One ClickHouse and one Prometheus data source.
+
+    Where Grafana reaches ClickHouse and Prometheus is fixed when the files are exported
+    (`PXSTREAM_GRAFANA_CLICKHOUSE_PORT`, `_SECURE`, `PXSTREAM_GRAFANA_PROMETHEUS_URL`, read into
+    `Settings.grafana`): Grafana expands `${VAR}` only inside strings, and the ClickHouse plugin
+    wants a number for the port and a boolean for TLS, so these are written as values: a site
+    server is usually HTTPS on 8443, the compose stack is plain HTTP on 8123 inside its own network.
 
     Tenancy: run one Grafana organisation per commissioner, each with this data source logged in as
     that organisation's ClickHouse dashboard user (sinks/migrations/0005_row_policies.sql), so
     ClickHouse row policies return only its rows whatever a query asks for.
     """
-    port, secure, prometheus_url = _connection(os.environ if env is None else env)
+    grafana = grafana or GrafanaSettings()
+    port, secure, prometheus_url = grafana.clickhouse_port, grafana.clickhouse_secure, grafana.prometheus_url
     return {
         "apiVersion": 1,
         "datasources": [

@@ -35,30 +35,30 @@ def _progress(message: str) -> None:
     print(message, flush=True)
 
 
-def _config():  # type: ignore[no-untyped-def]
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from infra.config import InfraConfig
 
-    return InfraConfig.from_env()
+    return InfraConfig.from_settings(args.settings)
 
 
 def _up(args: argparse.Namespace) -> int:
     from infra import stack
 
-    stack.up(_config(), _progress, args.parts or None)
+    stack.up(_config(args), _progress, args.parts or None)
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
     from infra import stack
 
-    stack.down(_config(), _progress, args.parts or None, purge=args.purge)
+    stack.down(_config(args), _progress, args.parts or None, purge=args.purge)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from infra import stack
 
-    states = stack.status(_config(), args.parts or None)
+    states = stack.status(_config(args), args.parts or None)
     print(stack.format_table(states))
     sys.stdout.flush()
     return 0 if all(state.ok for state in states) else 1

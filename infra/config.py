@@ -1,4 +1,4 @@
-"""Where the local parts listen and keep their state, read once from the environment.
+"""Where the local parts listen and keep their state, from the settings (schemas/settings.py).
 
 Ports follow the contract variables where one exists (the Kafka port is the one in
 `PXSTREAM_KAFKA_BOOTSTRAP`, the Alertmanager port the one in `PXSTREAM_ALERTMANAGER_URL`), so a
@@ -10,24 +10,15 @@ and 9094 is Alertmanager's default cluster (gossip) port.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from schemas.errors import ConfigError
-from schemas.settings import Settings, bootstrap_addresses
+from schemas.settings import DEFAULTS, Settings, bootstrap_addresses
 
 LOOPBACK = "127.0.0.1"
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
-ENV_DEFAULTS: dict[str, str] = {
-    "PXSTREAM_KAFKA_CONTROLLER_PORT": "9095",
-    "PXSTREAM_PROMETHEUS_PORT": "9090",
-    "PXSTREAM_KAFKA_HEAP": "512m",
-    "PXSTREAM_METRICS_TARGET": "localhost:6066",
-}
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INFRA_DIR = Path(__file__).resolve().parent
@@ -43,6 +34,8 @@ class InfraConfig:
     prometheus_port: int
     kafka_heap: str
     metrics_target: str  # host:port of the worker's /metrics, scraped by Prometheus
+    clickhouse_url: str = DEFAULTS["PXSTREAM_CLICKHOUSE_URL"]  # `infra down --purge` clears an embedded one
+    alert_webhook_url: str = ""  # when set, every Alertmanager receiver posts to URL/<receiver>
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -65,23 +58,19 @@ class InfraConfig:
         return self.data_dir / "logs"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> InfraConfig:
-        env = os.environ if env is None else env
-        settings = Settings.from_env(env)
-
-        def get(name: str) -> str:
-            return env.get(name, ENV_DEFAULTS[name])
-
+    def from_settings(cls, settings: Settings) -> InfraConfig:
         host, kafka_port = _first_bootstrap(settings.kafka_bootstrap)
         return cls(
             data_dir=settings.data_dir.expanduser().resolve(),
             kafka_host=host,
             kafka_port=kafka_port,
-            controller_port=_port("PXSTREAM_KAFKA_CONTROLLER_PORT", get("PXSTREAM_KAFKA_CONTROLLER_PORT")),
+            controller_port=settings.local.kafka_controller_port,
             alertmanager_port=_url_port(settings.alertmanager_url, default=9093),
-            prometheus_port=_port("PXSTREAM_PROMETHEUS_PORT", get("PXSTREAM_PROMETHEUS_PORT")),
-            kafka_heap=get("PXSTREAM_KAFKA_HEAP"),
-            metrics_target=get("PXSTREAM_METRICS_TARGET"),
+            prometheus_port=settings.local.prometheus_port,
+            kafka_heap=settings.local.kafka_heap,
+            metrics_target=settings.local.metrics_target,
+            clickhouse_url=settings.clickhouse_url,
+            alert_webhook_url=settings.local.alert_webhook_url,
         )
 
     @property
@@ -104,13 +93,3 @@ def _url_port(url: str, default: int) -> int:
     except ValueError as exc:
         raise ConfigError(f"PXSTREAM_ALERTMANAGER_URL={url!r}: {exc}") from exc
     return port or default
-
-
-def _port(name: str, value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 < port < 65536:
-        raise ConfigError(f"{name}: {value!r} is not a TCP port")
-    return port

@@ -8,7 +8,6 @@ is exactly what was tested apart from addresses.
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -113,7 +112,7 @@ class AlertmanagerPart(LocalPart):
 
     def prepare(self, progress: Progress) -> None:
         self.storage_dir.mkdir(parents=True, exist_ok=True)
-        webhook_base = os.environ.get("PXSTREAM_ALERT_WEBHOOK_URL") or None
+        webhook_base = self.config.alert_webhook_url or None
         self.config_file.write_text(yaml.safe_dump(render_alertmanager_config(webhook_base), sort_keys=False))
 
     def command(self) -> list[str]:

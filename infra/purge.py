@@ -22,7 +22,7 @@ from pathlib import Path
 
 from infra.config import InfraConfig
 from infra.parts import InfraError
-from schemas.settings import Settings, parse_clickhouse_url
+from schemas.settings import parse_clickhouse_url
 
 
 def derived_state(config: InfraConfig) -> list[tuple[Path, str]]:
@@ -36,7 +36,7 @@ def derived_state(config: InfraConfig) -> list[tuple[Path, str]]:
 
 
 def embedded_clickhouse(config: InfraConfig) -> Path | None:
-    target = parse_clickhouse_url(Settings.from_env().clickhouse_url)
+    target = parse_clickhouse_url(config.clickhouse_url)
     return target.path.resolve() if target.kind == "chdb" and target.path is not None else None
 
 

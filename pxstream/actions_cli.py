@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import time
 import uuid
@@ -46,7 +45,7 @@ def register(subparsers: Any) -> None:
     complete = commands.add_parser("complete", help="complete an action with its outcome")
     complete.add_argument("action_id")
     complete.add_argument("--outcome", required=True, help="what was done (redacted before it is stored)")
-    complete.add_argument("--by", default=os.environ.get("USER") or "operator", help="who (default $USER)")
+    complete.add_argument("--by", help="who (default $USER)")
     complete.add_argument(
         "--organisation", help="on behalf of which organisation (default: the action's first)"
     )
@@ -64,8 +63,8 @@ def register(subparsers: Any) -> None:
     digest.set_defaults(func=run_digest)
 
 
-def _topic(name: str) -> str:
-    return os.environ.get("PXSTREAM_TOPIC_PREFIX", "") + name
+def _topic(settings: Settings, name: str) -> str:
+    return settings.worker.topic_prefix + name
 
 
 def _load(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -74,14 +73,14 @@ def _load(settings: Settings) -> dict[str, dict[str, Any]]:
 
     logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its INFO chatter is not for this terminal
     check_broker(settings.kafka_bootstrap)
-    return asyncio.run(read_actions(settings.kafka_bootstrap, _topic(topics.ACTIONS)))
+    return asyncio.run(read_actions(settings.kafka_bootstrap, _topic(settings, topics.ACTIONS)))
 
 
 def run_list(args: argparse.Namespace) -> int:
     from streams.actions.digest import line, select
 
     chosen = select(
-        _load(Settings.from_env()).values(),
+        _load(args.settings).values(),
         status=args.status,
         owner=args.owner,
         overdue=True if args.overdue else None,
@@ -94,17 +93,17 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find(action_id: str) -> dict[str, Any]:
-    action = _load(Settings.from_env()).get(action_id)
+def _find(settings: Settings, action_id: str) -> dict[str, Any]:
+    action = _load(settings).get(action_id)
     if action is None:
-        raise PxstreamError(f"no action {action_id} on {_topic(topics.ACTIONS)}")
+        raise PxstreamError(f"no action {action_id} on {_topic(settings, topics.ACTIONS)}")
     return action
 
 
 def run_show(args: argparse.Namespace) -> int:
     from streams.actions.digest import line
 
-    action = _find(args.action_id)
+    action = _find(args.settings, args.action_id)
     if args.json:
         print(orjson.dumps(action, option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -119,8 +118,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_complete(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    action = _find(args.action_id)
+    settings: Settings = args.settings
+    action = _find(settings, args.action_id)
     organisation = args.organisation or next(iter(action.get("organisations") or []), None)
     if not organisation:
         raise ConfigError(f"action {args.action_id} has no organisation: give --organisation")
@@ -130,16 +129,16 @@ def run_complete(args: argparse.Namespace) -> int:
         "command_id": f"cli-{uuid.uuid4().hex}",
         "action_id": args.action_id,
         "change": contract.COMPLETE,
-        "by": args.by,
+        "by": args.by or settings.user,
         "at": format_timestamp(datetime.now(UTC)),
         "organisation": organisation,
         "outcome": args.outcome,
     }
-    asyncio.run(_send(settings.kafka_bootstrap, command))
+    asyncio.run(_send(settings, command))
     print(f"asked to complete {args.action_id} (command {command['command_id']})")
     deadline = time.monotonic() + args.wait
     while args.wait > 0:
-        if _find(args.action_id)["status"] == contract.COMPLETED:
+        if _find(settings, args.action_id)["status"] == contract.COMPLETED:
             print(f"{args.action_id} is completed")
             return 0
         if time.monotonic() >= deadline:
@@ -150,14 +149,16 @@ def run_complete(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _send(bootstrap: str, command: dict[str, Any]) -> None:
+async def _send(settings: Settings, command: dict[str, Any]) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         await producer.send_and_wait(
-            _topic(topics.ACTION_COMMANDS), orjson.dumps(command), key=command["action_id"].encode()
+            _topic(settings, topics.ACTION_COMMANDS), orjson.dumps(command), key=command["action_id"].encode()
         )
     finally:
         await producer.stop()
@@ -173,6 +174,6 @@ def run_digest(args: argparse.Namespace) -> int:
         if parsed is None:
             raise ConfigError(f"--now {args.now!r} is not an ISO 8601 time with an offset")
         now = parsed
-    digest = build_digest(_load(Settings.from_env()).values(), args.owner, now)
+    digest = build_digest(_load(args.settings).values(), args.owner, now)
     sys.stdout.write(render_html(digest) if args.format == "html" else render_text(digest))
     return 0

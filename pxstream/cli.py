@@ -3,6 +3,10 @@
 Each stage package has a `cli` module with `register(subparsers)`. Registration must stay
 cheap (argparse only): heavy imports (Faust, chDB) happen inside the command handlers, so
 `pxstream --help` and `pxstream infra status` start fast.
+
+This is the edge where the environment is read: `main` builds the one `Settings` object
+(schemas/settings.py) before any command runs, so a bad variable stops every command with one
+line naming it (exit 2), and hands it to the command as `args.settings`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Sequence
 
 from pxstream.web import http_app
 from schemas.errors import PxstreamError
+from schemas.settings import Settings
 
 # Order is the order of `pxstream --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -55,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        args.settings = Settings.from_env()
         return int(args.func(args) or 0)
     except PxstreamError as exc:
         print(f"pxstream: error: {exc}", file=sys.stderr)

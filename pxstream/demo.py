@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -52,12 +51,12 @@ def _pxstream(*args: str) -> list[str]:
     return [sys.executable, "-m", "pxstream", *args]
 
 
-def _parts_running() -> set[str]:
+def _parts_running(settings: Settings) -> set[str]:
     """Local parts already up before the demo: the demo must leave those as it found them."""
     from infra.config import InfraConfig
     from infra.stack import status
 
-    return {state.name for state in status(InfraConfig.from_env()) if state.ok}
+    return {state.name for state in status(InfraConfig.from_settings(settings)) if state.ok}
 
 
 def _topic_names(prefix: str) -> dict[str, str]:
@@ -84,15 +83,15 @@ def _ensure_topics(bootstrap: str, prefix: str) -> None:
     ensure_topics(bootstrap, [replace(spec, name=prefix + spec.name) for spec in TOPICS])
 
 
-def _start_worker(
-    settings: Settings, env: dict[str, str], web_port: int | None
-) -> tuple[subprocess.Popen[bytes], Path]:
+def _start_worker(settings: Settings, web_port: int | None) -> tuple[subprocess.Popen[bytes], Path]:
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "demo-worker.log"
     log = log_path.open("ab")
     command = _pxstream("worker") + ([f"--web-port={web_port}"] if web_port else [])
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, env=settings.child_environment(), stdout=log, stderr=subprocess.STDOUT
+    )
     return process, log_path
 
 
@@ -113,7 +112,7 @@ async def _play_and_watch(
     from connectors.synthetic import play
     from pxstream.live_view import run_view
 
-    names = _topic_names(os.environ.get("PXSTREAM_TOPIC_PREFIX", ""))
+    names = _topic_names(settings.worker.topic_prefix)
     stop, view_ready = asyncio.Event(), asyncio.Event()
     view = asyncio.create_task(
         run_view(settings.kafka_bootstrap, title=TITLE, stop=stop, topic_names=names, ready=view_ready)
@@ -163,23 +162,22 @@ def run_demo(args: argparse.Namespace) -> int:
 
     # The live view owns the terminal; client chatter at INFO would scroll it away.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    settings = Settings.from_env()
-    env = dict(os.environ)
-    if "PXSTREAM_RULES" not in env:
-        env["PXSTREAM_RULES"] = str(resources.files("infra").joinpath(DEMO_RULES))
-    if "PXSTREAM_ACTIONS" not in env:
-        env["PXSTREAM_ACTIONS"] = str(resources.files("infra").joinpath(DEMO_ACTIONS))
-    running_before = _parts_running()
+    settings: Settings = args.settings
+    demo_files = {
+        "PXSTREAM_RULES": str(resources.files("infra").joinpath(DEMO_RULES)),
+        "PXSTREAM_ACTIONS": str(resources.files("infra").joinpath(DEMO_ACTIONS)),
+    }
+    # The demo's rules and actions unless the operator named others; the children see the same.
+    settings = Settings.from_env({**demo_files, **settings.environ})
+    running_before = _parts_running(settings)
     if subprocess.run(_pxstream("infra", "up"), check=False).returncode != 0:
         raise PxstreamError("`pxstream infra up` failed (see above); the demo needs the local broker")
-    _ensure_topics(settings.kafka_bootstrap, env.get("PXSTREAM_TOPIC_PREFIX", ""))
-    demo_page.prepare(env, settings.data_dir)  # the stage signs links with the page's secret
-    worker, log_path = _start_worker(settings, env, args.web_port)
-    print(
-        f"worker started (pid {worker.pid}, log {log_path}); rules {env['PXSTREAM_RULES']}", file=sys.stderr
-    )
-    page = demo_page.start(_pxstream(), env, settings.data_dir / "logs" / "demo-http.log")
-    print(demo_page.banner(env), file=sys.stderr)
+    _ensure_topics(settings.kafka_bootstrap, settings.worker.topic_prefix)
+    settings = demo_page.prepare(settings)  # the stage signs links with the page's secret
+    worker, log_path = _start_worker(settings, args.web_port)
+    print(f"worker started (pid {worker.pid}, log {log_path}); rules {settings.rules_path}", file=sys.stderr)
+    page = demo_page.start(_pxstream(), settings, settings.data_dir / "logs" / "demo-http.log")
+    print(demo_page.banner(settings), file=sys.stderr)
     try:
         sent, state = asyncio.run(_play_and_watch(settings, args, worker, log_path))
         print(
@@ -193,7 +191,7 @@ def run_demo(args: argparse.Namespace) -> int:
             'GROUP BY provider, ward ORDER BY count() DESC"',
             file=sys.stderr,
         )
-        print(demo_page.banner(env), file=sys.stderr)
+        print(demo_page.banner(settings), file=sys.stderr)
     except KeyboardInterrupt:
         print("\ndemo: stopping", file=sys.stderr)
     finally:

@@ -145,11 +145,12 @@ class SinkThread(threading.Thread):
         self.join(timeout_s)
 
 
-def worker_config(args: argparse.Namespace) -> WorkerConfig:
-    """The worker's options on top of `WorkerConfig.from_env`: an option not given keeps its default."""
+def worker_config(args: argparse.Namespace, settings: Settings) -> WorkerConfig:
+    """The worker's options on top of `WorkerConfig.from_settings`: an option not given keeps its default."""
     from streams.worker_config import WorkerConfig
 
-    return WorkerConfig.from_env(
+    return WorkerConfig.from_settings(
+        settings,
         app_id=args.app_id,
         topic_prefix=args.topic_prefix,
         web_host=args.web_host,
@@ -172,8 +173,8 @@ def run_worker(args: argparse.Namespace) -> int:
     from streams.table_store import reconcile_local_tables
     from streams.worker_config import ensure_topics
 
-    settings = Settings.from_env()
-    config = worker_config(args)
+    settings: Settings = args.settings
+    config = worker_config(args, settings)
     rules = None
     if config.hotspots:
         rules = load_hotspot_rules(settings)  # ConfigError (exit 2) before anything connects
@@ -183,7 +184,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if not args.no_actions:
         from streams.actions.agent import load_default_actions
 
-        actions = load_default_actions()  # ConfigError (exit 2) before anything connects
+        actions = load_default_actions(settings)  # ConfigError (exit 2) before anything connects
     check_broker(settings.kafka_bootstrap)
     if not args.no_sink:
         check_answers_as_clickhouse(settings.clickhouse_url)

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 def _sql(args: argparse.Namespace) -> int:
     import logging
 
-    from schemas.settings import Settings, parse_clickhouse_url
+    from schemas.settings import parse_clickhouse_url
     from sinks.client import connect
     from sinks.exceptions import EngineBusyError
     from sinks.query_server import query_holder
@@ -55,7 +55,7 @@ def _sql(args: argparse.Namespace) -> int:
     for noisy in ("urllib3.connectionpool", "clickhouse_connect"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     check_read_only(args.query)  # refuse before opening the engine
-    target = parse_clickhouse_url(Settings.from_env().clickhouse_url)
+    target = parse_clickhouse_url(args.settings.clickhouse_url)
     try:
         with _engine_stderr_silenced():  # chDB prints its lock failure itself; ours is the one line
             client = connect(target)
@@ -98,7 +98,7 @@ def _sink(args: argparse.Namespace) -> int:
     from sinks.query_server import serve_queries_if_embedded
     from sinks.runner import KafkaClickHouseSink, SinkConfig
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     # A person started this and waits: no broker is one line and exit 3, a ClickHouse URL that
     # answers as something else exit 2, before any retry loop starts. A ClickHouse that is down or
     # an embedded engine held by another process is waited for, as a standby sink must.
@@ -106,7 +106,7 @@ def _sink(args: argparse.Namespace) -> int:
     check_answers_as_clickhouse(settings.clickhouse_url)
     queries = serve_queries_if_embedded(settings.clickhouse_url)
     overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
-    config = SinkConfig.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    config = SinkConfig.from_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
     if args.metrics_port:
         from prometheus_client import start_http_server
 

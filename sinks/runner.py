@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +32,6 @@ from sinks import metrics
 from sinks.action_rows import ACTION_HISTORY_COLUMNS, action_history_row
 from sinks.buffers import PartitionBuffer, TableRoute
 from sinks.client import connect
-from sinks.exceptions import ConfigError
 from sinks.rows import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
@@ -53,10 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETENTION_ENV = "PXSTREAM_CLICKHOUSE_RETENTION_DAYS"
-BATCH_SIZE_ENV = "PXSTREAM_SINK_BATCH_SIZE"
-LINGER_ENV = "PXSTREAM_SINK_LINGER_S"
-
 
 @dataclass(frozen=True)
 class SinkConfig:
@@ -70,29 +64,14 @@ class SinkConfig:
     max_poll_interval_s: float = 300.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> SinkConfig:
-        """Retention and batching from the environment; keyword arguments win (CLI options)."""
-        env = dict(os.environ) if env is None else env
-        values: dict[str, Any] = {}
-        for name, key, kind in (
-            (RETENTION_ENV, "retention_days", int),
-            (BATCH_SIZE_ENV, "batch_size", int),
-            (LINGER_ENV, "linger_s", float),
-        ):
-            raw = env.get(name, "").strip()
-            if not raw:
-                continue
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r}: expected a {kind.__name__}") from None
-            if value <= 0:
-                if key == "retention_days":  # 0 = keep forever
-                    continue
-                raise ConfigError(f"{name}={raw!r}: must be positive")
-            values[key] = value
-        values.update(overrides)
-        return cls(**values)
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SinkConfig:
+        """Retention and batching from the settings; keyword arguments (CLI options) win."""
+        values: dict[str, Any] = {
+            "batch_size": settings.sink.batch_size,
+            "linger_s": settings.sink.linger_s,
+            "retention_days": settings.sink.retention_days,
+        }
+        return cls(**{**values, **overrides})
 
 
 class KafkaClickHouseSink:
@@ -111,7 +90,7 @@ class KafkaClickHouseSink:
     ) -> None:
         self.settings = settings
         self.group_id = group_id
-        self.config = config or SinkConfig.from_env()
+        self.config = config or SinkConfig.from_settings(settings)
         self.routes = {
             tagged_topic: TableRoute(EVENTS_TABLE, EVENT_COLUMNS, event_row),
             alerts_topic: TableRoute(ALERTS_TABLE, ALERT_COLUMNS, alert_row),

@@ -110,7 +110,7 @@ def _pusher_config(settings: Settings, config: WorkerConfig) -> Any:
         return None
     from streams.hotspots.alertmanager import PusherConfig
 
-    return PusherConfig.from_env(settings.alertmanager_url, resend_interval_s=config.alertmanager_resend_s)
+    return PusherConfig.from_settings(settings, resend_interval_s=config.alertmanager_resend_s)
 
 
 def _default_pipeline() -> Pipeline:

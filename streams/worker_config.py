@@ -6,8 +6,6 @@ Its own module, below both the app factory (streams/app.py) and the stages it bu
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -42,13 +40,9 @@ class WorkerConfig:
     replication_factor: int = 1  # one local broker; a production cluster sets 3
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerConfig:
-        """`PXSTREAM_APP_ID` and `PXSTREAM_TOPIC_PREFIX` (optional) under the CLI's explicit options."""
-        env = os.environ if env is None else env
-        config = cls(
-            app_id=env.get("PXSTREAM_APP_ID") or DEFAULT_APP_ID,
-            topic_prefix=env.get("PXSTREAM_TOPIC_PREFIX", ""),
-        )
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
+        """`PXSTREAM_APP_ID` and `PXSTREAM_TOPIC_PREFIX` (schemas/settings.py) under the CLI's options."""
+        config = cls(app_id=settings.worker.app_id, topic_prefix=settings.worker.topic_prefix)
         return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
     def topic(self, name: str) -> str:

@@ -46,8 +46,9 @@ def kafka_bootstrap() -> str:
     from infra.broker import kafka_answers
     from infra.config import InfraConfig
     from schemas.errors import PxstreamError
+    from schemas.settings import Settings
 
-    config = InfraConfig.from_env()
+    config = InfraConfig.from_settings(Settings.from_env())
     if kafka_answers(config.kafka_bootstrap, timeout=5.0):
         return config.kafka_bootstrap
     if not config.kafka_is_local:

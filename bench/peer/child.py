@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
 import subprocess
 import sys
 import tempfile
@@ -83,11 +82,10 @@ def run_child(module: str, arguments: Sequence[str], *, timeout_s: float, log_pa
     goes to ``log_path``, named in the error when the child fails."""
     with log_path.open("wb") as log:
         done = subprocess.run(
-            [sys.executable, "-m", module, *arguments],
+            [sys.executable, "-u", "-m", module, *arguments],  # -u: unbuffered, as PYTHONUNBUFFERED=1
             stdout=subprocess.PIPE,
             stderr=log,
             timeout=timeout_s,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             check=False,
         )
     lines = done.stdout.decode().strip().splitlines()

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from schemas import topics
     from schemas.settings import Settings
 
-    settings = Settings.from_env()
+    settings: Settings = args.settings
     mapping = load_mapping(args.mapping)
     bar = ProgressBar(args.path.name)
     result = asyncio.run(

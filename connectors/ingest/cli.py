@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from connectors.exceptions import ConnectorConfigError
@@ -43,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from schemas import topics
     from schemas.settings import Settings
 
+    settings: Settings = args.settings
     host, port = parse_listen(args.listen)
-    tokens_path = args.tokens or os.environ.get(ENV_VAR)
+    tokens_path = args.tokens or settings.web.ingest_tokens
     if not tokens_path:
         raise ConnectorConfigError(f"no tokens file: set {ENV_VAR} (or --tokens) to a YAML file of tokens")
     if args.rate <= 0 or args.burst < 1:
         raise ConnectorConfigError("--rate must be above 0 and --burst at least 1")
-    settings = Settings.from_env()
     config = IngestConfig(
         bootstrap=settings.kafka_bootstrap,
         topic=args.topic or topics.RAW,
@@ -57,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         burst=args.burst,
     )
     # The top floor hands in the composed server (ingest + actions API); alone, ingest only.
-    factory = getattr(args, "http_app_factory", None) or create_app
-    app = factory(config, TokenStore.load(Path(tokens_path)))
+    factory = getattr(args, "http_app_factory", None)
+    tokens = TokenStore.load(Path(tokens_path))
+    app = factory(settings, config, tokens) if factory else create_app(config, tokens)
     try:
         web.run_app(
             app, host=host, port=port, access_log=None, print=lambda message: print(message, flush=True)

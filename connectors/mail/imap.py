@@ -36,7 +36,7 @@ import imaplib
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("complaint", "pals", "mp_letter")
 SECURITY = ("ssl", "starttls", "plain")
+PASSWORD_ENV = "IMAP_PASSWORD"  # the default variable of the password (`password_env` names another)
 FETCH_CHUNK = 50
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _UID = re.compile(rb"UID (\d+)")
@@ -323,15 +324,16 @@ class ImapSource(Source):
             await asyncio.to_thread(session.close)
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> ImapSource:
-    import os
-
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> ImapSource:
+    """From the YAML runner; `secret` reads the variable `password_env` names (`Settings.secret`)."""
     security = str(options.get("security", "ssl"))
     config = MailboxConfig(
         host=str(options.get("host", "")),
         port=int(options.get("port", 993 if security == "ssl" else 143)),
         user=str(options.get("user", "")),
-        password=os.environ.get(str(options.get("password_env", "IMAP_PASSWORD")), ""),
+        password=secret(str(options.get("password_env", PASSWORD_ENV))),
         mailbox=str(options.get("mailbox", "INBOX")),
         security=security,
     )
@@ -378,7 +380,7 @@ def _handle(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port or (993 if args.security == "ssl" else 143),
         user=args.user,
-        password=read_key("IMAP_PASSWORD", args.password_file),
+        password=read_key(args.settings, PASSWORD_ENV, args.password_file),
         mailbox=args.mailbox,
         security=args.security,
     )

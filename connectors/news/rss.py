@@ -13,7 +13,7 @@ import argparse
 import calendar
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -172,7 +172,9 @@ def map_entry(
     }
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> RssSource:
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> RssSource:
     """From the YAML runner's options: feeds: [URL or {url, provider}], poll_interval_s."""
     feeds = []
     for item in options.get("feeds") or []:

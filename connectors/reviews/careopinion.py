@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.mapping import ReferenceLike, clip, iso_utc, placement, text_fingerprint
@@ -32,7 +32,11 @@ from connectors.ratelimit import RequestPacer
 from connectors.reviews._http import get_json
 from connectors.runtime import Batch, Source, aiohttp
 
+if TYPE_CHECKING:
+    from schemas.settings import Settings
+
 BASE_URL = "https://www.careopinion.org.uk/api/v2"
+API_KEY_ENV = "CAREOPINION_API_KEY"  # the default variable of the key (`api_key_env` names another)
 MAX_TAKE = 100
 
 CRITICALITY_TO_SEVERITY = {
@@ -233,14 +237,15 @@ def _parse(value: Any) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> CareOpinionSource:
-    """From the YAML runner: api_key_env (default CAREOPINION_API_KEY), base_url, since, filters."""
-    import os
-
-    env = str(options.get("api_key_env", "CAREOPINION_API_KEY"))
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> CareOpinionSource:
+    """From the YAML runner: api_key_env (default CAREOPINION_API_KEY), base_url, since, filters;
+    `secret` reads the variable it names (`Settings.secret`)."""
+    env = str(options.get("api_key_env", API_KEY_ENV))
     since = _parse(options["since"]) if options.get("since") else None
     return CareOpinionSource(
-        os.environ.get(env, ""),
+        secret(env),
         reference,
         base_url=str(options.get("base_url", BASE_URL)),
         since=since,
@@ -250,8 +255,8 @@ def build_source(options: dict[str, Any], reference: ReferenceLike) -> CareOpini
     )
 
 
-def read_key(env_name: str, key_file: str | None) -> str:
-    import os
+def read_key(settings: Settings, env_name: str, key_file: str | None) -> str:
+    """A connector command's secret: the `--…-file` when given, else the variable (`Settings.secret`)."""
     from pathlib import Path
 
     if key_file:
@@ -259,7 +264,7 @@ def read_key(env_name: str, key_file: str | None) -> str:
             return Path(key_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConnectorConfigError(f"cannot read key file {key_file}: {exc.strerror}") from exc
-    return os.environ.get(env_name, "")
+    return settings.secret(env_name)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -299,7 +304,7 @@ def _handle(args: argparse.Namespace) -> int:
     if args.since and since is None:
         raise ConnectorConfigError(f"--since {args.since!r}: not an ISO 8601 date")
     source = CareOpinionSource(
-        read_key("CAREOPINION_API_KEY", args.api_key_file),
+        read_key(args.settings, API_KEY_ENV, args.api_key_file),
         load_reference(Path(args.reference) if args.reference else None),
         base_url=args.base_url,
         since=since,

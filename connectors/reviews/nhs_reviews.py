@@ -21,7 +21,7 @@ since a star is not the FFT question.
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from connectors.reviews._http import get_json
 from connectors.runtime import Batch, Source, aiohttp
 
 BASE_URL = "https://api.nhs.uk/comments"
+API_KEY_ENV = "NHSUK_API_KEY"  # the default variable of the key (`api_key_env` names another)
 API_VERSION = "1.0"
 # publisherID values that mean "this comment came from Care Opinion" (configurable: unverified)
 CARE_OPINION_PUBLISHERS = ("careopinion", "care opinion", "patientopinion", "patient opinion")
@@ -205,13 +206,14 @@ class NhsReviewsSource(Source):
                 offset += self.limit
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> NhsReviewsSource:
-    """From the YAML runner: ods_codes, api_key_env (default NHSUK_API_KEY), base_url, since."""
-    import os
-
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> NhsReviewsSource:
+    """From the YAML runner: ods_codes, api_key_env (default NHSUK_API_KEY), base_url, since;
+    `secret` reads the variable it names (`Settings.secret`)."""
     since = options.get("since")
     return NhsReviewsSource(
-        os.environ.get(str(options.get("api_key_env", "NHSUK_API_KEY")), ""),
+        secret(str(options.get("api_key_env", API_KEY_ENV))),
         [str(code) for code in options.get("ods_codes") or []],
         reference,
         base_url=str(options.get("base_url", BASE_URL)),
@@ -253,7 +255,7 @@ def _handle(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConnectorConfigError(f"--since {args.since!r}: expected YYYY-MM-DD") from exc
     source = NhsReviewsSource(
-        read_key("NHSUK_API_KEY", args.api_key_file),
+        read_key(args.settings, API_KEY_ENV, args.api_key_file),
         args.ods,
         load_reference(Path(args.reference) if args.reference else None),
         base_url=args.base_url,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -149,7 +149,9 @@ class BlueskySource(Source):
             raise SourceUnavailable(f"bluesky {self.endpoint}: a frame was not JSON ({exc})") from exc
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> BlueskySource:
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> BlueskySource:
     return BlueskySource(
         reference,
         endpoint=str(options.get("endpoint", DEFAULT_ENDPOINT)),

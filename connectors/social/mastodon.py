@@ -26,7 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ from connectors.social.common import social_event
 log = logging.getLogger(__name__)
 
 TRANSPORTS = ("sse", "websocket", "poll")
+TOKEN_ENV = "MASTODON_TOKEN"  # the default variable of the access token (`token_env` names another)
 PAGE_LIMIT = 40  # the most the tag timeline returns per request
 
 
@@ -265,14 +266,15 @@ class MastodonSource(Source):
         raise SourceUnavailable(f"mastodon {url}: stream closed")
 
 
-def build_source(options: dict[str, Any], reference: ReferenceLike) -> MastodonSource:
-    import os
-
+def build_source(
+    options: dict[str, Any], reference: ReferenceLike, secret: Callable[[str], str]
+) -> MastodonSource:
+    """From the YAML runner; `secret` reads the variable `token_env` names (`Settings.secret`)."""
     return MastodonSource(
         str(options.get("instance", "")),
         [str(t) for t in options.get("tags") or []],
         reference,
-        token=os.environ.get(str(options.get("token_env", "MASTODON_TOKEN"))) or None,
+        token=secret(str(options.get("token_env", TOKEN_ENV))) or None,
         transport=str(options.get("transport", "sse")),
         streaming_url=options.get("streaming_url"),
         poll_interval_s=float(options.get("poll_interval_s", 60)),
@@ -308,7 +310,7 @@ def _handle(args: argparse.Namespace) -> int:
         args.instance,
         args.tag,
         load_reference(Path(args.reference)),
-        token=read_key("MASTODON_TOKEN", args.token_file) or None,
+        token=read_key(args.settings, TOKEN_ENV, args.token_file) or None,
         transport=args.transport,
         streaming_url=args.streaming_url,
         poll_interval_s=args.interval,

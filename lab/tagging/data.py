@@ -1,7 +1,8 @@
 """Where the labelled data lives and how it is read (training and evaluation only).
 
-The FFT set is read at run time from ``PXSTREAM_FFT_DATA`` or ``../shared/data`` beside the
-repository, never copied into it. The multi-source sets are ours, in ``tests/data``:
+The FFT set is read at run time from ``PXSTREAM_FFT_DATA`` (``Settings.fft_data``, read by each
+command's edge and passed in) or ``../shared/data`` beside the repository, never copied into it.
+The multi-source sets are ours, in ``tests/data``:
 
 * ``other_sources_labelled.jsonl`` — 200 examples written with the first lexicon; now training data;
 * ``tagger_train_multisource.jsonl`` — more training examples of every source, in other words;
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +53,9 @@ def _checkouts() -> list[Path]:
     return roots
 
 
-def fft_path() -> Path:
-    """``PXSTREAM_FFT_DATA`` if set, else ``../shared/data/fft_domains.csv`` beside the repository."""
-    configured = os.environ.get("PXSTREAM_FFT_DATA")
+def fft_path(configured: Path | None) -> Path:
+    """``configured`` (``PXSTREAM_FFT_DATA``) if set, else ``../shared/data/fft_domains.csv`` beside
+    the repository."""
     candidates = [Path(configured)] if configured else [root.parent / _FFT_RELATIVE for root in _checkouts()]
     for path in candidates:
         if path.is_file():
@@ -67,9 +67,9 @@ def fft_path() -> Path:
     )
 
 
-def load_fft(split: str) -> list[Example]:
-    """Rows of one split (``train`` or ``test``) of the labelled FFT comments."""
-    path = fft_path()
+def load_fft(split: str, fft_data: Path | None) -> list[Example]:
+    """Rows of one split (``train`` or ``test``) of the labelled FFT comments at ``fft_path(fft_data)``."""
+    path = fft_path(fft_data)
     examples = []
     with path.open(newline="", encoding="utf-8") as handle:
         for line_no, row in enumerate(csv.DictReader(handle), start=2):

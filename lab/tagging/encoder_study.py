@@ -37,6 +37,7 @@ from typing import Any
 from lab.tagging.data import Example, load_fft
 from lab.tagging.train import SEED, build_idf, design_matrix, tune_threshold
 from schemas.domains import DOMAIN_IDS
+from schemas.settings import Settings
 from streams.tagging import features
 
 MAX_TOKENS = 128
@@ -269,13 +270,13 @@ def combinations(
     return rows
 
 
-def run(folds: int, epochs: int, json_path: Path | None = None) -> dict[str, Any]:
+def run(folds: int, epochs: int, fft_data: Path | None, json_path: Path | None = None) -> dict[str, Any]:
     """The whole study; the quality table is printed (and saved) before the slower timing step."""
     lib = _require()
     np = lib.np
     lib.torch.manual_seed(SEED)
     lib.torch.set_num_threads(2)
-    train, test = load_fft("train"), load_fft("test")
+    train, test = load_fft("train", fft_data), load_fft("test", fft_data)
     norms_train = [features.normalise(e.text) for e in train]
     norms_test = [features.normalise(e.text) for e in test]
     word_idf = build_idf([features.word_terms(n) for n in norms_train])
@@ -349,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
-    run(args.folds, args.epochs, args.json)
+    run(args.folds, args.epochs, Settings.from_env().fft_data, args.json)  # this command's edge
     return 0
 
 

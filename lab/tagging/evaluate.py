@@ -19,9 +19,11 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from lab.tagging.data import Example, load_dev, load_fft, load_frozen, load_other_sources
 from schemas.domains import DOMAIN_IDS, SAFE
+from schemas.settings import Settings
 from streams.redaction import redact
 from streams.tagging.tagger import Tagger
 
@@ -149,11 +151,12 @@ def multi_source_report(tagger: Tagger, examples: Sequence[Example], name: str) 
     return results
 
 
-def evaluate(tagger: Tagger | None = None, frozen: bool = False) -> dict[str, Scores]:
-    """FFT test, the development set, the old 200 (training data now) and, when asked, the frozen set."""
+def evaluate(fft_data: Path | None, tagger: Tagger | None = None, frozen: bool = False) -> dict[str, Scores]:
+    """FFT test, the development set, the old 200 (training data now) and, when asked, the frozen set;
+    ``fft_data`` is ``Settings.fft_data`` (``PXSTREAM_FFT_DATA``)."""
     tagger = tagger or Tagger.default()
     results: dict[str, Scores] = {}
-    fft = load_fft("test")
+    fft = load_fft("test", fft_data)
     gold, predicted = [e.domains for e in fft], predict(tagger, fft)
     results["fft_test"] = replace(score(gold, predicted), macro_f1_ci=macro_f1_interval(gold, predicted))
     other = load_other_sources()
@@ -200,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure the frozen set (the final figure; never tune on it)",
     )
     args = parser.parse_args(argv)
-    results = evaluate(frozen=args.frozen)
+    results = evaluate(Settings.from_env().fft_data, frozen=args.frozen)  # this command's edge
     if args.json:
         json.dump(
             {k: v.as_dict() if isinstance(v, Scores) else v for k, v in results.items()}, sys.stdout, indent=2

@@ -27,6 +27,7 @@ from typing import Any
 
 from lab.tagging.data import TRAIN_PATH, Example, load_fft, load_labelled, load_other_sources
 from schemas.domains import DOMAIN_IDS
+from schemas.settings import Settings
 from streams.tagging import features, phrases
 from streams.tagging.model import LEXICON_FEATURES, MODEL_FORMAT, MODEL_PATH, lexicon_features
 
@@ -251,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="weight of each multi-source example against one FFT comment (0 = FFT only)",
     )
     args = parser.parse_args(argv)
-    fft = load_fft("train")
+    fft = load_fft("train", Settings.from_env().fft_data)  # this command's edge
     multi_source = load_other_sources() + load_labelled(TRAIN_PATH) if args.multi_source_weight else []
     weights = [1.0] * len(fft) + [args.multi_source_weight] * len(multi_source)
     print(f"training on {len(fft)} FFT comments and {len(multi_source)} multi-source texts", file=sys.stderr)

@@ -15,20 +15,21 @@ if TYPE_CHECKING:
 
     from connectors.ingest.server import IngestConfig
     from connectors.ingest.tokens import TokenStore
+    from schemas.settings import Settings
 
 
-def http_app(config: IngestConfig, tokens: TokenStore) -> web.Application:
+def http_app(settings: Settings, config: IngestConfig, tokens: TokenStore) -> web.Application:
     """The composed server: ingest, the actions API and the owners' page, by PXSTREAM_ACTIONS."""
     from pxstream.web.app import create_app
     from pxstream.web.due import due_clock_for
-    from pxstream.web.owners_config import evidence_from_env, owners_config
+    from pxstream.web.owners_config import evidence_source, owners_config
     from streams.actions.agent import load_default_actions
 
-    actions = load_default_actions()
+    actions = load_default_actions(settings)
     return create_app(
         config,
         tokens,
         due_clock=due_clock_for(actions.calendar),
-        owners=owners_config(actions),
-        evidence=evidence_from_env(),
+        owners=owners_config(actions, settings),
+        evidence=evidence_source(settings),
     )

@@ -31,16 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def sign_in_link(args: argparse.Namespace) -> int:
     from pxstream.web.actions_requests import OWNER_PATTERN
     from pxstream.web.owners_auth import OwnerAuth
-    from streams.actions.links import MIN_SECRET_CHARS, SECRET_ENV, link_secret
-    from streams.actions.notifications import public_url
+    from schemas.settings import MIN_SECRET_CHARS
+    from streams.actions.links import SECRET_ENV
 
     organisation = args.organisation.strip().upper()
     if not _ORGANISATION.match(organisation):
         raise ConfigError(f"--organisation {args.organisation!r} is not an ODS code")
     if not OWNER_PATTERN.match(args.owner):
         raise ConfigError("--owner must be an owner id: letters, digits and . _ @ -")
-    secret = link_secret()
+    secret = args.settings.web.secret_key
     if secret is None:
-        raise ConfigError(f"{SECRET_ENV} is not set to at least {MIN_SECRET_CHARS} characters")
-    print(f"{public_url()}/sign-in?k={OwnerAuth(secret).sign_in_token(organisation, args.owner)}")
+        raise ConfigError(f"{SECRET_ENV} is not set (at least {MIN_SECRET_CHARS} characters)")
+    token = OwnerAuth(secret).sign_in_token(organisation, args.owner)
+    print(f"{args.settings.web.public_url}/sign-in?k={token}")
     return 0

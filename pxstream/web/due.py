@@ -8,10 +8,10 @@ a second copy of either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from pxstream.web.actions_requests import DueClock
+from schemas.settings import Settings
 
 
 def due_clock_for(calendar: object) -> DueClock:
@@ -27,8 +27,8 @@ def due_clock_for(calendar: object) -> DueClock:
     return clock
 
 
-def due_clock_from_env(env: Mapping[str, str] | None = None) -> DueClock:
+def due_clock_from_settings(settings: Settings) -> DueClock:
     """The clock of the actions file the stage reads (PXSTREAM_ACTIONS); a bad file exits 2."""
     from streams.actions.agent import load_default_actions
 
-    return due_clock_for(load_default_actions(env).calendar)
+    return due_clock_for(load_default_actions(settings).calendar)

@@ -1,4 +1,4 @@
-"""The owners' page's settings from the environment (docs/owners-page.md).
+"""The owners' page's configuration, from the settings (schemas/settings.py; docs/owners-page.md).
 
 `PXSTREAM_WEB_SECRET` signs links and sessions (the actions stage signs its notification links
 with the same one); without it the page serves nothing but the sign-in explanation.
@@ -10,24 +10,22 @@ stage's own, read from `PXSTREAM_ACTIONS` with its loader.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from pxstream.web.owners_evidence import EvidenceSource
 from pxstream.web.owners_page import OwnersPageConfig
+from schemas.settings import Settings
 from streams.actions.config import ActionsConfig
 from streams.actions.engine import ActionEngine
-from streams.actions.links import SECRET_ENV, link_secret
-from streams.actions.notifications import public_url
-from streams.hotspots.alertmanager import DASHBOARD_PATH, DEFAULT_GRAFANA_URL, GRAFANA_URL_ENV
+from streams.actions.links import SECRET_ENV
+from streams.hotspots.alertmanager import DASHBOARD_PATH
 
 log = logging.getLogger(__name__)
 
 
-def owners_config(actions: ActionsConfig, env: Mapping[str, str] | None = None) -> OwnersPageConfig:
-    env = os.environ if env is None else env
-    secret = link_secret(env)
+def owners_config(actions: ActionsConfig, settings: Settings) -> OwnersPageConfig:
+    secret = settings.web.secret_key
     if secret is None:
         log.warning("owners' page: %s is not set (32+ characters): links and sign-in are off", SECRET_ENV)
     engine = ActionEngine(actions, redactor=lambda text: text)
@@ -41,17 +39,16 @@ def owners_config(actions: ActionsConfig, env: Mapping[str, str] | None = None) 
         calendar=actions.calendar,
         chain_for=chain_for,
         directory=directory,
-        public_url=public_url(env),
-        grafana_url=(env.get(GRAFANA_URL_ENV) or DEFAULT_GRAFANA_URL).rstrip("/"),
+        public_url=settings.web.public_url,
+        grafana_url=settings.grafana.url,
         hotspot_dashboard_path=DASHBOARD_PATH,
     )
 
 
-def evidence_from_env(env: Mapping[str, str] | None = None) -> EvidenceSource | None:
+def evidence_source(settings: Settings) -> EvidenceSource | None:
     """ClickHouse for the triggering items when it is a server; None for the embedded engine, which
     allows one process per data directory and belongs to the worker's sink."""
-    env = os.environ if env is None else env
-    url = env.get("PXSTREAM_CLICKHOUSE_URL", "")
+    url = settings.clickhouse_url
     if not url.startswith(("http://", "https://")):
         return None
     from sinks.client import connect

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -28,25 +26,23 @@ from streams.hotspots.alertmanager import PusherConfig
 
 log = logging.getLogger(__name__)
 
-ACTIONS_ENV: Final = "PXSTREAM_ACTIONS"
 DEFAULT_ACTIONS: Final = "infra/actions/actions.yaml"
 POLL_TIMEOUT_S: Final = 0.5  # the longest a due reminder or escalation waits for its tick
 
 
-def actions_path(env: Mapping[str, str] | None = None) -> Path:
+def actions_path(settings: Settings) -> Path:
     """`PXSTREAM_ACTIONS`, else `infra/actions/actions.yaml` here, else the one shipped with pxstream."""
-    env = os.environ if env is None else env
-    if env.get(ACTIONS_ENV):
-        return Path(env[ACTIONS_ENV])
+    if settings.actions_path is not None:
+        return settings.actions_path
     local = Path(DEFAULT_ACTIONS)
     if local.exists():
         return local
     return Path(str(resources.files("infra").joinpath("actions", "actions.yaml")))
 
 
-def load_default_actions(env: Mapping[str, str] | None = None) -> ActionsConfig:
-    """The actions file the environment names; ConfigError (exit 2) when it is invalid."""
-    return load_actions(actions_path(env))
+def load_default_actions(settings: Settings) -> ActionsConfig:
+    """The actions file the settings name; ConfigError (exit 2) when it is invalid."""
+    return load_actions(actions_path(settings))
 
 
 def stage_topics(prefix: str = "") -> StageTopics:
@@ -65,7 +61,9 @@ def build_stage(
     notifier = None
     if settings.alertmanager_url:
         notifier = ActionNotifier(
-            PusherConfig.from_env(settings.alertmanager_url, resend_interval_s=config.resend_every_s)
+            PusherConfig.from_settings(settings, resend_interval_s=config.resend_every_s),
+            base_url=settings.web.public_url,
+            secret=settings.web.secret_key,
         )
     return ActionsStage(
         bootstrap=settings.kafka_bootstrap,

@@ -2,7 +2,8 @@
 
 A notification's `link` opens one action. Owners' organisations share no identity provider, so the
 link itself proves who may use it: an HMAC over (purpose, action id, recipient, expiry) with the
-site's secret (`PXSTREAM_WEB_SECRET`), which the stage and the web server both hold. The URL
+site's secret (`PXSTREAM_WEB_SECRET`, read into `Settings.web` by schemas/settings.py), which the
+stage and the web server both hold. The URL
 carries only the action id, the expiry and the signature - never the recipient (an owner id may
 name a person) - and the page recovers the recipient by checking the candidates it knows (the
 action's owner and everyone its history has chased). Without a secret the link is the bare
@@ -18,21 +19,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-from collections.abc import Mapping
 from typing import Final
 
 SECRET_ENV: Final = "PXSTREAM_WEB_SECRET"
 LINK_DAYS: Final = 15
-MIN_SECRET_CHARS: Final = 32
 _DAY: Final = 86_400
-
-
-def link_secret(env: Mapping[str, str] | None = None) -> bytes | None:
-    """The signing secret, or None when links are not signed (too short a secret counts as none)."""
-    env = os.environ if env is None else env
-    value = env.get(SECRET_ENV, "")
-    return value.encode("utf-8") if len(value) >= MIN_SECRET_CHARS else None
 
 
 def signature(secret: bytes, purpose: str, *parts: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,13 +30,11 @@ from typing import Any, Final
 from schemas import action as contract
 from schemas.feedback_event import format_timestamp
 from streams.actions.engine import parse_time
-from streams.actions.links import action_link, link_secret
+from streams.actions.links import action_link
 from streams.hotspots.alertmanager import AlertmanagerClient, PusherConfig
 
 log = logging.getLogger(__name__)
 
-PUBLIC_URL_ENV: Final = "PXSTREAM_PUBLIC_URL"
-DEFAULT_PUBLIC_URL: Final = "http://localhost:8080"
 _ALERTNAMES: Final = {"overdue": contract.OVERDUE_ALERTNAME, "due": contract.DUE_ALERTNAME}
 _SEVERITY: Final = {"overdue": "warning", "due": "info"}
 
@@ -78,11 +75,6 @@ def segments(action: Mapping[str, Any]) -> list[Segment]:
     if current is not None:
         found.append(current)
     return found
-
-
-def public_url(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return (env.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
 def postable(
@@ -137,10 +129,11 @@ def alerts_for(
 class ActionNotifier:
     """Pushes the alerts of changed actions at once and re-sends the open ones periodically."""
 
-    def __init__(self, config: PusherConfig, base_url: str | None = None) -> None:
+    def __init__(self, config: PusherConfig, *, base_url: str, secret: bytes | None) -> None:
+        """`base_url` and `secret` are the owners' page's address and signing key (`Settings.web`)."""
         self.config = config
-        self.base_url = base_url or public_url()
-        self.secret = link_secret()
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
         self.client = AlertmanagerClient(config)
         self.keep_s = config.resend_interval_s * config.ends_at_intervals
         self._live: dict[str, Mapping[str, Any]] = {}  # actions with alerts Alertmanager may hold

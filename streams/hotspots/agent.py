@@ -288,7 +288,7 @@ def attach(
     app.on_partitions_revoked.connect(forget_revoked)
 
     if settings.alertmanager_url:
-        config = pusher_config or PusherConfig.from_env(settings.alertmanager_url)
+        config = pusher_config or PusherConfig.from_settings(settings)
         pusher = AlertmanagerPusher(
             config,
             bootstrap=settings.kafka_bootstrap,

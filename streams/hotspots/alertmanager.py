@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,13 +28,13 @@ import orjson
 from runtime.backoff import Backoff
 from runtime.exceptions import BackpressureError
 from schemas.alert import RESOLVED
+from schemas.settings import Settings
 from streams.hotspots.windows import iso_z
 
 log = logging.getLogger(__name__)
 
 ALERTNAME = "PatientExperienceHotspot"
 DASHBOARD_PATH = "/d/pxstream-hotspots"
-GRAFANA_URL_ENV = "PXSTREAM_GRAFANA_URL"
 DEFAULT_GRAFANA_URL = "http://localhost:3000"
 
 
@@ -57,12 +56,13 @@ class PusherConfig:
     max_poll_interval_s: float = 300.0
 
     @classmethod
-    def from_env(
-        cls, alertmanager_url: str, env: Mapping[str, str] | None = None, **overrides: Any
-    ) -> PusherConfig:
-        env = os.environ if env is None else env
-        grafana = env.get(GRAFANA_URL_ENV, DEFAULT_GRAFANA_URL).rstrip("/") or DEFAULT_GRAFANA_URL
-        return cls(alertmanager_url=alertmanager_url.rstrip("/"), grafana_url=grafana, **overrides)
+    def from_settings(cls, settings: Settings, **overrides: Any) -> PusherConfig:
+        """Alertmanager's and Grafana's addresses from the settings (schemas/settings.py)."""
+        return cls(
+            alertmanager_url=settings.alertmanager_url.rstrip("/"),
+            grafana_url=settings.grafana.url,
+            **overrides,
+        )
 
 
 def alert_organisations(alert: Mapping[str, Any]) -> list[str]:

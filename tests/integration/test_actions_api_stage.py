@@ -17,8 +17,9 @@ from connectors.ingest.tokens import TokenStore
 from infra.broker import delete_topics
 from pxstream.web.actions_api import ActionsApiConfig
 from pxstream.web.app import create_app
-from pxstream.web.due import due_clock_from_env
+from pxstream.web.due import due_clock_from_settings
 from schemas import action as contract
+from schemas.settings import Settings
 from schemas.topics import TOPICS
 from tests.conftest import AlertmanagerHandle, wait_for
 from tests.integration._actions_api_support import QM7, ActionsServer
@@ -57,7 +58,8 @@ def with_stage(kafka_bootstrap: str, tmp_path: Path) -> Iterator[ActionsServer]:
                 bootstrap=kafka_bootstrap, topic=prefix + "feedback.raw", rate_per_s=1000, burst=1000
             ),
             TokenStore.load(write_tokens(tmp_path)),
-            due_clock=due_clock_from_env({"PXSTREAM_ACTIONS": str(ACTIONS_FILE)}),  # the stage's file
+            # the stage's file
+            due_clock=due_clock_from_settings(Settings.from_env({"PXSTREAM_ACTIONS": str(ACTIONS_FILE)})),
             actions=config,
         )
         with RunningServer(app) as running:
@@ -124,7 +126,7 @@ def test_an_overdue_alert_resolves_when_the_action_is_completed_through_the_api(
         app = create_app(
             IngestConfig(bootstrap=kafka_bootstrap, topic=f"{prefix}feedback.raw"),
             TokenStore.load(write_tokens(tmp_path)),
-            due_clock=due_clock_from_env({"PXSTREAM_ACTIONS": str(rules)}),
+            due_clock=due_clock_from_settings(Settings.from_env({"PXSTREAM_ACTIONS": str(rules)})),
             actions=ActionsApiConfig(kafka_bootstrap, f"{prefix}actions", f"{prefix}actions.commands"),
         )
         with RunningServer(app) as running:

@@ -167,3 +167,49 @@ def test_data_dir_that_is_a_file(tmp_path):
     done = pxstream(["infra", "status"], {"PXSTREAM_DATA_DIR": str(a_file)})
     assert done.returncode == 2
     assert one_line(done) == f"pxstream: error: PXSTREAM_DATA_DIR: {a_file} is a file, not a directory"
+
+
+# Every variable of the Settings object (schemas/settings.py), through the commands a person waits
+# on: one line naming it, exit 2, before anything connects or starts (tests/unit/test_settings.py
+# covers every fault of every variable without a subprocess).
+LISTEN = ["connect", "http", "--listen", "127.0.0.1:0"]
+SIGN_IN = ["web", "sign-in-link", "--organisation", "QNB", "--owner", "r1a-ward-7"]
+BAD_SETTINGS = [
+    ("PXSTREAM_SINK_BATCH_SIZE", "0", [["sink"], ["worker"]]),
+    ("PXSTREAM_SINK_LINGER_S", "soon", [["sink"]]),
+    ("PXSTREAM_CLICKHOUSE_RETENTION_DAYS", "forever", [["worker"]]),
+    ("PXSTREAM_APP_ID", "my worker", [["worker"]]),
+    ("PXSTREAM_TOPIC_PREFIX", "a b.", [["worker"], ["actions", "list"]]),
+    ("PXSTREAM_WEB_SECRET", "short", [["worker"], LISTEN, SIGN_IN]),
+    ("PXSTREAM_PUBLIC_URL", "px.example", [LISTEN, ["worker"]]),
+    ("PXSTREAM_GRAFANA_URL", "ftp://grafana", [["worker"]]),
+    ("PXSTREAM_GRAFANA_CLICKHOUSE_SECURE", "maybe", [["grafana", "export", "{tmp}"]]),
+    ("PXSTREAM_GRAFANA_CLICKHOUSE_PORT", "https", [["grafana", "export", "{tmp}"]]),
+    ("PXSTREAM_GRAFANA_PROMETHEUS_URL", "prometheus:9090", [["grafana", "export", "{tmp}"]]),
+    ("PXSTREAM_KAFKA_HEAP", "lots", [["infra", "up", "kafka"]]),
+    ("PXSTREAM_KAFKA_CONTROLLER_PORT", "70000", [["infra", "up", "kafka"]]),
+    ("PXSTREAM_PROMETHEUS_PORT", "ninety", [["infra", "status"]]),
+    ("PXSTREAM_METRICS_TARGET", "localhost", [["infra", "status"]]),
+    ("PXSTREAM_ALERT_WEBHOOK_URL", "hooks", [["infra", "up", "alertmanager"]]),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "commands"), BAD_SETTINGS, ids=[n for n, _, _ in BAD_SETTINGS])
+def test_each_setting_with_a_bad_value_stops_the_command_with_one_line(tmp_path, name, value, commands):
+    for command in commands:
+        args = [arg.replace("{tmp}", str(tmp_path / "out")) for arg in command]
+        done = pxstream(args, {name: value, "PXSTREAM_DATA_DIR": str(tmp_path / "d")}, timeout_s=60)
+        assert done.returncode == 2, (args, done.stderr)
+        assert one_line(done).startswith(f"pxstream: error: {name}"), (args, done.stderr)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_actions_file_that_is_a_directory_stops_the_worker(tmp_path):
+    done = pxstream(["worker"], {"PXSTREAM_ACTIONS": str(tmp_path)})
+    assert done.returncode == 2
+    assert one_line(done) == f"pxstream: error: PXSTREAM_ACTIONS: {tmp_path} is a directory, not a YAML file"
+
+
+def test_help_still_answers_when_a_setting_is_bad():
+    done = pxstream(["--help"], {"PXSTREAM_SINK_BATCH_SIZE": "0"})
+    assert done.returncode == 0 and "worker" in done.stdout

@@ -12,6 +12,7 @@ import pytest
 
 from infra.broker import CONSOLE_CONSUMER, CONSOLE_PRODUCER, KafkaBroker, kafka_answers
 from infra.config import InfraConfig
+from schemas.settings import Settings
 from tests.support.kafka import produce_json, read_all, topic_names
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ def test_automatic_topic_creation_is_off(kafka_bootstrap: str) -> None:
 @pytest.fixture(scope="module")
 def kafka_tools(kafka_bootstrap: str) -> KafkaBroker:
     """The broker's own jars (fetched into this data dir if the broker running is someone else's)."""
-    broker = KafkaBroker(InfraConfig.from_env())
+    broker = KafkaBroker(InfraConfig.from_settings(Settings.from_env()))
     broker.check_installed()
     broker.fetch_jars(lambda message: print(message, file=sys.stderr))
     return broker

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.runner import build_sources, load_config, run_all
+from schemas.settings import Settings
 from tests.integration.test_connector_reviews_broker import KEY, ReviewsServer
 from tests.integration.test_connector_rss_broker import FeedServer
 from tests.support.connectors import LocalServer, nottingham_reference
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_yaml_runs_rss_and_care_opinion_together_and_resumes(
-    kafka_bootstrap: str, new_topic: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, new_topic: Any, tmp_path: Path
 ) -> None:
     topic = new_topic(partitions=1)
-    monkeypatch.setenv("TEST_CO_KEY", KEY)
+    secret = Settings.from_env({"TEST_CO_KEY": KEY}).secret  # the variable the file's api_key_env names
     feeds, reviews = FeedServer(), ReviewsServer()
     reviews.rate_limit_once_at_skip = None
 
@@ -42,7 +43,7 @@ connectors:
 """
             )
             for _ in range(2):  # the second run is a restart: nothing new, nothing doubled
-                sources = build_sources(load_config(path), nottingham_reference())
+                sources = build_sources(load_config(path), nottingham_reference(), secret)
                 await run_all(
                     sources,
                     bootstrap=kafka_bootstrap,

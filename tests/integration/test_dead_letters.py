@@ -4,6 +4,7 @@ right reason while the worker keeps running, and valid events sent after the jun
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections import Counter
@@ -60,8 +61,8 @@ def malformed(index: int) -> tuple[bytes, str]:
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    return Settings.from_env(  # the process environment too: the worker child starts with it
+        {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
     )
 
 

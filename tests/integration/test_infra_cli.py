@@ -20,6 +20,7 @@ import pytest
 from infra.broker import KafkaBroker, ensure_topics
 from infra.config import InfraConfig
 from infra.procs import free_port, pid_alive, port_is_free, read_pid
+from schemas.settings import Settings
 from schemas.topics import TOPICS, TopicSpec
 from tests.conftest import wait_for
 from tests.support.kafka import topic_names
@@ -62,7 +63,7 @@ def pids(data_dir: Path) -> dict[str, int | None]:
 @pytest.fixture(scope="module")
 def kafka_jars() -> Path:
     """The jar cache of the default data dir, fetched once (Maven takes ~10 s even from ~/.m2)."""
-    broker = KafkaBroker(InfraConfig.from_env())
+    broker = KafkaBroker(InfraConfig.from_settings(Settings.from_env()))
     broker.check_installed()
     broker.fetch_jars(lambda message: print(message, file=sys.stderr))
     return broker.libs_dir

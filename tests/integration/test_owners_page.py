@@ -31,6 +31,7 @@ from pxstream.web.due import due_clock_for
 from pxstream.web.owners_auth import OwnerAuth
 from pxstream.web.owners_config import owners_config
 from schemas.action import OVERDUE_ALERTNAME, action_id_for
+from schemas.settings import Settings
 from schemas.topics import TOPICS
 from streams.actions.config import load_actions
 from streams.actions.links import action_token
@@ -138,7 +139,9 @@ def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
             TokenStore.load(write_tokens(tmp_path)),
             due_clock=due_clock_for(actions.calendar),
             actions=config,
-            owners=owners_config(actions, {"PXSTREAM_WEB_SECRET": SECRET, "PXSTREAM_PUBLIC_URL": "http://x"}),
+            owners=owners_config(
+                actions, Settings.from_env({"PXSTREAM_WEB_SECRET": SECRET, "PXSTREAM_PUBLIC_URL": "http://x"})
+            ),
         )
         with RunningServer(app) as running:
             # the stage signs each alert's link for this server, with the server's secret

@@ -10,6 +10,7 @@ one warning each and goes on. Then the whole purge, which must say what it delet
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
     down = pxstream(env, "down", "--purge")
     assert down.returncode == 0, down.stderr
     assert f"deleted {data_dir / 'worker'}: worker tables" in down.stdout
-    for kafka_state in KafkaBroker(InfraConfig.from_env(env)).state_dirs:
+    for kafka_state in KafkaBroker(InfraConfig.from_settings(Settings.from_env(env))).state_dirs:
         assert f"deleted {kafka_state}" in down.stdout
     assert not (data_dir / "worker").exists()
     assert (data_dir / "kafka" / "libs").exists()  # the jar cache stays
@@ -103,8 +104,8 @@ def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str
     from bench.harness import unique_prefix
     from runtime.admin import delete_topics
 
-    settings = Settings.from_env(
-        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    settings = Settings.from_env(  # the process environment too: the worker child starts with it
+        {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
     )
     prefix = unique_prefix("test-changelog-gone")
     config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)

@@ -5,6 +5,7 @@ organisations, and each organisation's report shows its own event and the shared
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -82,8 +83,8 @@ def test_the_same_event_id_from_two_organisations_is_two_events_everywhere(
             )
             assert (reply.status_code, reply.json()) == (202, {"accepted": 1})
 
-    worker = WorkerProcess(
-        Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap}),
+    worker = WorkerProcess(  # the process environment too: the worker child starts with it
+        Settings.from_env({**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap}),
         prefix=config.topic_prefix,
         app_id=config.app_id,
         data_dir=tmp_path,

@@ -36,8 +36,8 @@ PYTHON_ARGS: tuple[str, ...] = ("-m", "pxstream")  # the production command, as 
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {"PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
+    return Settings.from_env(  # the process environment too: the worker child starts with it
+        {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap, "PXSTREAM_DATA_DIR": str(tmp_path)}
     )
 
 

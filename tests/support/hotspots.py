@@ -5,6 +5,7 @@ state back."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import urllib.request
@@ -130,8 +131,10 @@ class HotspotWorker(StageProcess):
         self.app_id = config.app_id
         self.log = workdir / "worker.log"
         data_dir = workdir / "data"
+        # The process environment too: the worker child starts with it (Settings.child_environment).
+        env = {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(data_dir)}
         command = WorkerProcess(
-            Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(data_dir)}),
+            Settings.from_env(env),
             prefix=config.topic_prefix,
             app_id=config.app_id,
             data_dir=data_dir,

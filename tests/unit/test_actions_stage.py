@@ -136,7 +136,7 @@ def unit_stage() -> Any:
     from streams.actions.stage import ActionsStage
     from streams.hotspots.alertmanager import PusherConfig
 
-    notifier = ActionNotifier(PusherConfig("http://127.0.0.1:1"), base_url="http://x")
+    notifier = ActionNotifier(PusherConfig("http://127.0.0.1:1"), base_url="http://x", secret=None)
     return ActionsStage(bootstrap="", topics=stage_topics(), engine=ENGINE, notifier=notifier)
 
 

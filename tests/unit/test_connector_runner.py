@@ -10,13 +10,12 @@ import pytest
 
 from connectors.exceptions import ConnectorConfigError
 from connectors.runner import build_sources, load_config, parse_config
+from schemas.settings import Settings
 from tests.support.connectors import nottingham_reference
 
 
-def test_valid_file_builds_every_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CAREOPINION_API_KEY", "k")
-    monkeypatch.setenv("MASTODON_TOKEN", "t")
-    monkeypatch.setenv("IMAP_PASSWORD", "p")
+def test_valid_file_builds_every_source(tmp_path: Path) -> None:
+    secrets = Settings.from_env({"CAREOPINION_API_KEY": "k", "MASTODON_TOKEN": "t", "IMAP_PASSWORD": "p"})
     path = tmp_path / "connectors.yaml"
     path.write_text(
         """
@@ -31,7 +30,7 @@ connectors:
 """
     )
     config = load_config(path)
-    sources = build_sources(config, nottingham_reference())
+    sources = build_sources(config, nottingham_reference(), secrets.secret)
     assert [(spec.name, source.kind) for spec, source in sources] == [
         ("news", "rss"),
         ("co", "careopinion"),
@@ -65,13 +64,12 @@ def test_every_problem_is_listed_with_its_place(tmp_path: Path) -> None:
         assert expected in message
 
 
-def test_options_refused_by_a_connector_name_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("CAREOPINION_API_KEY", raising=False)
+def test_options_refused_by_a_connector_name_it(tmp_path: Path) -> None:
     config = parse_config({"connectors": [{"name": "co", "type": "careopinion"}]}, "f.yaml", tmp_path)
     with pytest.raises(
         ConnectorConfigError, match=r"connectors\[0\] \(co\): careopinion: no subscription key"
     ):
-        build_sources(config, nottingham_reference())
+        build_sources(config, nottingham_reference(), Settings.from_env({}).secret)
 
 
 def test_cli_reports_yaml_errors_with_line_and_exits_2(tmp_path: Path) -> None:

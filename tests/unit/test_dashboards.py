@@ -12,6 +12,7 @@ import yaml
 
 from grafana import builders, provisioning
 from grafana.dashboards import build_all, pipeline
+from schemas.settings import Settings
 
 DASHBOARDS = build_all()
 BUILTIN = re.compile(r"^__")
@@ -173,13 +174,15 @@ def test_promql_parses_with_promtool(tmp_path):
 
 
 def test_datasource_connection_comes_from_the_environment_at_export() -> None:
-    site = provisioning.datasources({})
+    site = provisioning.datasources(Settings.from_env({}).grafana)
     compose = provisioning.datasources(
-        {
-            "PXSTREAM_GRAFANA_CLICKHOUSE_PORT": "8123",
-            "PXSTREAM_GRAFANA_CLICKHOUSE_SECURE": "false",
-            "PXSTREAM_GRAFANA_PROMETHEUS_URL": "http://prometheus:9090",
-        }
+        Settings.from_env(
+            {
+                "PXSTREAM_GRAFANA_CLICKHOUSE_PORT": "8123",
+                "PXSTREAM_GRAFANA_CLICKHOUSE_SECURE": "false",
+                "PXSTREAM_GRAFANA_PROMETHEUS_URL": "http://prometheus:9090",
+            }
+        ).grafana
     )
     ch_site, prom_site = site["datasources"]
     ch_compose, prom_compose = compose["datasources"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.alert import ALERT_FIELDS
+from schemas.settings import Settings
 from streams.hotspots.alertmanager import (
     ALERTNAME,
     FiringRegistry,
@@ -14,8 +15,13 @@ from streams.hotspots.alerts import alert_id, build_alert
 from streams.hotspots.windows import iso_z
 
 T0 = 1_780_000_200
-CONFIG = PusherConfig.from_env(
-    "http://127.0.0.1:9093/", env={"PXSTREAM_GRAFANA_URL": "https://grafana.nhs.example/"}
+CONFIG = PusherConfig.from_settings(
+    Settings.from_env(
+        {
+            "PXSTREAM_ALERTMANAGER_URL": "http://127.0.0.1:9093/",
+            "PXSTREAM_GRAFANA_URL": "https://grafana.nhs.example/",
+        }
+    )
 )
 
 

@@ -24,11 +24,16 @@ from infra.procs import (
 )
 from infra.stack import select_parts
 from schemas.errors import ConfigError, PxstreamError
+from schemas.settings import Settings
 from tests.conftest import wait_for
 
 
+def infra_config(env: dict[str, str]) -> InfraConfig:
+    return InfraConfig.from_settings(Settings.from_env(env))
+
+
 def test_defaults_follow_the_contract_and_keep_clear_of_alertmanager(tmp_path: Path) -> None:
-    config = InfraConfig.from_env({"PXSTREAM_DATA_DIR": str(tmp_path)})
+    config = infra_config({"PXSTREAM_DATA_DIR": str(tmp_path)})
     assert (config.kafka_bootstrap, config.kafka_port) == ("localhost:9092", 9092)
     assert (config.alertmanager_port, config.prometheus_port) == (9093, 9090)
     assert config.controller_port not in (9093, 9094)  # Alertmanager's web and cluster ports
@@ -36,7 +41,7 @@ def test_defaults_follow_the_contract_and_keep_clear_of_alertmanager(tmp_path: P
 
 
 def test_ports_come_from_the_contract_variables(tmp_path: Path) -> None:
-    config = InfraConfig.from_env(
+    config = infra_config(
         {
             "PXSTREAM_DATA_DIR": "rel/dir",
             "PXSTREAM_KAFKA_BOOTSTRAP": "127.0.0.1:19092,127.0.0.1:19192",
@@ -48,8 +53,8 @@ def test_ports_come_from_the_contract_variables(tmp_path: Path) -> None:
     assert (config.kafka_port, config.alertmanager_port, config.prometheus_port) == (19092, 19093, 19090)
     assert config.controller_port == 19095
     assert config.data_dir.is_absolute()
-    assert InfraConfig.from_env({"PXSTREAM_ALERTMANAGER_URL": ""}).alertmanager_port == 9093
-    assert not InfraConfig.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": "kafka.example.nhs.uk:9092"}).kafka_is_local
+    assert infra_config({"PXSTREAM_ALERTMANAGER_URL": ""}).alertmanager_port == 9093
+    assert not infra_config({"PXSTREAM_KAFKA_BOOTSTRAP": "kafka.example.nhs.uk:9092"}).kafka_is_local
 
 
 @pytest.mark.parametrize(
@@ -63,12 +68,12 @@ def test_ports_come_from_the_contract_variables(tmp_path: Path) -> None:
 )
 def test_bad_ports_are_config_errors_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
-        InfraConfig.from_env({name: value})
+        infra_config({name: value})
 
 
 def test_unknown_part_is_refused() -> None:
     with pytest.raises(PxstreamError, match=r"unknown part.*zookeeper"):
-        select_parts(InfraConfig.from_env({}), ["kafka", "zookeeper"])
+        select_parts(infra_config({}), ["kafka", "zookeeper"])
 
 
 def test_min_heap_is_half_the_bound() -> None:

@@ -20,6 +20,7 @@ from infra.monitoring import (
     render_alertmanager_config,
     render_prometheus_config,
 )
+from schemas.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,10 @@ def test_prometheus_config_and_rules_are_valid() -> None:
 
 
 def test_rendered_prometheus_config_is_valid_and_points_at_this_machines_ports(tmp_path: Path) -> None:
-    config = InfraConfig.from_env(
+    config = InfraConfig.from_settings(Settings.from_env(
         {"PXSTREAM_DATA_DIR": str(tmp_path), "PXSTREAM_ALERTMANAGER_URL": "http://localhost:19093",
          "PXSTREAM_PROMETHEUS_PORT": "19090", "PXSTREAM_METRICS_TARGET": "localhost:16066"}
-    )  # fmt: skip
+    ))  # fmt: skip
     rendered = render_prometheus_config(config)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(rendered))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from pxstream.web.owners_auth import LIST_SCOPE, OwnerAuth
-from streams.actions.links import action_link, action_token, link_expiry, link_secret
+from schemas.errors import ConfigError
+from schemas.settings import Settings
+from streams.actions.links import action_link, action_token, link_expiry
 
 SECRET = b"s" * 40
 NOW = 1_796_000_000.0  # 2026-11-30
@@ -34,8 +38,10 @@ def test_a_link_is_stable_for_a_day_and_expires() -> None:
     assert auth.action_recipient("act-1", forged_later, ["x"], now=NOW) is None
 
 
-def test_without_a_long_enough_secret_links_are_plain() -> None:
-    assert link_secret({"PXSTREAM_WEB_SECRET": "short"}) is None
+def test_without_a_secret_links_are_plain_and_a_short_one_is_refused() -> None:
+    assert Settings.from_env({}).web.secret_key is None
+    with pytest.raises(ConfigError, match=r"^PXSTREAM_WEB_SECRET: 5 characters; use at least 32"):
+        Settings.from_env({"PXSTREAM_WEB_SECRET": "short"})
     assert action_link("http://h", "act-1", "x", now=NOW, secret=None) == "http://h/actions/act-1"
 
 

@@ -22,15 +22,15 @@ def test_importing_the_stream_modules_creates_no_app_and_loads_no_faust() -> Non
     assert result.stdout.strip() == "False"
 
 
-def test_config_from_env_with_cli_overrides_on_top() -> None:
-    env = {"PXSTREAM_APP_ID": "tenant-a", "PXSTREAM_TOPIC_PREFIX": "a."}
-    config = WorkerConfig.from_env(env, web_port=7000, app_id=None)
+def test_config_from_settings_with_cli_overrides_on_top() -> None:
+    settings = Settings.from_env({"PXSTREAM_APP_ID": "tenant-a", "PXSTREAM_TOPIC_PREFIX": "a."})
+    config = WorkerConfig.from_settings(settings, web_port=7000, app_id=None)
     assert (config.app_id, config.topic_prefix, config.web_port) == ("tenant-a", "a.", 7000)
     assert config.raw_topic == "a.feedback.raw"
     assert config.tagged_topic == "a.feedback.tagged"
     assert config.dlq_topic == "a.feedback.dlq"
     assert config.alerts_topic == "a.hotspots.alerts"
-    assert WorkerConfig.from_env({}).raw_topic == "feedback.raw"
+    assert WorkerConfig.from_settings(Settings.from_env({})).raw_topic == "feedback.raw"
 
 
 def test_app_is_configured_for_at_least_once_on_local_disk(tmp_path: Path) -> None:
@@ -102,10 +102,10 @@ def test_worker_flags_reach_the_hotspot_stage(tmp_path: Path, monkeypatch) -> No
             "9",
         ]
     )
-    config = worker_config(args)
+    config = worker_config(args, Settings.from_env({}))
     assert (config.hotspot_tick_interval_s, config.hotspot_quiet_after_s) == (0.5, 1.0)
     assert (config.alertmanager_resend_s, config.session_timeout_s) == (3.0, 9.0)
-    defaults = worker_config(parser.parse_args(["worker"]))
+    defaults = worker_config(parser.parse_args(["worker"]), Settings.from_env({}))
     assert (defaults.hotspot_tick_interval_s, defaults.hotspot_quiet_after_s) == (2.0, 5.0)
     assert (defaults.alertmanager_resend_s, defaults.session_timeout_s) == (60.0, 60.0)
 

@@ -200,17 +200,21 @@ def test_bench_records_are_valid_tagged_events():
     event_row(orjson.loads(record), POS, 0)
 
 
-def test_sink_config_reads_the_environment_and_options_win():
+def test_sink_config_reads_the_settings_and_options_win():
+    from schemas.settings import Settings
     from sinks.exceptions import ConfigError
     from sinks.runner import SinkConfig
 
-    env = {"PXSTREAM_SINK_BATCH_SIZE": "2000", "PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "3650"}
-    assert SinkConfig.from_env(env).batch_size == 2000
-    assert SinkConfig.from_env(env).retention_days == 3650
-    assert SinkConfig.from_env(env, batch_size=10).batch_size == 10
-    assert SinkConfig.from_env({"PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "0"}).retention_days is None
+    settings = Settings.from_env(
+        {"PXSTREAM_SINK_BATCH_SIZE": "2000", "PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "3650"}
+    )
+    assert SinkConfig.from_settings(settings).batch_size == 2000
+    assert SinkConfig.from_settings(settings).retention_days == 3650
+    assert SinkConfig.from_settings(settings, batch_size=10).batch_size == 10
+    keep = Settings.from_env({"PXSTREAM_CLICKHOUSE_RETENTION_DAYS": "0"})
+    assert SinkConfig.from_settings(keep).retention_days is None
     with pytest.raises(ConfigError, match="PXSTREAM_SINK_LINGER_S"):
-        SinkConfig.from_env({"PXSTREAM_SINK_LINGER_S": "soon"})
+        Settings.from_env({"PXSTREAM_SINK_LINGER_S": "soon"})
 
 
 def test_failure_descriptions_never_quote_what_the_server_said_about_rows():

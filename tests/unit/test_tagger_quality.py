@@ -8,6 +8,7 @@ import pytest
 from lab.tagging.data import load_dev, load_frozen, load_other_sources
 from lab.tagging.evaluate import predict, score
 from schemas.domains import ACCESS, DOMAIN_IDS, ENVIRONMENT, INFORMATION, RELATIONSHIPS, SAFE
+from schemas.settings import Settings
 from streams.pipeline import SOURCES
 from streams.tagging import Tagger
 from streams.tagging.model import MODEL_PATH
@@ -107,20 +108,16 @@ def test_bench_runs_the_stream_pipeline_on_a_realistic_mix_and_splits_the_tagger
     assert parts["tag_total"] >= parts["phrases"]
 
 
-def test_fft_data_location_is_configurable_and_a_missing_file_is_one_clear_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+def test_fft_data_location_is_configurable_and_a_missing_file_is_one_clear_error(tmp_path) -> None:
     from lab.tagging.data import fft_path
     from schemas.errors import ConfigError
 
     missing = tmp_path / "nowhere.csv"
-    monkeypatch.setenv("PXSTREAM_FFT_DATA", str(missing))
     with pytest.raises(ConfigError, match=r"nowhere\.csv"):
-        fft_path()
+        fft_path(Settings.from_env({"PXSTREAM_FFT_DATA": str(missing)}).fft_data)
     present = tmp_path / "fft.csv"
     present.write_text("id,split,text,domains,sentiment,source_labels\n")
-    monkeypatch.setenv("PXSTREAM_FFT_DATA", str(present))
-    assert fft_path() == present
+    assert fft_path(Settings.from_env({"PXSTREAM_FFT_DATA": str(present)}).fft_data) == present
 
 
 def test_score_micro_and_macro() -> None:
@@ -187,7 +184,7 @@ def test_fine_categories_map_to_the_domain_their_single_category_rows_carry() ->
 def test_fft_examples_carry_the_source_categories_their_domains_came_from() -> None:
     from lab.tagging.data import load_fft
 
-    train = load_fft("train")
+    train = load_fft("train", Settings.from_env().fft_data)
     assert all(e.source_labels for e in train[:200])
     waiting = [e for e in train if e.source_labels == ("Timeliness of care",)]
     assert waiting and all(e.domains == {ACCESS} for e in waiting)
