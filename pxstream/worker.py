@@ -45,6 +45,17 @@ def positive_seconds(text: str) -> float:
     return seconds
 
 
+def positive_count(text: str) -> int:
+    """argparse type: a whole number above zero (argparse turns the error into one line, exit 2)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return count
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
@@ -59,7 +70,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--web-host", help="address of /metrics and /healthz (default 127.0.0.1)")
     parser.add_argument("--web-port", type=int, help="port of /metrics and /healthz (default 6066)")
-    parser.add_argument("--batch-size", type=int, help="raw messages per processing batch (default 1000)")
+    parser.add_argument(
+        "--batch-size", type=positive_count, help="raw messages per processing batch (default 1000)"
+    )
+    parser.add_argument(
+        "--hotspot-batch-size",
+        type=positive_count,
+        help="tagged events per hotspot batch; each touched key is written once per batch (default 1000)",
+    )
+    parser.add_argument(
+        "--hotspot-batch-within",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="longest a part-filled hotspot batch waits; bounds the alert latency it adds (default 0.05)",
+    )
     parser.add_argument(
         "--session-timeout",
         type=positive_seconds,
@@ -159,6 +183,8 @@ def worker_config(args: argparse.Namespace, settings: Settings) -> WorkerConfig:
         session_timeout_s=args.session_timeout,
         hotspot_tick_interval_s=args.tick_interval,
         hotspot_quiet_after_s=args.quiet_after,
+        hotspot_batch_size=args.hotspot_batch_size,
+        hotspot_batch_within_s=args.hotspot_batch_within,
         alertmanager_resend_s=args.resend_interval,
         hotspots=False if args.no_hotspots else None,
     )

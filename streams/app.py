@@ -99,6 +99,8 @@ def create_app(
             alerts_topic=config.alerts_topic,
             tick_interval_s=config.hotspot_tick_interval_s,
             quiet_after_s=config.hotspot_quiet_after_s,
+            batch_size=config.hotspot_batch_size,
+            batch_within_s=config.hotspot_batch_within_s,
             pusher_config=_pusher_config(settings, config),
         )
     return app

@@ -35,6 +35,10 @@ class WorkerConfig:
     # partition must be quiet before the wall clock may move its watermark (a quiet ward resolves).
     hotspot_tick_interval_s: float = 2.0
     hotspot_quiet_after_s: float = 5.0
+    # The hotspot agent's batches: each touched key is read and written once per batch, so larger
+    # batches cost less per event; `within` bounds how long a part-filled batch waits (alert latency).
+    hotspot_batch_size: int = 1000
+    hotspot_batch_within_s: float = 0.05
     # How often the Alertmanager pusher re-sends what still fires (endsAt moves on each time).
     alertmanager_resend_s: float = 60.0
     replication_factor: int = 1  # one local broker; a production cluster sets 3

@@ -100,14 +100,20 @@ def test_worker_flags_reach_the_hotspot_stage(tmp_path: Path, monkeypatch) -> No
             "3",
             "--session-timeout",
             "9",
+            "--hotspot-batch-size",
+            "250",
+            "--hotspot-batch-within",
+            "0.2",
         ]
     )
     config = worker_config(args, Settings.from_env({}))
     assert (config.hotspot_tick_interval_s, config.hotspot_quiet_after_s) == (0.5, 1.0)
     assert (config.alertmanager_resend_s, config.session_timeout_s) == (3.0, 9.0)
+    assert (config.hotspot_batch_size, config.hotspot_batch_within_s) == (250, 0.2)
     defaults = worker_config(parser.parse_args(["worker"]), Settings.from_env({}))
     assert (defaults.hotspot_tick_interval_s, defaults.hotspot_quiet_after_s) == (2.0, 5.0)
     assert (defaults.alertmanager_resend_s, defaults.session_timeout_s) == (60.0, 60.0)
+    assert (defaults.hotspot_batch_size, defaults.hotspot_batch_within_s) == (1000, 0.05)
 
     seen: dict = {}
     monkeypatch.setattr(streams.hotspots.agent, "attach", lambda app, settings, rules, **kw: seen.update(kw))
@@ -119,6 +125,7 @@ def test_worker_flags_reach_the_hotspot_stage(tmp_path: Path, monkeypatch) -> No
     app = create_app(settings, config, pipeline=pipeline, rules=rules)
     assert app.conf.broker_session_timeout == 9.0
     assert (seen["tick_interval_s"], seen["quiet_after_s"]) == (0.5, 1.0)
+    assert (seen["batch_size"], seen["batch_within_s"]) == (250, 0.2)
     assert seen["pusher_config"].resend_interval_s == 3.0
     assert seen["pusher_config"].alertmanager_url == "http://am:9093"
 
@@ -137,3 +144,20 @@ def test_worker_refuses_seconds_that_are_not_above_zero(capsys) -> None:
             parser.parse_args(["worker", "--tick-interval", bad])
         assert exit_.value.code == 2
         assert "--tick-interval" in capsys.readouterr().err
+
+
+def test_worker_refuses_batch_sizes_that_are_not_whole_numbers_above_zero(capsys) -> None:
+    import argparse
+
+    import pytest
+
+    from pxstream.worker import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    for flag in ("--batch-size", "--hotspot-batch-size"):
+        for bad in ("0", "-5", "1.5", "many"):
+            with pytest.raises(SystemExit) as exit_:
+                parser.parse_args(["worker", flag, bad])
+            assert exit_.value.code == 2
+            assert flag in capsys.readouterr().err
