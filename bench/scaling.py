@@ -69,13 +69,13 @@ def balanced_workload(count: int, partitions: int, seed: int = 7) -> tuple[tuple
     return tuple(out)
 
 
-def _broker_pid() -> int | None:
+def _broker_pid(settings: Settings) -> int | None:
     """The local broker's pid when this data dir started it (`pxstream infra up`), else None: its
     CPU per event is part of what two cores must carry, beside the workers'."""
     from infra.config import InfraConfig
 
     try:
-        pid = int((InfraConfig.from_env().run_dir / "kafka.pid").read_text().split()[0])
+        pid = int((InfraConfig.from_settings(settings).run_dir / "kafka.pid").read_text().split()[0])
         process_cpu_seconds(pid)
     except (OSError, ValueError, IndexError):
         return None
@@ -141,7 +141,7 @@ def _run(
         idle = _idle_core_share(workers)
         counted = [_counters(worker) for worker in workers]
         cpu_before = [worker.cpu_seconds() for worker in workers]
-        broker = _broker_pid()
+        broker = _broker_pid(settings)
         broker_before = process_cpu_seconds(broker) if broker else 0.0
         began = time.perf_counter()
         asyncio.run(produce(bootstrap, config.raw_topic, workload))

@@ -81,7 +81,8 @@ fi
 .venv/bin/python - <<'PY'
 from infra.broker import KafkaBroker
 from infra.config import InfraConfig
+from schemas.settings import Settings
 
-KafkaBroker(InfraConfig.from_env()).fetch_jars(lambda message: print(f"setup: {message}", flush=True))
+KafkaBroker(InfraConfig.from_settings(Settings.from_env())).fetch_jars(lambda message: print(f"setup: {message}", flush=True))
 PY
 say "ready (.venv/bin/pxstream; data in $PXSTREAM_DATA_DIR)"

@@ -17,8 +17,8 @@ echo "test: ruff format --check"
 broker_was_up=0
 if .venv/bin/python -c 'import sys
 from infra.broker import kafka_answers
-from infra.config import InfraConfig
-sys.exit(0 if kafka_answers(InfraConfig.from_env().kafka_bootstrap) else 1)'; then
+from schemas.settings import Settings
+sys.exit(0 if kafka_answers(Settings.from_env().kafka_bootstrap) else 1)'; then
     broker_was_up=1
 fi
 
