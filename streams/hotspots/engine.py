@@ -76,12 +76,12 @@ from streams.hotspots.buckets import (
     window_counts_in,
 )
 from streams.hotspots.dedup import SeenEvents
-from streams.hotspots.episodes import alert, evaluate
-from streams.hotspots.limits import WindowLimits
+from streams.hotspots.episodes import alert
 from streams.hotspots.matching import RuleMatcher, event_domains, matching_groups
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
+from streams.hotspots.threshold import any_live_over, evaluate_fast
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
     MetaCache,
@@ -153,8 +153,11 @@ class HotspotEngine:
 
     def on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         """Apply one TaggedEvent at ``offset``; returns the alert transitions it caused."""
-        with self._meta_cache.guard():  # an input that fails half-way leaves no cached metadata
+        try:
             return self._on_event(event, offset, now)
+        except BaseException:
+            self.forget_cached()  # an input that fails half-way leaves nothing cached
+            raise
 
     def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
@@ -324,7 +327,7 @@ class HotspotEngine:
             episode is not None
             and before is not None
             and (settled is None or value[MARKER] < settled)
-            and not WindowLimits(rule, buckets, meta.origin).any_live_over(before)
+            and not any_live_over(rule, buckets, meta.origin, before)
         ):
             value[EPISODE] = None
             alerts.append(alert(rule, group, episode, RESOLVED, now))
@@ -337,7 +340,7 @@ class HotspotEngine:
         samples.append([event_id, bucket])
         del samples[:-SAMPLES_KEPT]
         oldest = horizon(rule, watermark)
-        alerts += evaluate(rule, group, value, bucket, organisation, watermark, meta.origin, now)
+        alerts += evaluate_fast(rule, group, value, bucket, organisation, watermark, meta.origin, now)
         if min(buckets) < oldest:  # pruning is rare (the watermark moved): skip the copy otherwise
             value[BUCKETS] = {k: v for k, v in buckets.items() if k >= oldest}
             value[ORGANISATIONS] = {k: v for k, v in organisations.items() if k >= oldest}
@@ -383,7 +386,7 @@ class HotspotEngine:
                 self._sync_open(meta, key, rule, value)
                 continue
             buckets = int_buckets(value[BUCKETS])
-            if WindowLimits(rule, buckets, meta.origin).any_live_over(watermark):
+            if any_live_over(rule, buckets, meta.origin, watermark):
                 continue
             group = tuple(orjson.loads(key.split("|", 2)[2]))
             value[EPISODE] = None
