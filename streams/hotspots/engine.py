@@ -310,7 +310,10 @@ class HotspotEngine:
         if value is None:
             value = new_value()
         pruned_to = slot.pruned_below(value)
-        buckets = value[BUCKETS] = int_buckets(value[BUCKETS])
+        if pruned_to is None:  # not as this engine left it: keys may be JSON strings
+            value[BUCKETS] = int_buckets(value[BUCKETS])
+            value[ORGANISATIONS] = int_buckets(value.get(ORGANISATIONS) or {})
+        buckets = value[BUCKETS]
         alerts: list[dict[str, Any]] = []
         episode = value[EPISODE]
         # Normally a no-op: the sweep at the last watermark change already resolved such an
@@ -326,9 +329,10 @@ class HotspotEngine:
         ):
             value[EPISODE] = None
             alerts.append(alert(rule, group, episode, RESOLVED, now))
-        bucket = bucket_start(t, rule.window.step_s)
+        step = rule.window.step_s
+        bucket = t - t % step
         buckets[bucket] = buckets.get(bucket, 0) + 1
-        organisations = value[ORGANISATIONS] = int_buckets(value.get(ORGANISATIONS) or {})
+        organisations = value[ORGANISATIONS]
         if organisation and organisation not in organisations.setdefault(bucket, []):
             organisations[bucket].append(organisation)
         samples = value[SAMPLES]
@@ -338,11 +342,7 @@ class HotspotEngine:
         alerts += evaluate_fast(rule, group, value, bucket, organisation, watermark, meta.origin, now)
         # Everything this event added lies in windows holding its bucket; with the value pruned to
         # ``oldest`` already (group_slots.py), there is nothing to drop.
-        if (
-            pruned_to is None
-            or pruned_to < oldest
-            or bucket - rule.window.size_s + rule.window.step_s < oldest
-        ):
+        if pruned_to is None or pruned_to < oldest or bucket - rule.window.size_s + step < oldest:
             prune(value, oldest)
         value[MARKER] = position
         self.state[key] = value

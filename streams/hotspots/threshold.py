@@ -82,12 +82,14 @@ def evaluate_fast(
     top = 0  # the largest count of a window over the threshold (the episode's peak so far)
     crossing = False  # a window reached the threshold with this event
     over = False  # a window from the episode's start on is over: the event's organisation counts
+    latest = None  # the latest start of a window over the threshold
     start = first
     for k in range(n):
         if k:
             count += get(first + (k + n - 1) * step, 0) - get(first + (k - 1) * step, 0)
             start += step
         if count >= threshold:
+            latest = start
             if count > top:
                 top = count
             if count == threshold:
@@ -125,9 +127,13 @@ def evaluate_fast(
     elif over and organisation and organisation not in known:
         grown = sorted({organisation}.union(known))
     episode[EPISODE_ORGANISATIONS] = grown
-    # The windows live at the watermark are those just read when both lie in this bucket.
-    if watermark - watermark % step == bucket:
+    # The watermark is at or after this bucket. A window just read that is over and still holds
+    # the watermark is live and over; when the watermark lies in this bucket, all live ones were read.
+    watermark_bucket = watermark - watermark % step
+    if watermark_bucket == bucket:
         live_over = top > 0
+    elif latest is not None and latest >= watermark_bucket - (n - 1) * step:
+        live_over = True
     else:
         live_over = live_over_threshold(value[BUCKETS], watermark, window, threshold)
     if not live_over:
