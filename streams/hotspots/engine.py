@@ -187,8 +187,9 @@ class HotspotEngine:
         alerts: list[dict[str, Any]] = []
         # The position at which ``before`` took effect, when this input follows every remembered
         # change (the usual case): a key applied since then was evaluated at ``before`` already.
-        settled = meta.last_position if position > meta.last_position and meta.changes else None
-        if (before is None or after > before) and position > meta.last_position:
+        last = meta.last_position
+        settled = last if position > last and meta.changes else None
+        if (before is None or after > before) and position > last:
             meta.record(position, after, self.history)
 
         event_id = str(event.get("event_id", ""))
@@ -338,7 +339,7 @@ class HotspotEngine:
         samples = value[SAMPLES]
         samples.append([event_id, bucket])
         del samples[:-SAMPLES_KEPT]
-        oldest = horizon(rule, watermark)
+        oldest = self._slots.horizon(rule, watermark)
         alerts += evaluate_fast(rule, group, value, bucket, organisation, watermark, meta.origin, now)
         # Everything this event added lies in windows holding its bucket; with the value pruned to
         # ``oldest`` already (group_slots.py), there is nothing to drop.

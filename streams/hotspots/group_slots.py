@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from streams.hotspots.buckets import ANNOUNCED, BUCKETS, MARKER, ORGANISATIONS, SAMPLES
+from streams.hotspots.buckets import ANNOUNCED, BUCKETS, MARKER, ORGANISATIONS, SAMPLES, horizon
+from streams.hotspots.rules import Rule
 
 MAX_SLOTS = 65_536  # bounded: hostile input can name any number of wards
 
@@ -47,11 +48,12 @@ class GroupSlot:
 class GroupSlots:
     """The slots of one partition's keys, built once per (rule, group)."""
 
-    __slots__ = ("_prefix", "_slots")
+    __slots__ = ("_horizons", "_prefix", "_slots")
 
     def __init__(self, prefix: str) -> None:
         self._prefix = prefix
         self._slots: dict[tuple[str, tuple[str, ...]], GroupSlot] = {}
+        self._horizons: dict[str, tuple[int, int]] = {}  # rule id → (watermark, its horizon)
 
     def get(self, rule_id: str, group: tuple[str, ...]) -> GroupSlot:
         slot = self._slots.get((rule_id, group))
@@ -61,6 +63,13 @@ class GroupSlots:
             key = f"{self._prefix}{rule_id}|{orjson.dumps(group).decode()}"
             slot = self._slots[(rule_id, group)] = GroupSlot(key)
         return slot
+
+    def horizon(self, rule: Rule, watermark: int) -> int:
+        """buckets.horizon, worked out again only when the watermark has moved (rarely)."""
+        memo = self._horizons.get(rule.id)
+        if memo is None or memo[0] != watermark:
+            memo = self._horizons[rule.id] = (watermark, horizon(rule, watermark))
+        return memo[1]
 
     def forget(self) -> None:
         """Forget every remembered value (the caller's batch was not stored)."""
