@@ -30,6 +30,7 @@ from streams.hotspots.buckets import (
 from streams.hotspots.episodes import alert, evaluate
 from streams.hotspots.limits import WindowLimits
 from streams.hotspots.rules import Rule, Window
+from streams.hotspots.windows import window_count
 
 
 def live_over_threshold(buckets: Mapping[int, int], watermark: int, window: Window, threshold: int) -> bool:
@@ -110,10 +111,10 @@ def evaluate_fast(
         past: list[int] = []
         for k in range(n):
             start = first + k * step
-            if start not in announced and sum(get(start + j * step, 0) for j in range(n)) == threshold:
+            if start not in announced and window_count(value[BUCKETS], start, window) == threshold:
                 (live if start <= watermark < start + window.size_s else past).append(start)
         announced.extend(live + past)
-        crossed_here = [start for start in live + past if start >= start_of_episode]  # type: ignore[operator]
+        crossed_here = [start for start in live + past if start >= episode[WINDOW_START]]
     if top > episode[PEAK]:
         episode[PEAK] = top  # the resolved message reports the peak
     known = episode.get(EPISODE_ORGANISATIONS, [])
