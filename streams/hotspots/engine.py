@@ -47,8 +47,9 @@ limits are worked out in streams/hotspots/limits.py.
 
 The parts, one concern each: positions and the watermark log (watermarks.py), event-identity
 de-duplication (dedup.py), the stored value of a (rule, group) key (buckets.py), window limits
-(limits.py), rule evaluation and alerts (episodes.py), event matching (matching.py) and the staged
-state (state.py). This module composes them and owns the order in which state is written.
+(limits.py), rule evaluation and alerts (episodes.py; threshold.py on the hot path), event matching
+(matching.py), what is remembered per key between events (group_slots.py) and the staged state
+(state.py). This module composes them and owns the order in which state is written.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ import orjson
 from schemas.alert import RESOLVED
 from schemas.identity import organisation_of
 from streams.hotspots.buckets import (
-    ANNOUNCED,
     BUCKETS,
     EPISODE,
     MARKER,
@@ -76,12 +76,13 @@ from streams.hotspots.buckets import (
     window_counts_in,
 )
 from streams.hotspots.dedup import SeenEvents
-from streams.hotspots.episodes import alert, evaluate
-from streams.hotspots.limits import WindowLimits
+from streams.hotspots.episodes import alert
+from streams.hotspots.group_slots import GroupSlots, prune
 from streams.hotspots.matching import RuleMatcher, event_domains, matching_groups
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
+from streams.hotspots.threshold import any_live_over, evaluate_fast
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
     MetaCache,
@@ -137,11 +138,12 @@ class HotspotEngine:
         # pre-computed predicates"); and each group's key string, built once per group.
         self._plans = [(rule, RuleMatcher(rule), rule.allowed_lateness_s) for rule in rules.rules]
         self._needs_domains = any(matcher.needs_domains for _, matcher, _ in self._plans)
-        self._keys: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._slots = GroupSlots(self._prefix)
 
     def forget_cached(self) -> None:
         """Drop what this engine caches of its state (the caller's batch was not stored)."""
         self._meta_cache.forget()
+        self._slots.forget()
 
     def _load_meta(self) -> PartitionMeta:
         return self._meta_cache.load(self.state.get(self._meta_key))
@@ -153,8 +155,11 @@ class HotspotEngine:
 
     def on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         """Apply one TaggedEvent at ``offset``; returns the alert transitions it caused."""
-        with self._meta_cache.guard():  # an input that fails half-way leaves no cached metadata
+        try:
             return self._on_event(event, offset, now)
+        except BaseException:
+            self.forget_cached()  # an input that fails half-way leaves nothing cached
+            raise
 
     def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
@@ -182,8 +187,9 @@ class HotspotEngine:
         alerts: list[dict[str, Any]] = []
         # The position at which ``before`` took effect, when this input follows every remembered
         # change (the usual case): a key applied since then was evaluated at ``before`` already.
-        settled = meta.last_position if position > meta.last_position and meta.changes else None
-        if (before is None or after > before) and position > meta.last_position:
+        last = meta.last_position
+        settled = last if position > last and meta.changes else None
+        if (before is None or after > before) and position > last:
             meta.record(position, after, self.history)
 
         event_id = str(event.get("event_id", ""))
@@ -280,15 +286,6 @@ class HotspotEngine:
 
     # ---------------------------------------------------------------- state per group
 
-    def group_key(self, rule: Rule, group: tuple[str, ...]) -> str:
-        """The state key of (rule, group), built once per group (a few thousand at most)."""
-        key = self._keys.get((rule.id, group))
-        if key is None:
-            if len(self._keys) >= 65_536:
-                self._keys.clear()  # bounded: hostile input can name any number of wards
-            key = self._keys[(rule.id, group)] = f"{self._prefix}{rule.id}|{orjson.dumps(group).decode()}"
-        return key
-
     def _apply(
         self,
         rule: Rule,
@@ -303,16 +300,21 @@ class HotspotEngine:
         now: float,
         settled: int | None = None,
     ) -> list[dict[str, Any]]:
-        key = self.group_key(rule, group)
+        slot = self._slots.get(rule.id, group)
+        key = slot.key
         value = self.state.get(key)
         if value is not None and position <= value[MARKER]:
             self.stats.replayed += 1
             self._rewrite_on_replay(key, value, meta)
-            self._sync_open(meta, key, rule, value)
+            meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
             return []
         if value is None:
             value = new_value()
-        buckets = value[BUCKETS] = int_buckets(value[BUCKETS])
+        pruned_to = slot.pruned_below(value)
+        if pruned_to is None:  # not as this engine left it: keys may be JSON strings
+            value[BUCKETS] = int_buckets(value[BUCKETS])
+            value[ORGANISATIONS] = int_buckets(value.get(ORGANISATIONS) or {})
+        buckets = value[BUCKETS]
         alerts: list[dict[str, Any]] = []
         episode = value[EPISODE]
         # Normally a no-op: the sweep at the last watermark change already resolved such an
@@ -324,28 +326,29 @@ class HotspotEngine:
             episode is not None
             and before is not None
             and (settled is None or value[MARKER] < settled)
-            and not WindowLimits(rule, buckets, meta.origin).any_live_over(before)
+            and not any_live_over(rule, buckets, meta.origin, before)
         ):
             value[EPISODE] = None
             alerts.append(alert(rule, group, episode, RESOLVED, now))
-        bucket = bucket_start(t, rule.window.step_s)
+        step = rule.window.step_s
+        bucket = t - t % step
         buckets[bucket] = buckets.get(bucket, 0) + 1
-        organisations = value[ORGANISATIONS] = int_buckets(value.get(ORGANISATIONS) or {})
+        organisations = value[ORGANISATIONS]
         if organisation and organisation not in organisations.setdefault(bucket, []):
             organisations[bucket].append(organisation)
         samples = value[SAMPLES]
         samples.append([event_id, bucket])
         del samples[:-SAMPLES_KEPT]
-        oldest = horizon(rule, watermark)
-        alerts += evaluate(rule, group, value, bucket, organisation, watermark, meta.origin, now)
-        if min(buckets) < oldest:  # pruning is rare (the watermark moved): skip the copy otherwise
-            value[BUCKETS] = {k: v for k, v in buckets.items() if k >= oldest}
-            value[ORGANISATIONS] = {k: v for k, v in organisations.items() if k >= oldest}
-        value[SAMPLES] = [s for s in samples if s[1] >= oldest]
-        value[ANNOUNCED] = [start for start in value[ANNOUNCED] if start >= oldest]
+        oldest = self._slots.horizon(rule, watermark)
+        alerts += evaluate_fast(rule, group, value, bucket, organisation, watermark, meta.origin, now)
+        # Everything this event added lies in windows holding its bucket; with the value pruned to
+        # ``oldest`` already (group_slots.py), there is nothing to drop.
+        if pruned_to is None or pruned_to < oldest or bucket - rule.window.size_s + step < oldest:
+            prune(value, oldest)
         value[MARKER] = position
         self.state[key] = value
-        self._sync_open(meta, key, rule, value)
+        slot.stored(value, oldest)
+        meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
         return alerts
 
     def _rewrite_on_replay(self, key: str, value: Any, meta: PartitionMeta) -> None:
@@ -357,9 +360,6 @@ class HotspotEngine:
 
     def _horizon(self, rule: Rule, watermark: int) -> int:  # tests: see buckets.horizon
         return horizon(rule, watermark)
-
-    def _sync_open(self, meta: PartitionMeta, key: str, rule: Rule, value: Mapping[str, Any]) -> None:
-        meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
 
     # ---------------------------------------------------------------- episodes
 
@@ -376,20 +376,20 @@ class HotspotEngine:
                 continue
             if position <= value[MARKER]:
                 self._rewrite_on_replay(key, value, meta)
-                self._sync_open(meta, key, rule, value)
+                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
                 continue
             episode = value[EPISODE]
             if episode is None:
-                self._sync_open(meta, key, rule, value)
+                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
                 continue
             buckets = int_buckets(value[BUCKETS])
-            if WindowLimits(rule, buckets, meta.origin).any_live_over(watermark):
+            if any_live_over(rule, buckets, meta.origin, watermark):
                 continue
             group = tuple(orjson.loads(key.split("|", 2)[2]))
             value[EPISODE] = None
             value[MARKER] = position
             self.state[key] = value
-            self._sync_open(meta, key, rule, value)
+            meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
             alerts.append(alert(rule, group, episode, RESOLVED, now))
         return alerts
 

@@ -1,0 +1,59 @@
+"""What the engine remembers per (rule, group) between events (streams/hotspots/group_slots.py):
+pruning is skipped only for the very value it stored, with the marker it stored; anything else is
+pruned to the horizon as before."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+
+from streams.hotspots.buckets import BUCKETS, MARKER, horizon, new_value
+from streams.hotspots.engine import HotspotEngine
+from streams.hotspots.group_slots import GroupSlot
+from tests.support.hotspot_oracle import ONE_RULE, T0, event, run
+
+KEY = f"0|burst|{orjson.dumps(['RXX', 'Ward 1']).decode()}"
+
+
+def test_a_slot_vouches_only_for_the_value_and_marker_it_stored() -> None:
+    slot = GroupSlot(KEY)
+    value = new_value()
+    value[MARKER] = 8
+    assert slot.pruned_below(value) is None
+    slot.stored(value, 1200)
+    assert slot.pruned_below(value) == 1200
+    assert slot.pruned_below(copy.deepcopy(value)) is None  # restored, or read back from the store
+    value[MARKER] = 9  # another writer applied an input to it
+    assert slot.pruned_below(value) is None
+
+
+def _engine_an_hour_in() -> tuple[HotspotEngine, dict[str, Any]]:
+    state: dict[str, Any] = {}
+    engine = HotspotEngine(ONE_RULE, state)
+    run(engine, [("e", 0, event(0, T0 + 3600)), ("e", 1, event(1, T0 + 3610))])
+    assert engine.watermark is not None
+    oldest = horizon(ONE_RULE.rules[0], engine.watermark)
+    assert min(state[KEY][BUCKETS]) >= oldest > T0
+    return engine, state
+
+
+def test_a_value_changed_by_another_writer_is_pruned_again() -> None:
+    engine, state = _engine_an_hour_in()
+    value = state[KEY]
+    value[BUCKETS][T0] = 1  # the same object, changed behind the engine's back...
+    value[MARKER] += 1  # ...by an input the engine did not apply (a tick's odd position)
+    run(engine, [("e", 2, event(2, T0 + 3620))])
+    assert T0 not in state[KEY][BUCKETS]
+    assert sum(state[KEY][BUCKETS].values()) == 3
+
+
+def test_a_restored_value_is_pruned_again() -> None:
+    engine, state = _engine_an_hour_in()
+    restored = copy.deepcopy(state[KEY])
+    restored[BUCKETS][T0] = 1
+    state[KEY] = restored  # same marker, another object: as read back after a restart
+    run(engine, [("e", 2, event(2, T0 + 3620))])
+    assert T0 not in state[KEY][BUCKETS]
+    assert sum(state[KEY][BUCKETS].values()) == 3
