@@ -243,6 +243,21 @@ def test_no_module_is_over_400_lines() -> None:
     assert not too_long, "\n".join(too_long)
 
 
+def modules_sharing_a_name(root: Path = ROOT) -> list[str]:
+    """Test modules that share a file name: pytest imports them by basename (rootdir-relative
+    packages are off), so the second one stops the whole suite from being collected."""
+    seen: dict[str, list[str]] = {}
+    for path in python_files(root / "tests"):
+        if path.name.startswith("test_"):
+            seen.setdefault(path.name, []).append(path.relative_to(root).as_posix())
+    return sorted(", ".join(sorted(paths)) for paths in seen.values() if len(paths) > 1)
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    clashes = modules_sharing_a_name()
+    assert not clashes, "rename one of each: " + "; ".join(clashes)
+
+
 # The checks above must be able to fail: each is run here on a small tree that breaks its rule.
 
 
@@ -310,3 +325,15 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+def test_the_name_check_finds_two_test_modules_with_one_name(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "tests/unit/test_stage.py": "x = 1\n",
+            "tests/integration/test_stage.py": "x = 1\n",
+            "tests/unit/test_other.py": "x = 1\n",
+        },
+    )
+    assert modules_sharing_a_name(tmp_path) == ["tests/integration/test_stage.py, tests/unit/test_stage.py"]
