@@ -89,15 +89,7 @@ def bench_hotspot_stage(settings: Settings, events: int = 50_000) -> dict[str, A
             feed = tagged_events(events, start=int(time.time()) - events // 20)
             values = [(e["provider"].encode(), orjson.dumps(e)) for e in feed]
             asyncio.run(produce(settings.kafka_bootstrap, config.tagged_topic, values))
-            worker = WorkerProcess(
-                settings,
-                prefix=prefix,
-                app_id=config.app_id,
-                data_dir=Path(tmp),
-                log_path=Path(tmp) / "worker.log",
-                extra_args=["--no-sink", "--no-actions"],
-                env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
-            )
+            worker = WorkerProcess.in_group(settings, config, Path(tmp), rules=rules)
             with worker:
                 result = _measure(worker, events, timeout_s=max(300.0, events / 50))
         finally:

@@ -208,15 +208,8 @@ def bench_alert_latency(
         rules = Path(tmp) / "rules.yaml"
         rules.write_text(LATENCY_RULES)
         asyncio.run(ensure_topics(settings, config))
-        worker = WorkerProcess(
-            settings,
-            prefix=prefix,
-            app_id=config.app_id,
-            data_dir=Path(tmp),
-            log_path=Path(tmp) / "worker.log",
-            extra_args=["--no-sink"],
-            python_args=python_args,
-            env={"PXSTREAM_RULES": str(rules), "PXSTREAM_ALERTMANAGER_URL": ""},
+        worker = WorkerProcess.in_group(
+            settings, config, Path(tmp), rules=rules, extra_args=["--no-sink"], python_args=python_args
         )
         load_before = os.getloadavg()
         try:

@@ -83,15 +83,8 @@ def _run_pipeline(
         extra = ["--no-sink"] if hotspots else ["--no-sink", "--no-hotspots"]
         if batch_size:
             extra += ["--batch-size", str(batch_size)]
-        worker = WorkerProcess(
-            settings,
-            prefix=prefix,
-            app_id=config.app_id,
-            data_dir=Path(tmp),
-            log_path=Path(tmp) / "worker.log",
-            extra_args=extra,
-            python_args=python_args,
-            env={"PXSTREAM_RULES": str(rules_path), "PXSTREAM_ALERTMANAGER_URL": ""},
+        worker = WorkerProcess.in_group(
+            settings, config, Path(tmp), rules=rules_path, extra_args=extra, python_args=python_args
         )
         started = time.perf_counter()
         hotspots_done: float | None = None

@@ -15,8 +15,7 @@ import pytest
 
 from schemas.errors import ConfigError
 from schemas.settings import DEFAULTS, Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.layout import PACKAGES, ROOT
 
 # For every variable: a valid value other than the default, what it becomes, and where it lands.
 VALID: dict[str, tuple[str, object, Callable[[Settings], object]]] = {
@@ -199,20 +198,8 @@ def _reads_the_environment(tree: ast.AST) -> list[int]:
 
 def test_only_the_settings_module_reads_the_environment() -> None:
     """Library modules take values as parameters: the environment is read once, at the edge."""
-    packages = (
-        "schemas",
-        "runtime",
-        "connectors",
-        "streams",
-        "sinks",
-        "grafana",
-        "infra",
-        "pxstream",
-        "bench",
-        "lab",
-    )
     readers = {}
-    for package in packages:
+    for package in sorted(PACKAGES):
         for path in sorted((ROOT / package).rglob("*.py")):
             lines = _reads_the_environment(ast.parse(path.read_text(encoding="utf-8")))
             if lines:
