@@ -25,6 +25,7 @@ from runtime.loop import ConsumeLoop, LoopConfig
 from runtime.produce import new_producer, send_batched
 from runtime.tenant import Batch, BatchingSink
 from schemas.settings import Settings
+from streams.hosting import run_in_worker
 from streams.metrics import Health, pipeline_metrics
 from streams.pipeline import Pipeline
 from streams.worker_config import WorkerConfig, ensure_topics
@@ -148,17 +149,7 @@ def register_tagging_agent(
     loop = tagging_loop(settings, config, pipeline)
     metrics = pipeline_metrics()
 
-    @app.task
-    async def tag_feedback() -> None:
-        try:
-            await loop.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            # Nothing was committed past the failed batch: stop the worker so a supervisor
-            # restarts it, rather than leave a process that looks alive and tags nothing.
-            log.critical("tagging stopped: %s: %s", type(exc).__name__, exc)
-            await app.crash(exc)
+    run_in_worker(app, loop, "tagging")
 
     # The Faust consumer's committed offsets, from the broker (Faust keeps its own view private).
     faust_committed = CommittedOffsets(settings.kafka_bootstrap, config.app_id)

@@ -8,7 +8,6 @@ that looks alive and chases nobody. The bench (bench/actions.py) runs the same l
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from importlib import resources
 from pathlib import Path
@@ -22,6 +21,7 @@ from streams.actions.config import ActionsConfig, load_actions
 from streams.actions.engine import ActionEngine
 from streams.actions.notifications import ActionNotifier
 from streams.actions.stage import ActionsStage, StageTopics
+from streams.hosting import run_in_worker
 from streams.hotspots.alertmanager import PusherConfig
 
 log = logging.getLogger(__name__)
@@ -128,14 +128,5 @@ def attach(
         session_timeout_s=session_timeout_s,
     )
 
-    @app.task
-    async def follow_up_actions() -> None:
-        try:
-            await loop.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.critical("actions stage stopped: %s: %s", type(exc).__name__, exc)
-            await app.crash(exc)
-
+    run_in_worker(app, loop, "actions stage")
     return loop
