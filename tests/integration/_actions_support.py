@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import replace
@@ -91,31 +90,35 @@ class ActionsProcess(StageProcess):
         session_timeout: float = 6.0,
         label: str = "worker",
     ) -> None:
-        from infra.procs import free_port
+        from bench.harness import WorkerProcess
+        from schemas.settings import Settings
 
         self.workdir = workdir
         self.label = label
-        self.free_port = free_port
         # The test's rules with its re-send interval (the `notifications` section of the file).
         document = yaml.safe_load(actions_file.read_text())
         document["notifications"] = {"resend_every": f"{max(1, round(resend_interval))} seconds"}
         rules = workdir / f"{label}-actions.yaml"
         rules.write_text(yaml.safe_dump(document))
-        self.args = [
-            sys.executable, "-m", "pxstream", "worker", "--no-sink", "--no-hotspots",
-            "--app-id", f"{prefix}worker", "--topic-prefix", prefix,
-            "--session-timeout", str(session_timeout),
-        ]  # fmt: skip
-        self.env = {
-            **os.environ,
-            "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap,
-            "PXSTREAM_DATA_DIR": str(workdir / f"{label}-data"),
-            "PXSTREAM_ACTIONS": str(rules),
-            "PXSTREAM_ALERTMANAGER_URL": alertmanager_url,
-            "PXSTREAM_PUBLIC_URL": "http://pxstream.test",
-            "PYTHONPATH": str(REPO),
-        }
         self.log = workdir / f"actions-{label}.log"
+        data_dir = workdir / f"{label}-data"
+        # The process environment too: the worker child starts with it (Settings.child_environment).
+        env = {**os.environ, "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap, "PXSTREAM_DATA_DIR": str(data_dir)}
+        command = WorkerProcess(
+            Settings.from_env(env),
+            prefix=prefix,
+            app_id=f"{prefix}worker",
+            data_dir=data_dir,
+            log_path=self.log,
+            extra_args=("--no-sink", "--no-hotspots", "--session-timeout", str(session_timeout)),
+            env={
+                "PXSTREAM_ACTIONS": str(rules),
+                "PXSTREAM_ALERTMANAGER_URL": alertmanager_url,
+                "PXSTREAM_PUBLIC_URL": "http://pxstream.test",
+                "PYTHONPATH": str(REPO),
+            },
+        )
+        self.args, self.env = command.command, command.env
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.start_seconds: list[float] = []  # how long each start took, until active (or standing by)
@@ -128,7 +131,7 @@ class ActionsProcess(StageProcess):
         with self.log.open("ab") as log:
             log.write(f"\n{marker}\n".encode())
         self.process = subprocess.Popen(
-            [*self.args, f"--web-port={self.free_port()}"],
+            self.args,
             cwd=REPO,
             env=self.env,
             stdout=self.log.open("ab"),
