@@ -1,6 +1,7 @@
 """Cost of the redactor on realistic text: CPU µs per event for each source kind and for the mix.
 
     pxstream bench --only redaction        # or, without a broker: python -m bench.redaction [20000]
+    python -m bench.redaction --same-as main   # output identical to another commit's redactor?
 
 "Realistic text" (docs/redaction.md, "Throughput") is the realistic mix of bench/tagging.py: seven
 in ten events are FFT comments (the labelled FFT set, ``PXSTREAM_FFT_DATA`` or ``../shared/data``),
@@ -17,13 +18,17 @@ the load average beside them: the machine is shared, so wall time is not the mea
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from bench.tagging import MIX_SEED, realistic_mix
 from schemas.settings import Settings
@@ -146,7 +151,99 @@ def _load(before: tuple[float, float, float] | None) -> str:
     return f"{before[0]:.2f} at start, {after[0]:.2f} at end (1-minute)"
 
 
-if __name__ == "__main__":  # without a broker: python -m bench.redaction [events]
+# --- the same output as another version of the redactor -----------------------------------------
+# A faster redactor must find exactly what the one before it found: a changed output is either a
+# leak added or a leak fixed, and only the second is allowed (docs/redaction.md, "Where the
+# patterns are tried"). These texts are what the comparison runs on.
+_REPOSITORY = Path(__file__).resolve().parent.parent
+_HOSTILE_UNITS = (
+    "NHS 1 ", "DOB: 1", "born on the 1st of ", "Thanks, ", "Yours sincerely,\n", "Dr Mr Mrs ", "Dr.Mr.Mrs.",
+    "my name is ", "I'm Ann, i am Bob, Im Cy ", "Sister Matron ", "hospital number 1", "MRN: 12 ",
+    "MRNis1234 ", "m. r. n 12345 ", "a at b dot ", "a[at]b[dot]", "Flat 1, 7 Kingsway ", "1 - 1 ./ ",
+    "+44 ", "1\u200b", "LS1 4AB ", "A1 1", "12 Aa Road ", "12 acacia street ", "K1234567 ", "(0) 1 ",
+    "'Dr Smith' o'mr Jones ", "my husband John my ", "Zoë Łukasz ", "ＤＲ ＳＭＩＴＨ ", "İ Dr Ann ",
+    "Sarah ", "van der ", "O'", "12345 Acacia Avenue ", "ward E11 2AB ", "T2 3rd ", "pt no 1234 ",
+)  # fmt: skip
+
+
+def equivalence_texts(fft_data: Path | None, seed: int = 14) -> list[str]:
+    """The benchmark's mix and kinds, the adversarial set, identifiers spliced into feedback at
+    random places, and hostile repetitions: every text the redactor's rewrites were compared on."""
+    mix, kinds = realistic_texts(20_000, fft_data)
+    texts = [text for text, _ in mix] + [text for kind in kinds.values() for text in kind]
+    data = _REPOSITORY / "tests" / "data" / "redaction_adversarial.jsonl"
+    adversarial = [json.loads(line)["text"] for line in data.read_text().splitlines() if line.strip()]
+    texts += adversarial
+    rng = random.Random(seed)
+    pieces = [*adversarial, *_HEADERS, *_SIGN_OFFS, *_HOSTILE_UNITS]
+    feedback = [text for text, _ in mix[:3000]]
+    for _ in range(3000):  # an identifier or a hostile piece at a random place in real feedback
+        host = rng.choice(feedback)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randint(0, len(host))
+            host = (
+                host[:at]
+                + rng.choice(("", " ", "\n"))
+                + rng.choice(pieces)
+                + rng.choice(("", " ", "."))
+                + host[at:]
+            )
+        texts.append(host)
+    for unit in _HOSTILE_UNITS:
+        texts += [(unit * (size // len(unit) + 1))[:size] for size in (40, 600, 5000)]
+    return texts
+
+
+def load_redactor(commit: str) -> ModuleType:
+    """The redaction package as it was at ``commit``, importable beside the current one."""
+    name = "redaction_at_" + "".join(ch if ch.isalnum() else "_" for ch in commit)
+    target = Path(tempfile.mkdtemp(prefix="pxstream-redaction-")) / name
+    target.mkdir()
+    listing = subprocess.run(
+        ["git", "-C", str(_REPOSITORY), "ls-tree", "--name-only", commit, "streams/redaction/"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    for path in listing:
+        source = subprocess.run(
+            ["git", "-C", str(_REPOSITORY), "show", f"{commit}:{path}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (target / Path(path).name).write_text(source.replace("streams.redaction", name))
+    sys.path.insert(0, str(target.parent))
+    return importlib.import_module(name)
+
+
+def compare_with(commit: str, fft_data: Path | None) -> dict:
+    """Every text through ``redact`` and ``redact_label`` of this version and of ``commit``'s."""
+    from streams.redaction import redact_label
+
+    old = load_redactor(commit)
+    texts = equivalence_texts(fft_data)
+    differ = []
+    for text in texts:
+        for new_call, old_call in ((redact, old.redact), (redact_label, old.redact_label)):
+            if new_call is redact_label and len(text) > 500:
+                continue
+            new, before = new_call(text), old_call(text)
+            if (new.text, new.counts) != (before.text, before.counts):
+                differ.append(
+                    {
+                        "text": text[:300],
+                        "call": new_call.__name__,
+                        "before": before.text[:300],
+                        "after": new.text[:300],
+                    }
+                )
+    return {"commit": commit, "texts": len(texts), "different": len(differ), "examples": differ[:20]}
+
+
+if __name__ == "__main__":  # without a broker: python -m bench.redaction [events] | --same-as COMMIT
     fft_data = Settings.from_env().fft_data  # this command's edge
+    if sys.argv[1:2] == ["--same-as"]:
+        report = compare_with(sys.argv[2], fft_data)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        sys.exit(1 if report["different"] else 0)
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     print(json.dumps(bench_redaction(fft_data, events), indent=2))
