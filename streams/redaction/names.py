@@ -265,6 +265,9 @@ _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...
 )
 
 
+# A text with none of these has no cue for any pattern above.
+_ANY_CUE_WORD: Final = frozenset().union(*(cue for _, _, cue, _ in _CUES))
+
 # Every word a gate of this module asks about: the redactor keeps only these of a text's words.
 GATE_WORDS: Final = frozenset().union(_FIRST_NAMES_LOWER, _ALL_START_WORDS, *(cue for _, _, cue, _ in _CUES))
 
@@ -330,6 +333,8 @@ def find_names(
     character (``encode("ascii", "replace")``) when it has the text's positions: the cue
     patterns are then tried only where their cue words occur.
     """
+    if words.isdisjoint(_ANY_CUE_WORD):  # most feedback: no title, role, sign-off or relative
+        return _first_names(text) if first_names and not words.isdisjoint(_FIRST_NAMES_LOWER) else []
     spans: list[Span] = []
     present = _start_words(words)
     found: dict[bytes, list[int]] = {}

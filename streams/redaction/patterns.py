@@ -81,6 +81,9 @@ HOSPITAL_LABELLED: Final = re.compile(
     r")(?P<id>(?P<id_start>[A-Za-z]{0,4}+[ -]?)\d{1,12}+(?:[ -]?\d{1,12}+){0,4}[A-Za-z]?)(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+# What HOSPITAL_LABELLED starts with, in lower case ("m." for M.R.N.): a window before a number
+# that holds none of these is not scanned.
+HOSPITAL_LABELS: Final = re.compile(rb"mrn|m\.|rxn|crn|hosp|unit|patient|pt|pas|case|medical")
 # A letter prefix glued to (or one space before) six or more digits: "K123456", "RX1234567".
 HOSPITAL_BARE: Final = re.compile(
     r"(?<![\w/-])(?P<letters>[A-Za-z]{1,3}+)(?P<space> ?)(?P<digits>\d{6,10}+)[A-Za-z]?(?![\w/-])"

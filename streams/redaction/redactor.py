@@ -84,31 +84,45 @@ class _Text:
         starts = merge(around(self.digit_runs if runs is None else runs, limits.width), len(self.text))
         return finditer_near(pattern, self.text, starts, limits.reach)
 
-    def before_digits(self, pattern: re.Pattern[str], group: str) -> Iterator[re.Match[str]]:
+    def before_digits(
+        self, pattern: re.Pattern[str], group: str, labels: re.Pattern[bytes] | None = None
+    ) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for a pattern whose every match has ``group`` end right before
         a digit that starts a run (the label of "MRN 1234567" before its number).
 
         A match then starts at most ``bounds(pattern, group).lead`` characters before the start of
-        a run of digits, a much narrower window than the widest match before any digit (33
-        characters instead of 103 for a labelled hospital number).
+        a run of digits, a much narrower window than the widest match before any digit (38
+        characters instead of 103 for a labelled hospital number). ``labels``, when given, match
+        (in the lower case) what every match starts with: a window where none of them starts is
+        skipped without running the pattern (a search of a few dozen bytes for a literal's first
+        byte is far cheaper than trying the pattern at each position).
         """
         limits = bounds(pattern, group)
-        starts = merge(((first - limits.lead, first + 1) for first, _ in self.digit_runs), len(self.text))
-        return finditer_near(pattern, self.text, starts, limits.reach)
+        windows = merge(((first - limits.lead, first + 1) for first, _ in self.digit_runs), len(self.text))
+        lower = self.lower
+        if labels is not None and lower is not None:
+            longest = bounds(labels).width
+            windows = [
+                (first, stop) for first, stop in windows if labels.search(lower, first, stop + longest - 1)
+            ]
+        return finditer_near(pattern, self.text, windows, limits.reach)
 
     def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
 
         Both start with ``\\d{1,4}[A-Za-z]?,?\\s`` so a match takes its run of digits to the run's
         end, and the run is followed by a letter, a comma or a space: it can only start among the
-        last four digits of such a run (most runs, in dates, times and amounts, are not).
+        last four digits of such a run (most runs, in dates, times and amounts, are not). What
+        follows the digits is the same from each of those four starts, so either the first of them
+        matches (and a scan resumes after the match, past the other three) or none does: only the
+        first is tried.
         """
         text = self.text
         starts = []
         for first, end in self.digit_runs:
             after = text[end : end + 1]
             if after.isalpha() or after.isspace() or after == ",":
-                starts.extend(range(max(first, end - 4), end))
+                starts.append(max(first, end - 4))
         return match_at(pattern, text, starts)
 
 
@@ -169,7 +183,7 @@ def _hospital_labelled(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.HOSPITAL_GATE):
         return []
     spans: list[Span] = []
-    for match in source.before_digits(p.HOSPITAL_LABELLED, "id_start"):
+    for match in source.before_digits(p.HOSPITAL_LABELLED, "id_start", p.HOSPITAL_LABELS):
         if sum(ch.isdigit() for ch in match.group("id")) >= 4:
             spans.append(("hospital_number", match.start("id"), match.end("id")))
     return spans
@@ -331,8 +345,9 @@ def redact_label(text: str) -> Redaction:
 
 
 def _redact(text: str, *, label: bool) -> Redaction:
-    folded = normalise(text)
-    source = _Text.of(folded.text, label=label)
+    # ASCII text, most feedback, is its own detection text: no folding, no position map
+    folded = None if text.isascii() else normalise(text)
+    source = _Text.of(text if folded is None else folded.text, label=label)
     accepted = _Accepted()
     for detect in _DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS:
         for kind, start, end in detect(source):
@@ -344,7 +359,7 @@ def _redact(text: str, *, label: bool) -> Redaction:
     counts: dict[str, int] = {}
     done = 0
     for kind, start, end in zip(accepted.kinds, accepted.starts, accepted.ends, strict=True):
-        original_start, original_end = folded.span(start, end)
+        original_start, original_end = (start, end) if folded is None else folded.span(start, end)
         pieces.append(text[done:original_start])
         pieces.append(MARKERS[kind])
         counts[kind] = counts.get(kind, 0) + 1

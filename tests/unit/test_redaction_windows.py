@@ -97,7 +97,9 @@ def test_labelled_hospital_numbers_tried_just_before_runs_of_digits_are_what_a_w
     for text in [*TEXTS, *extra]:
         source = redactor._Text.of(text, label=False)
         whole = _spans(p.HOSPITAL_LABELLED.finditer(text))
-        assert _spans(source.before_digits(p.HOSPITAL_LABELLED, "id_start")) == whole, text[:80]
+        assert _spans(source.before_digits(p.HOSPITAL_LABELLED, "id_start", p.HOSPITAL_LABELS)) == whole, (
+            text[:80]
+        )
         found += len(whole)
     assert found > 5
 
@@ -189,7 +191,7 @@ def _work(text: str) -> int:
     for name, pattern in DIGIT_PATTERNS.items():
         counting = _Counting(pattern)
         if name == "HOSPITAL_LABELLED":
-            list(source.before_digits(counting, "id_start"))  # type: ignore[arg-type]
+            list(source.before_digits(counting, "id_start", p.HOSPITAL_LABELS))  # type: ignore[arg-type]
         elif name == "POSTCODE":
             list(source.near_digits(counting, redactor._inward_code_runs(source)))  # type: ignore[arg-type]
         elif name in ("ADDRESS", "ADDRESS_ONE_WORD"):
