@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Final
 
 from streams.redaction import wordlists as w
-from streams.redaction.windows import match_at, occurrences
+from streams.redaction.windows import match_at
 from streams.redaction.wordlists import word_set
 
 Span = tuple[str, int, int]
@@ -277,6 +278,21 @@ def _start_words(words: frozenset[str]) -> frozenset[str]:
     return _ALL_START_WORDS.intersection(words)
 
 
+@cache
+def _literals_by_word(starts: _Starts) -> dict[str, tuple[bytes, ...]]:
+    return dict(starts)
+
+
+def _places(lower: bytes, literal: bytes) -> list[int]:
+    """Every place ``literal`` occurs in ``lower``, inside words too (a superset), ascending."""
+    places = []
+    at = lower.find(literal)
+    while at >= 0:
+        places.append(at)
+        at = lower.find(literal, at + 1)
+    return places
+
+
 def _matches(
     pattern: re.Pattern[str],
     text: str,
@@ -293,13 +309,13 @@ def _matches(
     if lower is None:
         return pattern.finditer(text)
     found = {} if found is None else found
+    literals_by_word = _literals_by_word(starts)
     places: set[int] = set()
-    for word, literals in starts:
-        if word in present:
-            for literal in literals:
-                if literal not in found:
-                    found[literal] = occurrences(lower, (literal,))
-                places.update(found[literal])
+    for word in present:  # the few cue words the text holds, not every cue word of the pattern
+        for literal in literals_by_word.get(word, ()):
+            if literal not in found:
+                found[literal] = _places(lower, literal)
+            places.update(found[literal])
     return match_at(pattern, text, sorted(places))
 
 

@@ -348,11 +348,18 @@ def _redact(text: str, *, label: bool) -> Redaction:
     # ASCII text, most feedback, is its own detection text: no folding, no position map
     folded = None if text.isascii() else normalise(text)
     source = _Text.of(text if folded is None else folded.text, label=label)
+    # every detector's spans in priority order (most feedback has none: nothing more to do)
+    found = [
+        span
+        for detect in (_DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS)
+        for span in detect(source)
+    ]
+    if not found:
+        return Redaction(text, {})
     accepted = _Accepted()
-    for detect in _DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS:
-        for kind, start, end in detect(source):
-            if end > start:
-                accepted.add(kind, start, end)
+    for kind, start, end in found:
+        if end > start:
+            accepted.add(kind, start, end)
     if not accepted.starts:
         return Redaction(text, {})
     pieces: list[str] = []

@@ -146,21 +146,6 @@ def around(anchors: Iterable[Window], before: int) -> Iterator[Window]:
         yield start - before, end
 
 
-def occurrences(lower: bytes, literals: Iterable[bytes]) -> list[int]:
-    """Every place each literal occurs in the lower-cased text, inside words too (a superset), sorted.
-
-    ``lower`` is the lower case one byte per character (``encode("ascii", "replace")``): the
-    same positions, and a byte search is several times faster than a search of the string.
-    """
-    found: set[int] = set()
-    for literal in literals:
-        at = lower.find(literal)
-        while at >= 0:
-            found.add(at)
-            at = lower.find(literal, at + 1)
-    return sorted(found)
-
-
 def match_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
     """The matches of ``pattern.finditer(text)``, trying only ``starts`` (sorted).
 
