@@ -69,8 +69,8 @@ class _Text:
         # only the words some gate asks about are kept: a letter has hundreds of words, and a
         # set of all of them cost more than every detector's work on most letters
         words = _GATE_WORDS.intersection(kept.decode("ascii").split())
-        if b"'" in raw:
-            words = words.union(_whole_words_with_apostrophes(raw))
+        if b"'" in raw and (spelt_with_apostrophes := _whole_words_with_apostrophes(raw)):
+            words = words.union(spelt_with_apostrophes)
         same_positions = len(lower) == len(text)
         runs = digit_runs(text, raw if same_positions else None)
         return cls(text, words, raw if same_positions else None, runs, label)
