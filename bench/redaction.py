@@ -165,7 +165,8 @@ def compare_speed(commit: str, fft_data: Path | None, rounds: int = 3) -> dict:
     old = load_redactor(commit)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     mix, kinds = realistic_texts(20_000, fft_data)
-    sets = {"mix": [text for text, _ in mix], "fft": kinds["fft"], "letter": kinds["letter"]}
+    sets = {"mix": [text for text, _ in mix], "fft": kinds["fft"], "social_media": kinds["social_media"] * 20}
+    sets.update(letter=kinds["letter"], letter_with_identifiers=kinds["letter_with_identifiers"])
     for text in sets["mix"][:2000]:
         redact(text), old.redact(text)
     report: dict[str, dict[str, float]] = {}
