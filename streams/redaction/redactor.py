@@ -93,19 +93,24 @@ class _Text:
         A match then starts at most ``bounds(pattern, group).lead`` characters before the start of
         a run of digits, a much narrower window than the widest match before any digit (38
         characters instead of 103 for a labelled hospital number). ``labels``, when given, match
-        (in the lower case) what every match starts with: a window where none of them starts is
-        skipped without running the pattern (a search of a few dozen bytes for a literal's first
-        byte is far cheaper than trying the pattern at each position).
+        (in the lower case) what every match starts with: the pattern is then tried only where one
+        of them starts in a window (overlapping ones too), found by a search of a few dozen bytes,
+        not at every position of the window and of the ``reach`` after it.
         """
         limits = bounds(pattern, group)
         windows = merge(((first - limits.lead, first + 1) for first, _ in self.digit_runs), len(self.text))
         lower = self.lower
-        if labels is not None and lower is not None:
-            longest = bounds(labels).width
-            windows = [
-                (first, stop) for first, stop in windows if labels.search(lower, first, stop + longest - 1)
-            ]
-        return finditer_near(pattern, self.text, windows, limits.reach)
+        if labels is None or lower is None:
+            return finditer_near(pattern, self.text, windows, limits.reach)
+        longest = bounds(labels).width
+        starts = []
+        for first, stop in windows:
+            end = stop + longest - 1  # a label that starts before ``stop`` ends before this
+            found = labels.search(lower, first, end)
+            while found is not None and found.start() < stop:
+                starts.append(found.start())
+                found = labels.search(lower, found.start() + 1, end)
+        return match_at(pattern, self.text, starts)
 
     def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
