@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from runtime.loop import ConsumeLoop, LoopConfig
 from schemas.settings import Settings
@@ -33,6 +33,8 @@ from streams.hotspots.table_state import PublishedAlerts, TableState
 __all__ = ["TABLE_NAME", "HotspotRuntime", "TableState", "attach", "hotspot_group"]
 
 log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S: Final = 1.0
 
 
 def hotspot_group(app_id: str) -> str:
@@ -126,6 +128,9 @@ def attach(
         max_buffered=2 * batch_size,
         # The longest an idle poll waits: bounds how late a batch or a tick is looked at.
         poll_timeout_s=min(batch_within_s, tick_interval_s),
+        # One commit round trip a second rather than one per batch; a crash replays at most this
+        # interval's inputs, exactly (the changelog may hold newer state, never older).
+        commit_interval_s=COMMIT_INTERVAL_S,
         backoff_initial_s=0.5,
         backoff_max_s=10.0,
         session_timeout_s=session_timeout_s,
