@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from runtime.admin import CommittedOffsets
 from runtime.loop import ConsumeLoop, LoopConfig
 from schemas.settings import Settings
 from streams.fetch_wait import FETCH_MAX_WAIT_MS
@@ -140,6 +141,7 @@ def attach(
     )
     loop = runtime.loop = ConsumeLoop(settings.kafka_bootstrap, loop_config, tenant)
     tenant.consumer = lambda: loop.consumer
+    tenant.group_offsets = CommittedOffsets(settings.kafka_bootstrap, group)
     hotspot_collector().runtimes.add(runtime)
     run_in_worker(app, loop, "hotspot stage")
     if settings.alertmanager_url:
