@@ -35,10 +35,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EVENTS = 1600
 
 
-async def leave_as_faust_did(
-    bootstrap: str, app_id: str, changelog: str, alerts_topic: str, stores: dict[int, dict[bytes, bytes]],
+async def leave_state(
+    bootstrap: str, group: str, changelog: str, alerts_topic: str, stores: dict[int, dict[bytes, bytes]],
     alerts: list[dict[str, Any]], offsets: dict[Any, int],
 ) -> None:  # fmt: skip
+    """What a hotspot stage that stopped leaves on Kafka: each partition's state on its changelog
+    partition, the alerts it announced, and `group`'s committed offsets on feedback.tagged."""
     from aiokafka import AIOKafkaConsumer
 
     await Changelog(bootstrap, changelog, partitions=4).ensure()
@@ -55,13 +57,13 @@ async def leave_as_faust_did(
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    group = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=app_id, enable_auto_commit=False)
-    await group.start()
+    member = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await member.start()
     try:
-        group.assign(list(offsets))
-        await group.commit(offsets)
+        member.assign(list(offsets))
+        await member.commit(offsets)
     finally:
-        await group.stop()
+        await member.stop()
 
 
 def test_a_faust_era_state_and_offsets_carry_over(tmp_path: Path, bootstrap: str) -> None:
@@ -90,7 +92,7 @@ def test_a_faust_era_state_and_offsets_carry_over(tmp_path: Path, bootstrap: str
     offsets = {TopicPartition(tagged_topic, p): inputs[-1][1] + 1 for p, inputs in before.items()}
     assert old_alerts, "the first half should already have announced episodes"
     asyncio.run(
-        leave_as_faust_did(
+        leave_state(
             bootstrap, config.app_id, worker.changelog_topic, alerts_topic, stores, old_alerts, offsets
         )
     )
