@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import MutableMapping
+from operator import itemgetter
 from typing import Any
 
 from schemas.identity import event_identity
 from streams.hotspots.watermarks import PartitionMeta, event_position
 
 IDS_CHUNK = "#ids|"
+_POSITION, _EVENT_TIME = itemgetter(0), itemgetter(1)  # of a record [position, event time]
 LEGACY_CHUNK = "#seen|"
 
 
@@ -51,7 +53,7 @@ class SeenEvents:
         """
         if not event_id:
             return False
-        seen = self._index(state)
+        seen = self._seen if self._seen is not None else self._index(state)
         identity = event_identity(organisation, event_id)
         first = seen.get(identity)
         if first is None and self._legacy:
@@ -65,10 +67,10 @@ class SeenEvents:
     def store_batch(self, state: MutableMapping[str, Any]) -> None:
         """Store the records made since the last call as one chunk, named by its positions."""
         if self._batch_seen:
-            positions = [position for position, _ in self._batch_seen.values()]
-            key = f"{self._seen_prefix}{min(positions)}-{max(positions)}"
+            records = self._batch_seen.values()
+            key = f"{self._seen_prefix}{min(map(_POSITION, records))}-{max(map(_POSITION, records))}"
             state[key] = self._batch_seen
-            heapq.heappush(self._chunks, (max(t for _, t in self._batch_seen.values()), key))
+            heapq.heappush(self._chunks, (max(map(_EVENT_TIME, records)), key))
             self._batch_seen = {}
 
     def forget_older_than(self, state: MutableMapping[str, Any], threshold: int) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+_ABSENT = object()  # no staged write (a staged value may be None)
+
 
 class StagedState(MutableMapping[str, Any]):
     """Reads through to ``base``; writes are held until :meth:`commit`.
@@ -24,21 +26,25 @@ class StagedState(MutableMapping[str, Any]):
         self._deleted: set[str] = set()
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.staged:
-            return self.staged[key]
+        value = self.staged.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
         if key in self._deleted:
             raise KeyError(key)
         return self.base[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key in self.staged:
-            return self.staged[key]
+        # The engine reads its keys here once or twice per event: one lookup when staged.
+        value = self.staged.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
         if key in self._deleted:
             return default
         return self.base.get(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._deleted.discard(key)
+        if self._deleted:
+            self._deleted.discard(key)
         self.staged[key] = value
 
     def __delitem__(self, key: str) -> None:
