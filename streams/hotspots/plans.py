@@ -14,7 +14,7 @@ from streams.hotspots.rules import Rule
 class RulePlan:
     """One rule's constants for the hot path (the rule itself stays the source of truth)."""
 
-    __slots__ = ("id", "lateness", "matcher", "per_window", "rule", "size", "step", "threshold", "zeros")
+    __slots__ = ("id", "lateness", "matcher", "per_window", "rule", "size", "step", "threshold")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -25,4 +25,3 @@ class RulePlan:
         self.size = rule.window.size_s
         self.per_window = rule.window.buckets_per_window  # windows holding one bucket
         self.threshold = rule.threshold  # None for an SPC rule
-        self.zeros = (0,) * (2 * self.per_window - 1)  # the default count of each bucket those windows span

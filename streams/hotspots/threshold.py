@@ -15,8 +15,6 @@ still decides the rest: SPC rules, and an event that may fire a new episode.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import accumulate
-from operator import sub
 from typing import Any
 
 from schemas.alert import FIRING, RESOLVED
@@ -77,31 +75,40 @@ def evaluate_fast(
     episode = value[EPISODE]
     step, n = plan.step, plan.per_window
     first = bucket - (n - 1) * step
-    # The 2n-1 buckets spanned by the n windows holding this bucket, each read once; the count of
-    # the window starting at first + k*step is a difference of their running totals. All in C.
-    totals = list(
-        accumulate(map(value[BUCKETS].get, range(first, bucket + n * step, step), plan.zeros), initial=0)
-    )
-    counts = list(map(sub, totals[n:], totals[:n]))
-    top = max(counts)  # the largest count of a window over the threshold (the episode's peak so far)
+    get = value[BUCKETS].get
+    # The windows holding this bucket start at first, first + step, ..., bucket: one sliding sum,
+    # each bucket read at most twice, everything in locals.
+    count = 0
+    end = first
+    for _ in range(n):
+        count += get(end, 0)
+        end += step
+    top = 0  # the largest count of a window over the threshold (the episode's peak so far)
     crossed: list[int] | None = None  # windows that reached the threshold with this event
-    over = False  # a window from the episode's start on is over: the event's organisation counts
     latest = None  # the latest start of a window over the threshold
-    if top < threshold:
-        top = 0
-    else:
-        k = n - 1
-        while counts[k] < threshold:
-            k -= 1
-        latest = first + k * step
-        over = episode is not None and latest >= episode[WINDOW_START]
-        if threshold in counts:
-            crossed = [first + k * step for k, count in enumerate(counts) if count == threshold]
+    start = first
+    while True:
+        if count >= threshold:
+            latest = start
+            if count > top:
+                top = count
+            if count == threshold:
+                if crossed is None:
+                    crossed = []
+                crossed.append(start)
+        if start == bucket:
+            break
+        count += get(end, 0) - get(start, 0)
+        end += step
+        start += step
     if episode is None:
         if top == 0:  # the usual case: no episode, no window holding this bucket over
             value.setdefault(ANNOUNCED, [])
             return []
         return evaluate(rule, group, value, bucket, organisation, watermark, origin, now)
+    # A window from the episode's start on is over (the latest over one is): the event's
+    # organisation counts.
+    over = latest is not None and latest >= episode[WINDOW_START]
     announced = value.setdefault(ANNOUNCED, [])
     crossed_here: list[int] = []
     if crossed is not None:
