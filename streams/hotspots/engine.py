@@ -243,7 +243,8 @@ class HotspotEngine:
             alerts.extend(self._sweep(meta, position, after, now))
         if meta.dirty:
             self._store_meta(meta)
-        stats.alerts += len(alerts)
+        if alerts:
+            stats.alerts += len(alerts)
         return alerts
 
     def on_tick(self, clock_watermark: float, after_offset: int, now: float) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ still decides the rest: SPC rules, and an event that may fire a new episode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.alert import FIRING, RESOLVED
@@ -31,6 +31,8 @@ from streams.hotspots.episodes import alert, evaluate
 from streams.hotspots.limits import WindowLimits
 from streams.hotspots.plans import RulePlan
 from streams.hotspots.rules import Rule, Window
+
+NO_ALERTS: tuple[dict[str, Any], ...] = ()  # the usual answer, shared rather than a new list each event
 
 
 def live_over_threshold(buckets: Mapping[int, int], watermark: int, window: Window, threshold: int) -> bool:
@@ -66,7 +68,7 @@ def evaluate_fast(
     watermark: int,
     origin: int | None,
     now: float,
-) -> list[dict[str, Any]]:
+) -> Sequence[dict[str, Any]]:
     """:func:`episodes.evaluate`, decided in place for a threshold rule unless a new episode may fire."""
     threshold = plan.threshold
     rule = plan.rule
@@ -104,7 +106,7 @@ def evaluate_fast(
     if episode is None:
         if top == 0:  # the usual case: no episode, no window holding this bucket over
             value.setdefault(ANNOUNCED, [])
-            return []
+            return NO_ALERTS
         return evaluate(rule, group, value, bucket, organisation, watermark, origin, now)
     # A window from the episode's start on is over (the latest over one is): the event's
     # organisation counts.
@@ -123,7 +125,9 @@ def evaluate_fast(
         crossed_here = [start for start in live + past if start >= episode[WINDOW_START]]
     if top > episode[PEAK]:
         episode[PEAK] = top  # the resolved message reports the peak
-    known = episode.get(EPISODE_ORGANISATIONS, [])
+    known = episode.get(EPISODE_ORGANISATIONS)
+    if known is None:
+        known = []
     grown = known
     if crossed_here:
         found = organisations_in(rule, value, crossed_here)
@@ -149,4 +153,4 @@ def evaluate_fast(
     if len(grown) > len(known):
         # Another organisation's events now count: announce the episode again (docs/tenancy.md).
         return [alert(rule, group, episode, FIRING, now)]
-    return []
+    return NO_ALERTS
