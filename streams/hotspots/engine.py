@@ -48,7 +48,8 @@ limits are worked out in streams/hotspots/limits.py.
 The parts, one concern each: positions and the watermark log (watermarks.py), event-identity
 de-duplication (dedup.py), the stored value of a (rule, group) key (buckets.py), window limits
 (limits.py), rule evaluation and alerts (episodes.py; threshold.py on the hot path), event matching
-(matching.py), what is remembered per key between events (group_slots.py) and the staged state
+(matching.py; each rule sorted out once in plans.py), what is remembered per key between events
+(group_slots.py), resolving episodes when the watermark moves (sweep.py) and the staged state
 (state.py). This module composes them and owns the order in which state is written.
 """
 
@@ -57,8 +58,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
-
-import orjson
 
 from schemas.alert import RESOLVED
 from schemas.identity import organisation_of
@@ -83,6 +82,7 @@ from streams.hotspots.plans import RulePlan
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
+from streams.hotspots.sweep import rewrite_on_replay, sweep
 from streams.hotspots.threshold import any_live_over, evaluate_fast
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
@@ -205,7 +205,7 @@ class HotspotEngine:
         event_id = event.get("event_id", "")
         if type(event_id) is not str:
             event_id = str(event_id)
-        organisation = organisation_of(event)
+        org = organisation_of(event)
         domains = event_domains(event) if self._needs_domains else None  # once per event
         targets: list[tuple[RulePlan, Sequence[tuple[str, ...]]]] = []
         for plan in self._plans:
@@ -216,31 +216,19 @@ class HotspotEngine:
                 stats.too_late += 1
                 continue
             targets.append((plan, groups))
+        if targets and self._seen.counted_before(self.state, org, event_id, position, t):
+            stats.duplicates += 1
+            targets = []
+        if targets and before is not None and t < before:
+            stats.late += 1
         alerts: list[dict[str, Any]] = []
-        if targets:
-            if self._seen.counted_before(self.state, organisation, event_id, position, t):
-                stats.duplicates += 1
-            else:
-                if before is not None and t < before:
-                    stats.late += 1
-                for plan, groups in targets:
-                    for group in groups:
-                        self._apply(
-                            plan,
-                            group,
-                            t,
-                            event_id,
-                            organisation,
-                            position,
-                            before,
-                            after,
-                            meta,
-                            now,
-                            settled,
-                            alerts,
-                        )
+        for plan, groups in targets:
+            for group in groups:
+                self._apply(
+                    plan, group, t, event_id, org, position, before, after, meta, now, settled, alerts
+                )
         if moved and before is not None:
-            alerts.extend(self._sweep(meta, position, after, now))
+            alerts.extend(sweep(self.rules, self.state, meta, position, after, now))
         if meta.dirty:
             self._store_meta(meta)
         if alerts:
@@ -270,7 +258,7 @@ class HotspotEngine:
             meta.move_last(target)  # another tick while still quiet: same place in order
         else:
             meta.record(position, target, self.history)
-        alerts = self._sweep(meta, position, target, now)
+        alerts = sweep(self.rules, self.state, meta, position, target, now)
         self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
@@ -331,7 +319,7 @@ class HotspotEngine:
         value = self.state.get(key)
         if value is not None and position <= value[MARKER]:
             self.stats.replayed += 1
-            self._rewrite_on_replay(key, value, meta)
+            rewrite_on_replay(self.state, key, value, meta)
             meta.sync_open(key, plan.id, value.get(EPISODE) is not None)
             return
         if value is None:
@@ -379,47 +367,8 @@ class HotspotEngine:
         slot.stored(value, oldest)
         meta.sync_open(key, plan.id, value[EPISODE] is not None)
 
-    def _rewrite_on_replay(self, key: str, value: Any, meta: PartitionMeta) -> None:
-        """Store an already-applied key again, unchanged: RocksDB may hold a write the changelog never
-        got (a kill -9 before the flush), and the replayed input's commit would leave it behind for
-        good. Only happens on replays."""
-        self.state[key] = value
-        meta.dirty = True
-
     def _horizon(self, rule: Rule, watermark: int) -> int:  # tests: see buckets.horizon
         return horizon(rule, watermark)
-
-    # ---------------------------------------------------------------- episodes
-
-    def _sweep(self, meta: PartitionMeta, position: int, watermark: int, now: float) -> list[dict[str, Any]]:
-        """After the watermark moved: resolve open episodes with no live window over the limit."""
-        alerts: list[dict[str, Any]] = []
-        for key, rule_id in sorted(meta.open.items()):
-            rule = self.rules.by_id.get(rule_id)
-            value = self.state.get(key)
-            if rule is None or value is None:
-                # The rule was removed from the file (or the key is gone): nothing to resolve.
-                del meta.open[key]
-                meta.dirty = True
-                continue
-            if position <= value[MARKER]:
-                self._rewrite_on_replay(key, value, meta)
-                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-                continue
-            episode = value[EPISODE]
-            if episode is None:
-                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-                continue
-            buckets = int_buckets(value[BUCKETS])
-            if any_live_over(rule, buckets, meta.origin, watermark):
-                continue
-            group = tuple(orjson.loads(key.split("|", 2)[2]))
-            value[EPISODE] = None
-            value[MARKER] = position
-            self.state[key] = value
-            meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-            alerts.append(alert(rule, group, episode, RESOLVED, now))
-        return alerts
 
     def window_counts(self, rule_id: str) -> dict[tuple[tuple[str, ...], int], int]:
         """Every non-zero window count this partition still holds for a rule (tests, dumps)."""
