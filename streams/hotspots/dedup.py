@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import MutableMapping
+from operator import itemgetter
 from typing import Any
 
 from schemas.identity import event_identity
 from streams.hotspots.watermarks import PartitionMeta, event_position
 
 IDS_CHUNK = "#ids|"
+_POSITION, _EVENT_TIME = itemgetter(0), itemgetter(1)  # of a record [position, event time]
 LEGACY_CHUNK = "#seen|"
 
 
@@ -37,7 +39,10 @@ class SeenEvents:
         self._seen: dict[str, int] | None = None
         self._legacy: dict[str, int] = {}
         self._chunks: list[tuple[int, str]] = []
-        self._batch_seen: dict[str, list[int]] = {}  # recorded since the last store_batch
+        # Recorded since the last store_batch. Tuples: stored as the same JSON arrays, and a tuple of
+        # ints leaves the garbage collector's lists at its first pass (a list would be traversed by
+        # every collection for as long as the chunk is held: an hour of events in a plain dict).
+        self._batch_seen: dict[str, tuple[int, int]] = {}
         self._expired_below: int | None = None
 
     def counted_before(
@@ -51,7 +56,7 @@ class SeenEvents:
         """
         if not event_id:
             return False
-        seen = self._index(state)
+        seen = self._seen if self._seen is not None else self._index(state)
         identity = event_identity(organisation, event_id)
         first = seen.get(identity)
         if first is None and self._legacy:
@@ -59,16 +64,16 @@ class SeenEvents:
         if first is not None and first < position:
             return True
         seen[identity] = position
-        self._batch_seen[identity] = [position, t]
+        self._batch_seen[identity] = (position, t)
         return False
 
     def store_batch(self, state: MutableMapping[str, Any]) -> None:
         """Store the records made since the last call as one chunk, named by its positions."""
         if self._batch_seen:
-            positions = [position for position, _ in self._batch_seen.values()]
-            key = f"{self._seen_prefix}{min(positions)}-{max(positions)}"
+            records = self._batch_seen.values()
+            key = f"{self._seen_prefix}{min(map(_POSITION, records))}-{max(map(_POSITION, records))}"
             state[key] = self._batch_seen
-            heapq.heappush(self._chunks, (max(t for _, t in self._batch_seen.values()), key))
+            heapq.heappush(self._chunks, (max(map(_EVENT_TIME, records)), key))
             self._batch_seen = {}
 
     def forget_older_than(self, state: MutableMapping[str, Any], threshold: int) -> int:

@@ -48,7 +48,8 @@ limits are worked out in streams/hotspots/limits.py.
 The parts, one concern each: positions and the watermark log (watermarks.py), event-identity
 de-duplication (dedup.py), the stored value of a (rule, group) key (buckets.py), window limits
 (limits.py), rule evaluation and alerts (episodes.py; threshold.py on the hot path), event matching
-(matching.py), what is remembered per key between events (group_slots.py) and the staged state
+(matching.py; each rule sorted out once in plans.py), what is remembered per key between events
+(group_slots.py), resolving episodes when the watermark moves (sweep.py) and the staged state
 (state.py). This module composes them and owns the order in which state is written.
 """
 
@@ -57,8 +58,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
-
-import orjson
 
 from schemas.alert import RESOLVED
 from schemas.identity import organisation_of
@@ -77,11 +76,13 @@ from streams.hotspots.buckets import (
 )
 from streams.hotspots.dedup import SeenEvents
 from streams.hotspots.episodes import alert
-from streams.hotspots.group_slots import GroupSlots, prune
-from streams.hotspots.matching import RuleMatcher, event_domains, matching_groups
+from streams.hotspots.group_slots import GroupSlots, prune, prune_since
+from streams.hotspots.matching import event_domains, matching_groups
+from streams.hotspots.plans import RulePlan
 from streams.hotspots.rules import Rule, RuleSet
 from streams.hotspots.state import StagedState
 from streams.hotspots.stats import EngineStats
+from streams.hotspots.sweep import rewrite_on_replay, sweep
 from streams.hotspots.threshold import any_live_over, evaluate_fast
 from streams.hotspots.watermarks import (
     WATERMARK_HISTORY,
@@ -136,8 +137,8 @@ class HotspotEngine:
         self._meta_cache = MetaCache()
         # Per rule, sorted out once: its matcher and lateness (docs: "rules matched by
         # pre-computed predicates"); and each group's key string, built once per group.
-        self._plans = [(rule, RuleMatcher(rule), rule.allowed_lateness_s) for rule in rules.rules]
-        self._needs_domains = any(matcher.needs_domains for _, matcher, _ in self._plans)
+        self._plans = [RulePlan(rule) for rule in rules.rules]
+        self._needs_domains = any(plan.matcher.needs_domains for plan in self._plans)
         self._slots = GroupSlots(self._prefix)
 
     def forget_cached(self) -> None:
@@ -164,64 +165,74 @@ class HotspotEngine:
     def _on_event(self, event: Mapping[str, Any], offset: int, now: float) -> list[dict[str, Any]]:
         position = event_position(offset)
         self.progress = offset
-        try:
-            t = epoch_seconds(event["occurred_at"])
-        except (KeyError, TypeError, ValueError):
-            self.stats.unparseable += 1
+        stats = self.stats
+        occurred = event.get("occurred_at")
+        if not isinstance(occurred, str):
+            stats.unparseable += 1  # missing, or not text (JSON null, a number): never a time
             return []
-        self.stats.events += 1
-        meta = self._load_meta()
-        before, exact = meta.watermark_before(position)
-        if not exact:
-            self.stats.history_overflow += 1
-            log.warning(
-                "partition %s: replay at offset %s is older than the watermark history; "
-                "lateness decided against the oldest remembered watermark",
-                self.partition,
-                offset,
-            )
+        try:
+            t = epoch_seconds(occurred)
+        except ValueError:
+            stats.unparseable += 1
+            return []
+        stats.events += 1
+        meta = self._meta_cache.load(self.state.get(self._meta_key))
+        changes = meta.changes
+        # ``last``: the position at which ``before`` took effect. When this input follows every
+        # remembered change (the usual case), a key applied since then was evaluated at ``before``.
+        last, before = changes[-1] if changes else (-1, None)
+        settled = last if changes and position > last else None
+        if position <= last:
+            before, exact = meta.watermark_before(position)
+            if not exact:
+                stats.history_overflow += 1
+                log.warning(
+                    "partition %s: replay at offset %s is older than the watermark history; "
+                    "lateness decided against the oldest remembered watermark",
+                    self.partition,
+                    offset,
+                )
         if meta.origin is None:
             meta.origin, meta.dirty = t, True
-        candidate = bucket_start(t, self.granularity)
-        after = candidate if before is None else max(before, candidate)
-        alerts: list[dict[str, Any]] = []
-        # The position at which ``before`` took effect, when this input follows every remembered
-        # change (the usual case): a key applied since then was evaluated at ``before`` already.
-        last = meta.last_position
-        settled = last if position > last and meta.changes else None
-        if (before is None or after > before) and position > last:
-            meta.record(position, after, self.history)
+        after = t - t % self.granularity  # bucket_start: the watermark this event would set
+        moved = before is None or after > before
+        if moved:
+            if position > last:
+                meta.record(position, after, self.history)
+        else:
+            after = before
 
-        event_id = str(event.get("event_id", ""))
-        organisation = organisation_of(event)
+        event_id = event.get("event_id", "")
+        if type(event_id) is not str:
+            event_id = str(event_id)
+        org = organisation_of(event)
         domains = event_domains(event) if self._needs_domains else None  # once per event
-        targets: list[tuple[Rule, Sequence[tuple[str, ...]]]] = []
-        for rule, matcher, lateness in self._plans:
-            groups = matcher.groups(event, domains)
+        targets: list[tuple[RulePlan, Sequence[tuple[str, ...]]]] = []
+        for plan in self._plans:
+            groups = plan.matcher.groups(event, domains)
             if not groups:
                 continue
-            if before is not None and t < before - lateness:
-                self.stats.too_late += 1
+            if before is not None and t < before - plan.lateness:
+                stats.too_late += 1
                 continue
-            targets.append((rule, groups))
-        if targets and self._seen.counted_before(self.state, organisation, event_id, position, t):
-            self.stats.duplicates += 1
+            targets.append((plan, groups))
+        if targets and self._seen.counted_before(self.state, org, event_id, position, t):
+            stats.duplicates += 1
             targets = []
         if targets and before is not None and t < before:
-            self.stats.late += 1
-        for rule, groups in targets:
+            stats.late += 1
+        alerts: list[dict[str, Any]] = []
+        for plan, groups in targets:
             for group in groups:
-                alerts.extend(
-                    self._apply(
-                        rule, group, t, event_id, organisation, position, before, after, meta, now, settled
-                    )
+                self._apply(
+                    plan, group, t, event_id, org, position, before, after, meta, now, settled, alerts
                 )
-
-        if before is not None and after > before:
-            alerts.extend(self._sweep(meta, position, after, now))
+        if moved and before is not None:
+            alerts.extend(sweep(self.rules, self.state, meta, position, after, now))
         if meta.dirty:
             self._store_meta(meta)
-        self.stats.alerts += len(alerts)
+        if alerts:
+            stats.alerts += len(alerts)
         return alerts
 
     def on_tick(self, clock_watermark: float, after_offset: int, now: float) -> list[dict[str, Any]]:
@@ -247,7 +258,7 @@ class HotspotEngine:
             meta.move_last(target)  # another tick while still quiet: same place in order
         else:
             meta.record(position, target, self.history)
-        alerts = self._sweep(meta, position, target, now)
+        alerts = sweep(self.rules, self.state, meta, position, target, now)
         self._store_meta(meta)
         self.stats.alerts += len(alerts)
         return alerts
@@ -288,7 +299,7 @@ class HotspotEngine:
 
     def _apply(
         self,
-        rule: Rule,
+        plan: RulePlan,
         group: tuple[str, ...],
         t: int,
         event_id: str,
@@ -298,16 +309,19 @@ class HotspotEngine:
         watermark: int,
         meta: PartitionMeta,
         now: float,
-        settled: int | None = None,
-    ) -> list[dict[str, Any]]:
-        slot = self._slots.get(rule.id, group)
+        settled: int | None,
+        alerts: list[dict[str, Any]],
+    ) -> None:
+        """Count the event in one (rule, group) key; its alert transitions are added to ``alerts``."""
+        rule = plan.rule
+        slot = self._slots.get(plan.id, group)
         key = slot.key
         value = self.state.get(key)
         if value is not None and position <= value[MARKER]:
             self.stats.replayed += 1
-            self._rewrite_on_replay(key, value, meta)
-            meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-            return []
+            rewrite_on_replay(self.state, key, value, meta)
+            meta.sync_open(key, plan.id, value.get(EPISODE) is not None)
+            return
         if value is None:
             value = new_value()
         pruned_to = slot.pruned_below(value)
@@ -315,7 +329,6 @@ class HotspotEngine:
             value[BUCKETS] = int_buckets(value[BUCKETS])
             value[ORGANISATIONS] = int_buckets(value.get(ORGANISATIONS) or {})
         buckets = value[BUCKETS]
-        alerts: list[dict[str, Any]] = []
         episode = value[EPISODE]
         # Normally a no-op: the sweep at the last watermark change already resolved such an
         # episode. After a crash that sweep's effect may be missing for this key (its value is
@@ -330,68 +343,32 @@ class HotspotEngine:
         ):
             value[EPISODE] = None
             alerts.append(alert(rule, group, episode, RESOLVED, now))
-        step = rule.window.step_s
+        step = plan.step
         bucket = t - t % step
         buckets[bucket] = buckets.get(bucket, 0) + 1
-        organisations = value[ORGANISATIONS]
-        if organisation and organisation not in organisations.setdefault(bucket, []):
-            organisations[bucket].append(organisation)
+        if organisation:
+            organisations = value[ORGANISATIONS].setdefault(bucket, [])
+            if organisation not in organisations:
+                organisations.append(organisation)
         samples = value[SAMPLES]
         samples.append([event_id, bucket])
-        del samples[:-SAMPLES_KEPT]
+        if len(samples) > SAMPLES_KEPT:
+            del samples[:-SAMPLES_KEPT]
         oldest = self._slots.horizon(rule, watermark)
-        alerts += evaluate_fast(rule, group, value, bucket, organisation, watermark, meta.origin, now)
+        alerts += evaluate_fast(plan, group, value, bucket, organisation, watermark, meta.origin, now)
         # Everything this event added lies in windows holding its bucket; with the value pruned to
         # ``oldest`` already (group_slots.py), there is nothing to drop.
-        if pruned_to is None or pruned_to < oldest or bucket - rule.window.size_s + step < oldest:
+        if pruned_to is None or bucket - plan.size + step < oldest:
             prune(value, oldest)
+        elif pruned_to < oldest:
+            prune_since(value, pruned_to, oldest, step)
         value[MARKER] = position
         self.state[key] = value
         slot.stored(value, oldest)
-        meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-        return alerts
-
-    def _rewrite_on_replay(self, key: str, value: Any, meta: PartitionMeta) -> None:
-        """Store an already-applied key again, unchanged: RocksDB may hold a write the changelog never
-        got (a kill -9 before the flush), and the replayed input's commit would leave it behind for
-        good. Only happens on replays."""
-        self.state[key] = value
-        meta.dirty = True
+        meta.sync_open(key, plan.id, value[EPISODE] is not None)
 
     def _horizon(self, rule: Rule, watermark: int) -> int:  # tests: see buckets.horizon
         return horizon(rule, watermark)
-
-    # ---------------------------------------------------------------- episodes
-
-    def _sweep(self, meta: PartitionMeta, position: int, watermark: int, now: float) -> list[dict[str, Any]]:
-        """After the watermark moved: resolve open episodes with no live window over the limit."""
-        alerts: list[dict[str, Any]] = []
-        for key, rule_id in sorted(meta.open.items()):
-            rule = self.rules.by_id.get(rule_id)
-            value = self.state.get(key)
-            if rule is None or value is None:
-                # The rule was removed from the file (or the key is gone): nothing to resolve.
-                del meta.open[key]
-                meta.dirty = True
-                continue
-            if position <= value[MARKER]:
-                self._rewrite_on_replay(key, value, meta)
-                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-                continue
-            episode = value[EPISODE]
-            if episode is None:
-                meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-                continue
-            buckets = int_buckets(value[BUCKETS])
-            if any_live_over(rule, buckets, meta.origin, watermark):
-                continue
-            group = tuple(orjson.loads(key.split("|", 2)[2]))
-            value[EPISODE] = None
-            value[MARKER] = position
-            self.state[key] = value
-            meta.sync_open(key, rule.id, value.get(EPISODE) is not None)
-            alerts.append(alert(rule, group, episode, RESOLVED, now))
-        return alerts
 
     def window_counts(self, rule_id: str) -> dict[tuple[tuple[str, ...], int], int]:
         """Every non-zero window count this partition still holds for a rule (tests, dumps)."""

@@ -85,3 +85,40 @@ def prune(value: dict[str, Any], oldest: int) -> None:
         value[ORGANISATIONS] = {k: v for k, v in value[ORGANISATIONS].items() if k >= oldest}
     value[SAMPLES] = [s for s in value[SAMPLES] if s[1] >= oldest]
     value[ANNOUNCED] = [start for start in value[ANNOUNCED] if start >= oldest]
+
+
+def prune_since(value: dict[str, Any], pruned_to: int, oldest: int, step: int) -> None:
+    """:func:`prune` of a value known to hold nothing before ``pruned_to`` (its slot says so), when
+    the horizon has moved on to ``oldest``: only the buckets in between can go.
+
+    Bucket starts are multiples of ``step``, so those are looked up one by one (usually one or
+    two: the horizon moves a step at a time) instead of copying every bucket of the key's history;
+    keys keep their order, so the stored bytes are :func:`prune`'s. Organisations are kept per
+    counted bucket, so they go with their buckets, as in :func:`prune`. A long jump (a tick after a
+    quiet night) prunes in full.
+    """
+    first = pruned_to - pruned_to % step
+    if (oldest - first) // step > len(value[BUCKETS]):
+        prune(value, oldest)
+        return
+    buckets, pop = value[BUCKETS], value[BUCKETS].pop
+    size = len(buckets)
+    for start in range(first, oldest, step):
+        pop(start, None)
+    if len(buckets) < size:
+        pop_organisations = value[ORGANISATIONS].pop
+        for start in range(first, oldest, step):
+            pop_organisations(start, None)
+    samples = value[SAMPLES]
+    for sample in samples:
+        if sample[1] < oldest:
+            value[SAMPLES] = [s for s in samples if s[1] >= oldest]
+            break
+    announced = value[ANNOUNCED]
+    old = 0  # fired windows are listed mostly oldest first: the ones to drop lead
+    while old < len(announced) and announced[old] < oldest:
+        old += 1
+    if old:
+        del announced[:old]
+    if announced and min(announced) < oldest:
+        value[ANNOUNCED] = [start for start in announced if start >= oldest]

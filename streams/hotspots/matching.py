@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from streams.hotspots.rules import Rule
@@ -16,7 +17,14 @@ def event_domains(event: Mapping[str, Any]) -> list[str]:
 class RuleMatcher:
     """One rule's ``when`` filters and ``group_by`` fields, sorted out once instead of per event."""
 
-    __slots__ = ("domain_filters", "domain_slot", "field_filters", "group_fields", "needs_domains")
+    __slots__ = (
+        "domain_filters",
+        "domain_slot",
+        "field_filters",
+        "group_fields",
+        "group_of",
+        "needs_domains",
+    )
 
     def __init__(self, rule: Rule) -> None:
         self.domain_filters = tuple(allowed for name, allowed in rule.when if name == "domain")
@@ -24,6 +32,9 @@ class RuleMatcher:
         self.group_fields = tuple(rule.group_by)
         self.domain_slot = self.group_fields.index("domain") if "domain" in self.group_fields else -1
         self.needs_domains = bool(self.domain_filters) or self.domain_slot >= 0
+        # The group of a rule without domains, read in one C call (a tuple even for one field).
+        fields = self.group_fields
+        self.group_of = itemgetter(*fields) if len(fields) > 1 else lambda event: (event[fields[0]],)
 
     def groups(self, event: Mapping[str, Any], domains: list[str] | None) -> Sequence[tuple[str, ...]]:
         """The group tuples ``event`` counts in (see :func:`matching_groups`)."""
@@ -37,6 +48,15 @@ class RuleMatcher:
                 domains = [d for d in domains if d in allowed]
                 if not domains:
                     return ()
+        if not self.needs_domains:  # the usual rule: the group is the event's own fields
+            try:
+                group = self.group_of(event)
+            except KeyError:
+                return ()
+            for value in group:
+                if not isinstance(value, str) or not value:
+                    return ()
+            return (group,)
         fixed: list[str] = []
         slot = self.domain_slot
         for name in self.group_fields:

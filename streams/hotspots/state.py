@@ -10,39 +10,60 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+_ABSENT = object()  # no such key (a stored value may be None)
+_UNREAD, _ONCE = object(), object()  # what StagedState._read holds before a value is kept
+
 
 class StagedState(MutableMapping[str, Any]):
     """Reads through to ``base``; writes are held until :meth:`commit`.
 
     Lets the caller deliver an input's alerts before its state is stored: if the process dies in
     between, the input is replayed and the alert re-sent (same id) instead of lost.
+
+    A key read a second time is read from ``base`` once more and then kept (a scan reading every
+    key once keeps nothing): nothing but this staged state writes the keys it reads while it is in
+    use (a partition's engine is their only writer, and the caller stages one batch at a time),
+    and a serialising table (the worker's) decodes a new object on every read. The partition's
+    metadata, read by every event and written only when it changes, would otherwise be decoded
+    again for each event of a batch, and the engine's cache of it
+    (watermarks.MetaCache, which trusts only the very object it last saw) never hit.
     """
 
     def __init__(self, base: MutableMapping[str, Any]) -> None:
         self.base = base
         self.staged: dict[str, Any] = {}
         self._deleted: set[str] = set()
+        self._read: dict[str, Any] = {}  # key → what base holds (_ABSENT: nothing), or _ONCE
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.staged:
-            return self.staged[key]
-        if key in self._deleted:
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
             raise KeyError(key)
-        return self.base[key]
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        if key in self.staged:
-            return self.staged[key]
+        # The engine reads its keys here once or twice per event: one lookup when staged.
+        value = self.staged.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
         if key in self._deleted:
             return default
-        return self.base.get(key, default)
+        value = self._read.get(key, _UNREAD)
+        if value is _UNREAD:  # kept only from a second read on: a scan of the chunks reads each once
+            self._read[key] = _ONCE
+            value = self.base.get(key, _ABSENT)
+        elif value is _ONCE:
+            value = self._read[key] = self.base.get(key, _ABSENT)
+        return default if value is _ABSENT else value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._deleted.discard(key)
+        if self._deleted:
+            self._deleted.discard(key)
         self.staged[key] = value
 
     def __delitem__(self, key: str) -> None:
         self.staged.pop(key, None)
+        self._read.pop(key, None)
         self._deleted.add(key)
 
     def __iter__(self) -> Iterator[str]:
@@ -63,3 +84,4 @@ class StagedState(MutableMapping[str, Any]):
                 del self.base[key]
         self.staged.clear()
         self._deleted.clear()
+        self._read.clear()

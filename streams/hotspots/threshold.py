@@ -14,7 +14,7 @@ still decides the rest: SPC rules, and an event that may fire a new episode.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.alert import FIRING, RESOLVED
@@ -29,8 +29,10 @@ from streams.hotspots.buckets import (
 )
 from streams.hotspots.episodes import alert, evaluate
 from streams.hotspots.limits import WindowLimits
+from streams.hotspots.plans import RulePlan
 from streams.hotspots.rules import Rule, Window
-from streams.hotspots.windows import window_count
+
+NO_ALERTS: tuple[dict[str, Any], ...] = ()  # the usual answer, shared rather than a new list each event
 
 
 def live_over_threshold(buckets: Mapping[int, int], watermark: int, window: Window, threshold: int) -> bool:
@@ -58,7 +60,7 @@ def any_live_over(rule: Rule, buckets: Mapping[int, int], origin: int | None, wa
 
 
 def evaluate_fast(
-    rule: Rule,
+    plan: RulePlan,
     group: tuple[str, ...],
     value: dict[str, Any],
     bucket: int,
@@ -66,58 +68,66 @@ def evaluate_fast(
     watermark: int,
     origin: int | None,
     now: float,
-) -> list[dict[str, Any]]:
+) -> Sequence[dict[str, Any]]:
     """:func:`episodes.evaluate`, decided in place for a threshold rule unless a new episode may fire."""
-    threshold = rule.threshold
-    episode = value[EPISODE]
+    threshold = plan.threshold
+    rule = plan.rule
     if threshold is None:
         return evaluate(rule, group, value, bucket, organisation, watermark, origin, now)
-    window = rule.window
-    step, n = window.step_s, window.buckets_per_window
+    episode = value[EPISODE]
+    step, n = plan.step, plan.per_window
     first = bucket - (n - 1) * step
     get = value[BUCKETS].get
-    start_of_episode = episode[WINDOW_START] if episode is not None else None
+    # The windows holding this bucket start at first, first + step, ..., bucket: one sliding sum,
+    # each bucket read at most twice, everything in locals.
     count = 0
-    for k in range(n):
-        count += get(first + k * step, 0)
+    end = first
+    for _ in range(n):
+        count += get(end, 0)
+        end += step
     top = 0  # the largest count of a window over the threshold (the episode's peak so far)
-    crossing = False  # a window reached the threshold with this event
-    over = False  # a window from the episode's start on is over: the event's organisation counts
+    crossed: list[int] | None = None  # windows that reached the threshold with this event
     latest = None  # the latest start of a window over the threshold
     start = first
-    for k in range(n):
-        if k:
-            count += get(first + (k + n - 1) * step, 0) - get(first + (k - 1) * step, 0)
-            start += step
+    while True:
         if count >= threshold:
             latest = start
             if count > top:
                 top = count
             if count == threshold:
-                crossing = True
-            if start_of_episode is not None and start >= start_of_episode:
-                over = True
+                if crossed is None:
+                    crossed = []
+                crossed.append(start)
+        if start == bucket:
+            break
+        count += get(end, 0) - get(start, 0)
+        end += step
+        start += step
     if episode is None:
         if top == 0:  # the usual case: no episode, no window holding this bucket over
             value.setdefault(ANNOUNCED, [])
-            return []
+            return NO_ALERTS
         return evaluate(rule, group, value, bucket, organisation, watermark, origin, now)
+    # A window from the episode's start on is over (the latest over one is): the event's
+    # organisation counts.
+    over = latest is not None and latest >= episode[WINDOW_START]
     announced = value.setdefault(ANNOUNCED, [])
     crossed_here: list[int] = []
-    if crossing:
+    if crossed is not None:
         # Windows that went over with this event and never fired before (a window belongs to at
         # most one episode), live ones first as episodes.evaluate lists them.
         live: list[int] = []
         past: list[int] = []
-        for k in range(n):
-            start = first + k * step
-            if start not in announced and window_count(value[BUCKETS], start, window) == threshold:
-                (live if start <= watermark < start + window.size_s else past).append(start)
+        for start in crossed:
+            if start not in announced:
+                (live if start <= watermark < start + plan.size else past).append(start)
         announced.extend(live + past)
         crossed_here = [start for start in live + past if start >= episode[WINDOW_START]]
     if top > episode[PEAK]:
         episode[PEAK] = top  # the resolved message reports the peak
-    known = episode.get(EPISODE_ORGANISATIONS, [])
+    known = episode.get(EPISODE_ORGANISATIONS)
+    if known is None:
+        known = []
     grown = known
     if crossed_here:
         found = organisations_in(rule, value, crossed_here)
@@ -136,11 +146,11 @@ def evaluate_fast(
     elif latest is not None and latest >= watermark_bucket - (n - 1) * step:
         live_over = True
     else:
-        live_over = live_over_threshold(value[BUCKETS], watermark, window, threshold)
+        live_over = live_over_threshold(value[BUCKETS], watermark, rule.window, threshold)
     if not live_over:
         value[EPISODE] = None
         return [alert(rule, group, episode, RESOLVED, now)]
     if len(grown) > len(known):
         # Another organisation's events now count: announce the episode again (docs/tenancy.md).
         return [alert(rule, group, episode, FIRING, now)]
-    return []
+    return NO_ALERTS

@@ -219,6 +219,19 @@ def test_a_resent_event_does_not_make_a_burst() -> None:
     assert set(fourth[0]["sample_event_ids"]) == {"e0", "e1", "e2", "e7"}
 
 
+@pytest.mark.parametrize(
+    "when", [None, 1_780_000_300, 17.5, ["2026-05-29T10:00:00Z"], {}, True, "", "29/05/2026"]
+)
+def test_an_event_without_a_readable_time_is_skipped_not_fatal(when: Any) -> None:
+    """Hostile input is normal input: a time that is not ISO 8601 text is counted as unparseable
+    (the worker's metric), and the partition carries on."""
+    engine = HotspotEngine(ONE_RULE, {})
+    bad = event(0, T0) | {"occurred_at": when}
+    alerts = run(engine, [("e", 0, bad)] + [("e", i, event(i, T0 + 10 * i)) for i in range(1, 5)])
+    assert engine.stats.unparseable == 1 and engine.stats.events == 4
+    assert [alert["count"] for alert in alerts] == [4]
+
+
 def test_ids_are_forgotten_only_once_no_replay_could_count_them() -> None:
     engine = HotspotEngine(ONE_RULE, {})  # allowed lateness 30 m; window 10 m, step 1 m
     run(engine, [("e", i, event(i, T0 + 60 * i)) for i in range(100)])  # 100 minutes of events

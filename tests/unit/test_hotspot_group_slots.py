@@ -5,13 +5,14 @@ pruned to the horizon as before."""
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import orjson
 
-from streams.hotspots.buckets import BUCKETS, MARKER, horizon, new_value
+from streams.hotspots.buckets import ANNOUNCED, BUCKETS, MARKER, ORGANISATIONS, SAMPLES, horizon, new_value
 from streams.hotspots.engine import HotspotEngine
-from streams.hotspots.group_slots import GroupSlot
+from streams.hotspots.group_slots import GroupSlot, prune, prune_since
 from tests.support.hotspot_oracle import ONE_RULE, T0, event, run
 
 KEY = f"0|burst|{orjson.dumps(['RXX', 'Ward 1']).decode()}"
@@ -57,3 +58,33 @@ def test_a_restored_value_is_pruned_again() -> None:
     run(engine, [("e", 2, event(2, T0 + 3620))])
     assert T0 not in state[KEY][BUCKETS]
     assert sum(state[KEY][BUCKETS].values()) == 3
+
+
+def test_pruning_from_the_slots_horizon_equals_pruning_in_full() -> None:
+    """prune_since looks up only the buckets between the slot's horizon and the new one; for any
+    value holding nothing older than the slot's horizon it leaves the very bytes prune does."""
+    rng = random.Random(11)
+    step = 60
+    for _ in range(500):
+        pruned_to = T0 + step * rng.randrange(-3, 3) + rng.choice((0, 0, 17))
+        starts = sorted(
+            {
+                pruned_to - pruned_to % step + step * rng.randrange(0 if pruned_to % step == 0 else 1, 40)
+                for _ in range(rng.randrange(1, 30))
+            }
+        )
+        rng.shuffle(starts)
+        value = new_value()
+        value[BUCKETS] = {start: rng.randrange(1, 5) for start in starts}
+        value[ORGANISATIONS] = {start: ["QKK"] for start in starts if rng.random() < 0.7}
+        value[SAMPLES] = [[f"e{i}", rng.choice(starts)] for i in range(rng.randrange(0, 11))]
+        value[ANNOUNCED] = sorted(rng.sample(starts, k=rng.randrange(0, len(starts) + 1)))
+        if rng.random() < 0.3:
+            rng.shuffle(value[ANNOUNCED])  # late events fire older windows after newer ones
+        oldest = pruned_to + step * rng.choice((0, 1, 1, 2, 5, 100))
+        full, since = copy.deepcopy(value), copy.deepcopy(value)
+        prune(full, oldest)
+        prune_since(since, pruned_to, oldest, step)
+        assert orjson.dumps(since, option=orjson.OPT_NON_STR_KEYS) == orjson.dumps(
+            full, option=orjson.OPT_NON_STR_KEYS
+        )

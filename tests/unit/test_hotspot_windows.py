@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ from streams.hotspots.windows import (
     history_starts,
     is_live,
     iso_z,
+    parse_iso_seconds,
     window_count,
     windows_containing,
 )
@@ -80,3 +82,30 @@ def test_sliding_counts_equal_window_sums(window: Window) -> None:
     for t in range(0, 4 * window.size_s, max(1, window.step_s // 3)):
         expected = [(start, window_count(buckets, start, window)) for start in windows_containing(t, window)]
         assert counts_containing(buckets, t, window) == expected
+
+
+def _parsed(parse: Callable[[str], int], value: str) -> int | str:
+    try:
+        return parse(value)
+    except ValueError:
+        return "refused"
+
+
+def test_the_fast_form_parses_as_the_standard_library_does() -> None:
+    """epoch_seconds reads the output form by a looked-up minute; whatever the string, it answers
+    (or refuses with ValueError) exactly as the full parse does."""
+    rng = random.Random(5)
+    alphabet = "0123456789-:T .Z+z\u0660\u00b2,"
+    cases = ["2026-03-01T10:00:00.000Z", "2026-02-29T10:00:00.000Z", "2024-02-29T23:59:59.999Z"]
+    for _ in range(4000):
+        text = iso_z(rng.randrange(-(10**10), 10**10) / 7)
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            at = rng.randrange(len(text) + 1)
+            text = text[:at] + rng.choice(alphabet) + text[at + rng.choice((0, 1)) :]
+        cases.append(text)
+    cases += [
+        c.replace(".000Z", suffix) for c in cases[:3] for suffix in ("Z", "", ".5Z", "+01:00", ".0000Z")
+    ]
+    cases += ["2026-03-01T24:00:00.000Z", "2026-03-01T10:60:00.000Z", "2026-03-01T10:00:60.000Z"]
+    for text in cases * 2:  # the second time each minute is known
+        assert _parsed(epoch_seconds, text) == _parsed(parse_iso_seconds, text), text
