@@ -56,15 +56,23 @@ class BatchHistogram:
         self._lock = threading.Lock()  # /metrics may be read from another thread
 
     def observe_many(self, values: Iterable[float]) -> None:
-        counts = [0] * len(self._counts)
+        self._add((value, 1) for value in values)
+
+    def observe_counts(self, counts: Mapping[float, int]) -> None:
+        """Observe each value `count` times: a batch's events share few distinct latencies (one
+        per `received_at`), so the buckets are found once per value, not once per event."""
+        self._add(counts.items())
+
+    def _add(self, weighted: Iterable[tuple[float, int]]) -> None:
+        added = [0] * len(self._counts)
         total = 0.0
         where = bisect.bisect_left
         bounds = self.bounds
-        for value in values:
-            counts[where(bounds, value)] += 1  # le: a value equal to a bound falls in it
-            total += value
+        for value, count in weighted:
+            added[where(bounds, value)] += count  # le: a value equal to a bound falls in it
+            total += value if count == 1 else value * count
         with self._lock:
-            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            self._counts = [a + b for a, b in zip(self._counts, added, strict=True)]
             self._sum += total
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
@@ -94,38 +102,33 @@ class PipelineMetrics:
         acknowledged by Kafka.
 
         Per batch, not per event: counters are incremented once per label value, the latency
-        histogram takes the batch in one call, and each distinct `received_at` is parsed once
-        (a connector's batch, or events the pipeline stamped, share one).
+        histogram takes the batch in one call, and each distinct `received_at` is parsed and
+        placed in a bucket once (a connector's batch, or events the pipeline stamped, share one).
         """
         in_by_source: collections.Counter[str] = collections.Counter()
         out_by_source: collections.Counter[str] = collections.Counter()
         dead_by_reason: collections.Counter[str] = collections.Counter()
         redactions: collections.Counter[str] = collections.Counter()
-        seconds_since: dict[str, float] = {}
-        latencies = []
+        received: collections.Counter[str] = collections.Counter()
         tagging_seconds, tagged = 0.0, False
-        now = datetime.now(UTC)  # called once Kafka has acknowledged the output: that is "out"
         for result in results:
             in_by_source.update(result.in_by_source)
             redactions.update(result.redactions)
             dead_by_reason.update(dead.letter["reason_code"] for dead in result.dead)
-            for output in result.tagged:
-                event = output.event
-                out_by_source[event["source"]] += 1
-                received = event["received_at"]
-                latency = seconds_since.get(received)
-                if latency is None:
-                    latency = seconds_since[received] = max(
-                        0.0, (now - datetime.fromisoformat(received)).total_seconds()
-                    )
-                latencies.append(latency)
             if result.tagged:
+                events = [output.event for output in result.tagged]
+                out_by_source.update(event["source"] for event in events)
+                received.update(event["received_at"] for event in events)
                 tagging_seconds, tagged = tagging_seconds + result.tagging_seconds, True
+        now = datetime.now(UTC)  # called once Kafka has acknowledged the output: that is "out"
+        latencies: collections.Counter[float] = collections.Counter()
+        for stamp, count in received.items():
+            latencies[max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds())] += count
         for source, count in in_by_source.items():
             self.events_in.labels(source=source).inc(count)
         for source, count in out_by_source.items():
             self.events_out.labels(source=source).inc(count)
-        self.end_to_end_latency.observe_many(latencies)
+        self.end_to_end_latency.observe_counts(latencies)
         for reason, count in dead_by_reason.items():
             self.dead_letters.labels(reason=reason).inc(count)
         for kind, count in redactions.items():

@@ -4,6 +4,8 @@ prometheus_client's own `Histogram` would for the same observations: same series
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from streams.metrics import LATENCY_BUCKETS, BatchHistogram
@@ -31,3 +33,23 @@ def test_same_exposition_as_prometheus_histogram() -> None:
     assert series(ours) == series(theirs)
     assert 'latency_seconds_bucket{le="0.01"} 2.0' in series(ours)
     assert 'latency_seconds_bucket{le="+Inf"} 10.0' in series(ours)
+
+
+def test_counted_values_land_where_repeated_values_do() -> None:
+    """observe_counts({value: n}) is n observations of value: the tagging stage's latencies,
+    one per distinct received_at with the number of events that carried it."""
+    counts = {0.0: 3, 0.01: 2, 0.3: 5, 86400.0: 1, 1e9: 4}
+    repeated = BatchHistogram("latency_seconds", "help", LATENCY_BUCKETS)
+    repeated.observe_many([value for value, n in counts.items() for _ in range(n)])
+    counted = BatchHistogram("latency_seconds", "help", LATENCY_BUCKETS)
+    counted.observe_counts(counts)
+    counted.observe_counts({})
+    (ours,), (theirs,) = counted.collect(), repeated.collect()
+    assert [(s.name, s.labels, s.value) for s in ours.samples if s.name.endswith("_bucket")] == [
+        (s.name, s.labels, s.value) for s in theirs.samples if s.name.endswith("_bucket")
+    ]
+    assert dict((s.name, s.value) for s in ours.samples)["latency_seconds_count"] == 15
+    assert math.isclose(
+        dict((s.name, s.value) for s in ours.samples)["latency_seconds_sum"],
+        dict((s.name, s.value) for s in theirs.samples)["latency_seconds_sum"],
+    )
