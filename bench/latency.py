@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from bench.harness import WorkerProcess, synthetic_events, unique_prefix
+from bench.latency_timeline import Sampler, Trial, explain, spread, worker_events
 from runtime.admin import delete_topics
 from schemas.settings import Settings
 
@@ -42,6 +43,7 @@ rules:
 """
 
 
+TRIAL_PROVIDER = "RBENCH"
 HEALTH_PROBE_INTERVAL_S = 0.25
 HEALTH_PROBE_TIMEOUT_S = 5.0
 SPIN = "while True: pass"
@@ -128,61 +130,91 @@ async def _background_load(
 
 
 async def _alert_latencies(
-    bootstrap: str, config: Any, trials: int, timeout_s: float, background_rate: float = 0.0
-) -> tuple[list[float], float]:
+    bootstrap: str,
+    config: Any,
+    trials: int,
+    timeout_s: float,
+    background_rate: float = 0.0,
+    sampler: Sampler | None = None,
+) -> tuple[list[Trial], float]:
+    """Run the trials (the first a warm-up, not returned) while the background load flows and
+    `sampler` watches the worker; each trial with its hops' Kafka timestamps."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    # The tagged topic too: the crossing event's timestamp there splits the latency into hops.
     consumer = AIOKafkaConsumer(
-        config.alerts_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest"
+        config.alerts_topic,
+        config.tagged_topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="latest",
     )
     await producer.start()
     await consumer.start()
-    latencies: list[float] = []
+    measured: list[Trial] = []
+    tagged_at: dict[str, int] = {}  # crossing event id → its timestamp on feedback.tagged
     stop_load = asyncio.Event()
     load = (
         asyncio.create_task(_background_load(bootstrap, config.raw_topic, background_rate, stop_load))
         if background_rate > 0
         else None
     )
+    watching = asyncio.create_task(sampler.run(stop_load)) if sampler is not None else None
+
+    def take(batches: dict[Any, list[Any]], trial: Trial) -> None:
+        for records in batches.values():
+            for record in records:
+                if record.topic == config.tagged_topic:
+                    if record.key == TRIAL_PROVIDER.encode():  # background events: not decoded
+                        tagged_at[orjson.loads(record.value)["event_id"]] = record.timestamp
+                    continue
+                alert = orjson.loads(record.value)
+                if alert.get("group", {}).get("ward") == trial.ward and alert.get("status") == "firing":
+                    trial.alert_ms = record.timestamp
+
     try:
         await consumer.seek_to_end()
-        for trial in range(trials + 1):  # the first is a warm-up: agents' first batch, table open
-            ward = f"bench-ward-{trial}-{uuid.uuid4().hex[:6]}"
+        for index in range(trials + 1):  # the first is a warm-up: agents' first batch, table open
+            ward = f"bench-ward-{index}-{uuid.uuid4().hex[:6]}"
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             sent = []
-            for index in range(3):
+            for number in range(3):
                 event = {
-                    "event_id": f"{ward}-{index}",
+                    "event_id": f"{ward}-{number}",
                     "source": "incident",
                     "occurred_at": now,
-                    "provider": "RBENCH",
+                    "provider": TRIAL_PROVIDER,
                     "ward": ward,
                     "text": "Patient fell on the ward.",
                 }
                 sent.append(
-                    await producer.send_and_wait(config.raw_topic, orjson.dumps(event), key=b"RBENCH")
+                    await producer.send_and_wait(
+                        config.raw_topic, orjson.dumps(event), key=TRIAL_PROVIDER.encode()
+                    )
                 )
-            crossed_ms = sent[-1].timestamp
+            trial = Trial(index=index, ward=ward, raw_ms=sent[-1].timestamp)
+            crossing = f"{ward}-2"
             deadline = time.monotonic() + timeout_s
-            found = None
-            while found is None and time.monotonic() < deadline:
-                batches = await consumer.getmany(timeout_ms=100)
-                for records in batches.values():
-                    for record in records:
-                        alert = orjson.loads(record.value)
-                        if alert.get("group", {}).get("ward") == ward and alert.get("status") == "firing":
-                            found = record
-            if found is None:
-                raise RuntimeError(f"no alert for {ward} within {timeout_s} s")
-            if trial:
-                latencies.append(found.timestamp - crossed_ms)
+            while trial.alert_ms is None and time.monotonic() < deadline:
+                take(await consumer.getmany(timeout_ms=100), trial)
+            if trial.alert_ms is None:
+                measured.append(trial)  # the timeline explains it (bench_alert_latency raises)
+                break
+            while crossing not in tagged_at and time.monotonic() < deadline:  # fetched after the alert
+                take(await consumer.getmany(timeout_ms=100), trial)
+            trial.tagged_ms = tagged_at.pop(crossing, None)
+            tagged_at.clear()
+            if index:
+                measured.append(trial)
     finally:
         stop_load.set()
         sent_background, load_seconds = await load if load is not None else (0, 1.0)
+        if watching is not None:
+            await watching
         await consumer.stop()
         await producer.stop()
-    return latencies, sent_background / max(load_seconds, 1e-9)
+    return measured, sent_background / max(load_seconds, 1e-9)
 
 
 def bench_alert_latency(
@@ -193,6 +225,7 @@ def bench_alert_latency(
     work_dir: Path | None = None,
     python_args: Sequence[str] = ("-m", "pxstream"),
     busy: int = 0,
+    trial_timeout_s: float = 60.0,
 ) -> dict[str, Any]:
     """Milliseconds from the event that crosses a threshold (its Kafka timestamp on feedback.raw)
     to the firing alert on hotspots.alerts, through one worker: validate, redact, tag, count, rule,
@@ -215,14 +248,34 @@ def bench_alert_latency(
         try:
             with worker, busy_cores(busy):
                 worker.wait_assigned()
+                assert worker.process is not None
+                sampler = Sampler(
+                    settings.kafka_bootstrap,
+                    worker.process.pid,
+                    {
+                        "tagging": (f"{config.app_id}.tagging", config.raw_topic),
+                        "hotspots": (config.app_id, config.tagged_topic),
+                        "actions": (f"{config.app_id}.actions", config.tagged_topic),
+                    },
+                )
                 probe = HealthProbe(f"http://127.0.0.1:{worker.web_port}/healthz")
                 probe.start()
+                cpu_before, began = worker.cpu_seconds(), time.monotonic()
                 try:
-                    latencies, load_rate = asyncio.run(
-                        _alert_latencies(settings.kafka_bootstrap, config, trials, 60.0, background_rate)
+                    measured, load_rate = asyncio.run(
+                        _alert_latencies(
+                            settings.kafka_bootstrap,
+                            config,
+                            trials,
+                            trial_timeout_s,
+                            background_rate,
+                            sampler,
+                        )
                     )
                 finally:
                     health = probe.stop()
+                # The worker's share of a core over the trials: near 1 it had no headroom.
+                cpu_share = (worker.cpu_seconds() - cpu_before) / (time.monotonic() - began)
                 load_after = os.getloadavg()
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; worker log: {worker.log_path.read_text()[-2000:]}") from None
@@ -230,23 +283,22 @@ def bench_alert_latency(
             asyncio.run(
                 delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
             )
-    ordered = sorted(latencies)
-
-    def percentile(q: float) -> float:
-        return float(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))])
-
+        events = worker_events(worker.log_path.read_text(errors="replace"))
+    timeline = explain(measured, sampler.samples, events)
+    if measured and measured[-1].alert_ms is None:
+        raise RuntimeError(
+            f"no alert for {measured[-1].ward} within {trial_timeout_s:.0f} s; "
+            f"worker events: {timeline['worker_events'][-12:]}; samples: {timeline['samples'][-12:]}"
+        )
+    latencies = [trial.latency_ms for trial in measured if trial.latency_ms is not None]
     key = "alert_latency_busy" if busy else "alert_latency"
     return {
-        f"{key}_ms": {
-            "p50": percentile(0.5),
-            "p90": percentile(0.9),
-            "p99": percentile(0.99),
-            "max": float(ordered[-1]),
-            "trials": len(ordered),
-        },
+        f"{key}_ms": {**spread(latencies), "trials": len(latencies)},
         f"{key}_background_events_per_s": round(load_rate),
         f"{key}_busy_cores": busy,
         f"{key}_healthz": health,
+        f"{key}_worker_cpu_share": round(cpu_share, 2),
+        f"{key}_timeline": timeline,
         f"{key}_load_average": " / ".join(
             f"{a:.2f}→{b:.2f}" for a, b in zip(load_before, load_after, strict=True)
         ),
