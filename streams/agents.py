@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime.admin import CommittedOffsets
@@ -143,9 +144,15 @@ def tagging_loop(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -
 
 
 def register_tagging_agent(
-    app: faust.App, settings: Settings, config: WorkerConfig, pipeline: Pipeline, health: Health
+    app: faust.App,
+    settings: Settings,
+    config: WorkerConfig,
+    pipeline: Pipeline,
+    health: Health,
+    also: Sequence[ConsumeLoop] = (),
 ) -> ConsumeLoop:
-    """Run the tagging loop as a task of the Faust app, and keep lag and health up to date."""
+    """Run the tagging loop as a task of the Faust app, and keep lag and health up to date (of the
+    tagging loop and of the other stages' loops in `also`)."""
     loop = tagging_loop(settings, config, pipeline)
     metrics = pipeline_metrics()
 
@@ -157,6 +164,8 @@ def register_tagging_agent(
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
         positions = await loop.positions()
+        for other in also:
+            positions.update(await other.positions())
         # Partitions the Faust consumer holds (the hotspot agents' input) count too.
         faust_consumer = app.consumer
         await faust_committed.refresh()
