@@ -35,6 +35,7 @@ from bench.harness import process_cpu_seconds
 SAMPLE_INTERVAL_S = 1.0
 SLOW_TRIAL_MS = 1000.0  # the goal's limit: a trial above it is explained in the report
 MAX_EXPLAINED = 8  # slowest trials listed with their timeline
+MAX_EVENTS = 200  # worker log lines kept in the report (Faust logs every late timer)
 _LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
 # Worker log lines that move a group, start a stage or show the event loop held up.
 _NOTABLE = re.compile(
@@ -120,6 +121,11 @@ class Sampler:
     groups: Mapping[str, tuple[str, str]]
     samples: list[Sample] = field(default_factory=list)
 
+    def keeps_up(self, limit: int) -> bool:
+        """Whether every stage was at most `limit` records behind on each of the last two samples."""
+        recent = self.samples[-2:]
+        return len(recent) == 2 and all(lag <= limit for s in recent for lag in s.lag.values())
+
     async def run(self, stop: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer
         from aiokafka.structs import TopicPartition
@@ -189,6 +195,12 @@ def worker_events(log_text: str) -> list[tuple[int, str]]:
     return found
 
 
+def _mean_max(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {"mean": round(sum(values) / len(values), 2), "max": max(values)}
+
+
 def _during(samples: Iterable[Sample], began_ms: int, ended_ms: int) -> list[Sample]:
     # A sample describes the second before it: the one after the window's end still counts.
     return [s for s in samples if began_ms <= s.at_ms <= ended_ms + int(SAMPLE_INTERVAL_S * 1000)]
@@ -239,18 +251,10 @@ def explain(
         "lag_max": {
             stage: max(s.lag.get(stage, 0) for s in samples) for stage in (samples[0].lag if samples else {})
         },
-        "worker_cpu_share": samples
-        and {
-            "mean": round(sum(s.cpu_share for s in samples) / len(samples), 2),
-            "max": max(s.cpu_share for s in samples),
-        },
-        "worker_wait_share": samples
-        and {
-            "mean": round(sum(s.wait_share for s in samples) / len(samples), 2),
-            "max": max(s.wait_share for s in samples),
-        },
+        "worker_cpu_share": _mean_max([s.cpu_share for s in samples]),
+        "worker_wait_share": _mean_max([s.wait_share for s in samples]),
         # Relative to the first trial's crossing event (negative: before the trials began).
-        "worker_events": [f"{(at - first_raw) / 1000:+.1f} s {text}" for at, text in events],
+        "worker_events": [f"{(at - first_raw) / 1000:+.1f} s {text}" for at, text in events][:MAX_EVENTS],
         "samples": [
             {
                 "t_s": round((s.at_ms - first_raw) / 1000, 1),
