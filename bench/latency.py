@@ -30,7 +30,8 @@ import orjson
 
 from bench.harness import Figure, WorkerProcess, synthetic_events, unique_prefix
 from bench.latency_timeline import Sampler, Trial, explain, spread, worker_events
-from runtime.admin import delete_topics
+from runtime.admin import delete_topics, partitions
+from runtime.produce import _keyed_partition, new_producer, send_batched
 from schemas.settings import Settings
 
 LATENCY_RULES = """\
@@ -111,21 +112,20 @@ async def _background_load(
     with normal traffic for the worker's batches, tagger and tables. Events are encoded before
     the clock starts, so the generator's own cost does not lower the rate it reports.
     Returns (events sent, seconds the load ran)."""
-    from aiokafka import AIOKafkaProducer
-
     events = synthetic_events(max(1, int(rate_per_s * 60)))
     encoded = [(str(e.get("provider", "")).encode(), orjson.dumps(e)) for e in events]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    # One record batch per partition per tick (runtime.produce.send_batched), not a send per
+    # event: the generator shares the machine with the worker it loads, so it should cost little.
+    producer = new_producer(bootstrap)
     await producer.start()
     sent = 0
     began = time.monotonic()
     try:
         while not stop.is_set():
             due = int((time.monotonic() - began) * rate_per_s)
-            while sent < due:
-                key, value = encoded[sent % len(encoded)]
-                await producer.send(topic, value, key=key)
-                sent += 1
+            if due > sent:
+                await send_batched(producer, topic, [encoded[i % len(encoded)] for i in range(sent, due)])
+                sent = due
             await asyncio.sleep(0.01)  # pacing the load generator, not waiting for a condition
         elapsed = time.monotonic() - began
         await producer.flush()
@@ -148,18 +148,22 @@ async def _alert_latencies(
     with its hops' Kafka timestamps, the background rate, and the seconds the worker took to
     keep up with the load (None: it did not within `settle_timeout_s`; the trials ran anyway)."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.structs import TopicPartition
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    # The tagged topic too: the crossing event's timestamp there splits the latency into hops.
-    consumer = AIOKafkaConsumer(
-        config.alerts_topic,
-        config.tagged_topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
     await producer.start()
     await consumer.start()
+    # The alerts, and the one partition of the tagged topic that holds the trials' events (keyed
+    # by provider): their timestamps there split each latency into hops, and the rest of the
+    # background load is not read by the bench.
+    tagged_partition = _keyed_partition(
+        TRIAL_PROVIDER.encode(), len(await partitions(bootstrap, config.tagged_topic))
+    )
+    consumer.assign(
+        [TopicPartition(config.alerts_topic, p) for p in await partitions(bootstrap, config.alerts_topic)]
+        + [TopicPartition(config.tagged_topic, tagged_partition)]
+    )
     measured: list[Trial] = []
     tagged_at: dict[str, int] = {}  # crossing event id → its timestamp on feedback.tagged
     stop_load = asyncio.Event()
