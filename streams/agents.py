@@ -42,7 +42,7 @@ COMMIT_INTERVAL_S: Final = 1.0
 # supervisor restarts it, rather than leave a process that looks alive and tags nothing.
 MAX_DELIVERY_FAILURES: Final = 5
 # Records tagged between two yields to the event loop: about 10–15 ms of work on a free core,
-# so a stage sharing the loop (the hotspot agent, the web server) waits no longer than that.
+# so a stage sharing the loop (the hotspot stage, the web server) waits no longer than that.
 SLICE_RECORDS: Final = 100
 
 
@@ -102,7 +102,7 @@ class TaggingSink(BatchingSink):
                         self.config.dlq_topic,
                         [(dead.record.key, dead.value) for dead in result.dead],
                     )
-                # Let the hotspot agent, /healthz and the clients' I/O run between slices: a
+                # Let the hotspot stage, /healthz and the clients' I/O run between slices: a
                 # backlog's full batch would otherwise hold the event loop for its whole tagging
                 # time, which on a busy machine is seconds (docs/stateless-speed.md).
                 await asyncio.sleep(0)
@@ -166,7 +166,7 @@ def register_tagging_agent(
         positions = await loop.positions()
         for other in also:
             positions.update(await other.positions())
-        # Partitions the Faust consumer holds (the hotspot agents' input) count too.
+        # Partitions the Faust consumer holds count too (none of the stages' inputs today).
         faust_consumer = app.consumer
         await faust_committed.refresh()
         for tp in faust_consumer.assignment():

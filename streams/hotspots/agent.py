@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from runtime.admin import CommittedOffsets
 from runtime.loop import ConsumeLoop, LoopConfig
 from schemas.settings import Settings
 from streams.fetch_wait import FETCH_MAX_WAIT_MS
@@ -33,6 +34,8 @@ from streams.hotspots.table_state import PublishedAlerts, TableState
 __all__ = ["TABLE_NAME", "HotspotRuntime", "TableState", "attach", "hotspot_group"]
 
 log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S: Final = 1.0
 
 
 def hotspot_group(app_id: str) -> str:
@@ -126,6 +129,9 @@ def attach(
         max_buffered=2 * batch_size,
         # The longest an idle poll waits: bounds how late a batch or a tick is looked at.
         poll_timeout_s=min(batch_within_s, tick_interval_s),
+        # One commit round trip a second rather than one per batch; a crash replays at most this
+        # interval's inputs, exactly (the changelog may hold newer state, never older).
+        commit_interval_s=COMMIT_INTERVAL_S,
         backoff_initial_s=0.5,
         backoff_max_s=10.0,
         session_timeout_s=session_timeout_s,
@@ -135,6 +141,7 @@ def attach(
     )
     loop = runtime.loop = ConsumeLoop(settings.kafka_bootstrap, loop_config, tenant)
     tenant.consumer = lambda: loop.consumer
+    tenant.group_offsets = CommittedOffsets(settings.kafka_bootstrap, group)
     hotspot_collector().runtimes.add(runtime)
     run_in_worker(app, loop, "hotspot stage")
     if settings.alertmanager_url:

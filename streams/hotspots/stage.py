@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from runtime.admin import committed_offsets
+from runtime.admin import CommittedOffsets, committed_offsets
 from runtime.exceptions import BackpressureError
 from runtime.produce import new_producer, send_batched
 from runtime.tenant import Offsets
@@ -82,6 +82,7 @@ class HotspotTenant:
         self.batch_within_s = batch_within_s
         self.client_id = client_id
         self.consumer: Callable[[], Any] = lambda: None  # the loop's consumer (set by the host)
+        self.group_offsets: CommittedOffsets | None = None  # the loop's group (set by the host)
         self.producer: Any = None
         self.held: dict[Any, list[Any]] = {}
         self._oldest: float | None = None
@@ -172,6 +173,8 @@ class HotspotTenant:
         return None
 
     async def close(self) -> None:
+        if self.group_offsets is not None:
+            await self.group_offsets.close()
         if self.producer is not None:
             producer, self.producer = self.producer, None
             with contextlib.suppress(Exception):
@@ -233,15 +236,16 @@ class HotspotTenant:
         return starts
 
     async def _refresh_committed(self) -> None:
-        """What the group has committed, for forgetting event ids no replay can need."""
-        consumer = self.consumer()
-        if consumer is None:
+        """What the group has committed, for forgetting event ids no replay can need. Asked of
+        the broker on a connection of its own (never the consumer's coordinator, which may be in
+        the middle of a rebalance); a failed refresh keeps the older, lower, safe view."""
+        if self.group_offsets is None:
             return
-        for tp in list(self.next_offset):
-            with contextlib.suppress(Exception):  # older (lower) is always safe: keep it
-                committed = await consumer.committed(tp)
-                if committed is not None and tp in self.next_offset:
-                    self.committed[tp.partition] = max(self.committed.get(tp.partition, 0), committed)
+        await self.group_offsets.refresh()
+        for tp in self.next_offset:
+            committed = self.group_offsets.get(tp.topic, tp.partition)
+            if committed is not None:
+                self.committed[tp.partition] = max(self.committed.get(tp.partition, 0), committed)
 
     # -- counting --------------------------------------------------------------------------------
     async def _count(self) -> Offsets:
