@@ -52,13 +52,11 @@ def create_app(
     """
     import faust
 
-    from streams import fetch_wait
     from streams.agents import register_tagging_agent
     from streams.metrics import Health
     from streams.views import register_views
 
     config = config or WorkerConfig()
-    fetch_wait.install()  # Faust's fixed 1.5 s fetch wait delays hotspot alerts (see the module)
     if config.hotspots and rules is None:
         rules = load_hotspot_rules(settings)
     datadir = settings.data_dir / "worker" / config.app_id
