@@ -159,6 +159,13 @@ def summarise_span(first: Sample, last: Sample, events: int) -> dict[str, Any]:
     }
 
 
+def net_of_idle(us_per_event: float, idle_core_share: float, seconds: float, events: int) -> float:
+    """CPU µs per event less what the process would have used over the span doing nothing (its
+    idle share of a core): the cost of the events themselves. The fixed part falls per event as
+    the rate rises, so runs at different rates compare better on this."""
+    return round(us_per_event - 1e6 * idle_core_share * seconds / events, 1)
+
+
 def _broker_pid(settings: Settings) -> int | None:
     """The local broker's pid when this data dir started it (`pxstream infra up`), else None: its
     CPU per event is part of what two cores must carry, beside the workers'."""
@@ -224,7 +231,7 @@ async def _records_written(bootstrap: str, prefix: str) -> dict[str, int]:
     Faust's own among them (the hotspot table's changelog, the ticks topic): read before and after
     the span, the records per event each topic costs the broker."""
     names = sorted(name for name in await topic_names(bootstrap) if name.startswith(prefix))
-    return {name.removeprefix(prefix): sum((await end_offsets(bootstrap, name)).values()) for name in names}
+    return {name.replace(prefix, ""): sum((await end_offsets(bootstrap, name)).values()) for name in names}
 
 
 def _held(workers: list[WorkerProcess]) -> list[list[str]]:
@@ -280,6 +287,10 @@ def _run(
             names = [name for name in asyncio.run(topic_names(bootstrap)) if name.startswith(prefix)]
             asyncio.run(delete_topics(bootstrap, names))
     span = summarise_span(first, samples[-1], len(workload))
+    net = [
+        net_of_idle(us, share, span["seconds"], len(workload))
+        for us, share in zip(span["worker_cpu_us_per_event"], idle["workers"], strict=True)
+    ]
     return {
         **span,
         "records_per_event": {
@@ -290,6 +301,12 @@ def _run(
         "warm_up_events": warmed,
         "produced_s": round(produced_s, 2),
         "idle_core_share": idle,
+        "worker_cpu_us_per_event_net_of_idle": net,
+        "broker_cpu_us_per_event_net_of_idle": net_of_idle(
+            span["broker_cpu_us_per_event"], idle["broker"], span["seconds"], len(workload)
+        )
+        if span["broker_cpu_us_per_event"] is not None and idle["broker"] is not None
+        else None,
         "held": held_after,
         "rebalanced_in_span": held_before != held_after,
         "load": [round(load_before, 2), round(load_after, 2)],
@@ -319,7 +336,9 @@ def _describe(run: dict[str, Any]) -> str:
         f"load {run['load'][0]:.1f}→{run['load'][1]:.1f}, others took {run['others_cores']:.2f} cores"
         f"{moved}\n"
         f"  CPU µs/event: workers {run['worker_cpu_us_per_event']} (sum {run['cpu_us_per_event']}), "
-        f"broker {run['broker_cpu_us_per_event']}, bench producer {run['bench_cpu_us_per_event']}; "
+        f"broker {run['broker_cpu_us_per_event']}, bench producer {run['bench_cpu_us_per_event']}; net of "
+        f"idle: workers {run['worker_cpu_us_per_event_net_of_idle']}, broker "
+        f"{run['broker_cpu_us_per_event_net_of_idle']}; "
         f"shares: tagging {run['tagging_share']}, hotspots {run['hotspot_share']}\n"
         f"  worker loops: on a core {_percent(run['loop_on_core'])}, waiting for a core "
         f"{_percent(run['loop_waiting_for_core'])}, asleep {_percent(run['loop_asleep'])}; idle cost: "

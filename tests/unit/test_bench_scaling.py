@@ -12,7 +12,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.cheap_worker import _client_role
-from bench.scaling import balanced_workload, cpu_bound, summarise_span
+from bench.scaling import balanced_workload, cpu_bound, net_of_idle, summarise_span
 from bench.workers import ProcessTimes, Sample, machine_busy_seconds, process_times
 
 
@@ -76,6 +76,12 @@ def test_a_span_gives_rate_cpu_per_event_shares_loop_time_requests_and_the_other
     assert span["requests_per_1000_events"] == {"Fetch (faust)": 50.0, "Produce (tagging)": 10.0}
     # 15 busy core-seconds in 10 s, 7.6 of them ours (workers 6.5, broker 1, bench 0.1).
     assert span["others_cores"] == 0.74
+
+
+def test_net_of_idle_takes_off_what_the_process_spends_doing_nothing_over_the_span() -> None:
+    # 5% of a core for 20 s is 1 CPU-second: 100 µs over 10,000 events.
+    assert net_of_idle(400.0, 0.05, 20.0, 10_000) == 300.0
+    assert net_of_idle(400.0, 0.05, 10.0, 10_000) == 350.0  # the same events at twice the rate
 
 
 def test_the_worker_clients_are_named_without_the_runs_unique_prefix() -> None:
