@@ -66,6 +66,8 @@ def _redaction(found: Mapping[str, Any]) -> list[Figure]:
             "µs/event",
             higher_is_better=False,
             cpu_us_per_event=found["mix_us_per_event"],
+            reference=found.get("reference_us_per_event"),
+            reference_name="str.lower() + str.split() of the same texts, same run",
             events=found.get("mix_events"),
             note=f"realistic mix, mean {found.get('mix_mean_chars')} characters",
         )

@@ -25,9 +25,10 @@ from typing import Any
 import orjson
 
 from bench.adapters import figures_from_keys
-from bench.goal_parts import GOAL_PART_ORDER, PART_FIGURES, goal_parts
+from bench.goal_parts import PART_FIGURES, goal_parts
 from bench.harness import Figure, part_result
 from bench.load import LoadWatch, describe
+from bench.part_names import ALL_PARTS
 from bench.report import (
     NOT_MEASURED,
     Row,
@@ -39,30 +40,6 @@ from bench.report import (
 )
 from runtime.produce import produce
 from schemas.settings import Settings
-
-DEFAULT_PARTS = "ceiling," + GOAL_PART_ORDER
-ALL_PARTS = DEFAULT_PARTS + ",pipeline,sink,import,tagging,actions"
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("bench", help="measure throughput and alert latency on this machine")
-    parser.add_argument(
-        "--events",
-        type=int,
-        default=None,
-        help="events for every part (default: each part's own size, chosen so the whole run takes "
-        "under 10 minutes on 2 cores)",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
-    )
-    parser.add_argument(
-        "--only",
-        default=DEFAULT_PARTS,
-        help=f"comma-separated parts to run, or 'all' (default: {DEFAULT_PARTS}; "
-        "also: pipeline, sink, import, tagging, actions)",
-    )
-    parser.set_defaults(func=run_bench)
 
 
 def machine() -> str:

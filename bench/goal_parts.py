@@ -22,10 +22,6 @@ PART_FIGURES: dict[str, tuple[str, ...]] = {
     "peer-stateless": ("peer-stateless-batching", "peer-stateless-apply"),
     "scaling": ("scaling",),
 }
-# Goal 1's pair and goal 3's pair run back to back, so the machine's load drifts least between them.
-GOAL_PART_ORDER = (
-    "hotspot-engine,hotspot-stage,peer-hotspots,stateless,peer-stateless,redaction,latency,scaling"
-)
 REDACTION_EVENTS = 20_000
 
 

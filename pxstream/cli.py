@@ -31,7 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "connectors.cli",
     "sinks.cli",
     "grafana.cli",
-    "bench.cli",
+    "bench.command",
     "pxstream.web.cli",
 )
 

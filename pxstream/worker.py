@@ -1,9 +1,9 @@
 """`pxstream worker`: the whole pipeline in one foreground process.
 
-The composition root for the stream processor: the Faust app (tagging and hotspot agents) plus
-the ClickHouse sink, which lives in `sinks/` and so may only be joined up here. The sink runs on
-its own thread with its own event loop, so its blocking inserts never hold up the Faust agents'
-loop (and a slow ClickHouse never delays a hotspot alert).
+The composition root for the stream processor: the Faust app (hosting the tagging and hotspot
+stages) plus the ClickHouse sink, which lives in `sinks/` and so may only be joined up here. The
+sink runs on its own thread with its own event loop, so its blocking inserts never hold up the
+stages' loop (and a slow ClickHouse never delays a hotspot alert).
 
 Failures a person at the terminal can act on end in one line and a non-zero exit, before anything
 starts: an invalid rules file (ConfigError, exit 2) and an unreachable broker (exit 3, within

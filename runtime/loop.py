@@ -309,6 +309,12 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
         revoked = list(revoked)
+        # A tenant with `settle` (optional) finishes the flush under way first, so its offsets are
+        # committed here and no other member starts on state this one is still writing.
+        settle = getattr(self.loop.tenant, "settle", None)
+        if settle is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settle(), self.loop.config.shutdown_timeout_s)
         await self.loop._commit(revoked)
         self.loop.tenant.on_revoked(revoked)
 

@@ -69,13 +69,26 @@ async def send_batched(producer: Any, topic: str, records: Iterable[Record]) -> 
         by_partition.setdefault(partitions[index], []).append(record)
     futures: list[Awaitable[Any]] = []
     for partition, items in by_partition.items():
-        batch = producer.create_batch()
-        for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record for {topic!r} is larger than the producer's batch size")
+        futures += await send_to_partition(producer, topic, partition, items)
+    return futures
+
+
+async def send_to_partition(
+    producer: Any, topic: str, partition: int, records: Iterable[Record]
+) -> list[Awaitable[Any]]:
+    """Queue every (key, value) for one named partition of `topic` in as few record batches as
+    the producer's batch size allows (one, usually: Kafka appends a record batch whole); return
+    one future per batch. For a log whose partition is not its key's, such as a state changelog
+    that lives beside its input partition."""
+    futures: list[Awaitable[Any]] = []
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start anew
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"a record for {topic!r} is larger than the producer's batch size")
+    if batch.record_count():
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
 

@@ -8,20 +8,26 @@ and tests need: from the start while something is still writing, until a count h
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from runtime.admin import partitions
 
 
 async def read_to_end(
-    bootstrap: str, topic: str, *, last: int | None = None, max_records: int = 2000
+    bootstrap: str,
+    topic: str,
+    *,
+    last: int | None = None,
+    max_records: int = 2000,
+    only: Collection[int] | None = None,
 ) -> AsyncIterator[list[Any]]:
     """Yield batches of ConsumerRecords from each partition's start (or its `last` records) up to
-    the end offset it had when the read began. A missing topic yields nothing."""
+    the end offset it had when the read began; `only` limits it to those partition numbers. A
+    missing topic yields nothing."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
+    tps = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic) if only is None or p in only]
     if not tps:
         return
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)

@@ -45,7 +45,10 @@ class Tenant(Protocol):
     def on_assigned(self, partitions: Iterable[Any]) -> None: ...
 
     def on_revoked(self, partitions: Iterable[Any]) -> None:
-        """Drop what is held for these partitions: their next owner re-reads it."""
+        """Drop what is held for these partitions: their next owner re-reads it.
+
+        A tenant may also define ``async def settle(self)``: awaited at a revocation before the
+        loop commits, until a flush under way has finished (docs/runtime.md)."""
 
     def on_paused(self, paused: bool) -> None:
         """The loop paused (True) or resumed (False) fetching because of backpressure."""

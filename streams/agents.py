@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime.admin import CommittedOffsets
@@ -41,7 +42,7 @@ COMMIT_INTERVAL_S: Final = 1.0
 # supervisor restarts it, rather than leave a process that looks alive and tags nothing.
 MAX_DELIVERY_FAILURES: Final = 5
 # Records tagged between two yields to the event loop: about 10–15 ms of work on a free core,
-# so a stage sharing the loop (the hotspot agent, the web server) waits no longer than that.
+# so a stage sharing the loop (the hotspot stage, the web server) waits no longer than that.
 SLICE_RECORDS: Final = 100
 
 
@@ -101,7 +102,7 @@ class TaggingSink(BatchingSink):
                         self.config.dlq_topic,
                         [(dead.record.key, dead.value) for dead in result.dead],
                     )
-                # Let the hotspot agent, /healthz and the clients' I/O run between slices: a
+                # Let the hotspot stage, /healthz and the clients' I/O run between slices: a
                 # backlog's full batch would otherwise hold the event loop for its whole tagging
                 # time, which on a busy machine is seconds (docs/stateless-speed.md).
                 await asyncio.sleep(0)
@@ -143,9 +144,15 @@ def tagging_loop(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -
 
 
 def register_tagging_agent(
-    app: faust.App, settings: Settings, config: WorkerConfig, pipeline: Pipeline, health: Health
+    app: faust.App,
+    settings: Settings,
+    config: WorkerConfig,
+    pipeline: Pipeline,
+    health: Health,
+    also: Sequence[ConsumeLoop] = (),
 ) -> ConsumeLoop:
-    """Run the tagging loop as a task of the Faust app, and keep lag and health up to date."""
+    """Run the tagging loop as a task of the Faust app, and keep lag and health up to date (of the
+    tagging loop and of the other stages' loops in `also`)."""
     loop = tagging_loop(settings, config, pipeline)
     metrics = pipeline_metrics()
 
@@ -157,7 +164,9 @@ def register_tagging_agent(
     @app.timer(LAG_INTERVAL_S)
     async def measure_lag() -> None:
         positions = await loop.positions()
-        # Partitions the Faust consumer holds (the hotspot agents' input) count too.
+        for other in also:
+            positions.update(await other.positions())
+        # Partitions the Faust consumer holds count too (none of the stages' inputs today).
         faust_consumer = app.consumer
         await faust_committed.refresh()
         for tp in faust_consumer.assignment():

@@ -45,7 +45,7 @@ def create_app(
     pipeline: Pipeline | None = None,
     rules: Any = None,
 ) -> faust.App:
-    """Build the worker app: the tagging agent, `/metrics` and `/healthz`, and the hotspot agents.
+    """Build the worker app: the tagging stage, `/metrics` and `/healthz`, and the hotspot stage.
 
     `rules` is a loaded RuleSet; when None and `config.hotspots`, the rules file named by the
     settings is loaded here and a bad one raises ConfigError before anything connects.
@@ -86,12 +86,11 @@ def create_app(
         web_in_thread=False,
     )
     health = Health()
-    register_tagging_agent(app, settings, config, pipeline or _default_pipeline(), health)
-    register_views(app, health)
+    loops = []
     if config.hotspots and rules is not None:
         from streams.hotspots.agent import attach
 
-        attach(
+        hotspots = attach(
             app,
             settings,
             rules,
@@ -101,8 +100,14 @@ def create_app(
             quiet_after_s=config.hotspot_quiet_after_s,
             batch_size=config.hotspot_batch_size,
             batch_within_s=config.hotspot_batch_within_s,
+            session_timeout_s=config.session_timeout_s,
+            replication_factor=config.replication_factor,
             pusher_config=_pusher_config(settings, config),
         )
+        if hotspots is not None and hotspots.loop is not None:
+            loops.append(hotspots.loop)
+    register_tagging_agent(app, settings, config, pipeline or _default_pipeline(), health, also=loops)
+    register_views(app, health)
     return app
 
 

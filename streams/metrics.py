@@ -4,7 +4,7 @@ Names are fixed because infra's Prometheus alert rules use them. Every label val
 closed set (source enum, reason codes, redaction kinds, topic/partition of our own topics), so no
 label ever carries personal data and cardinality stays bounded whatever the input says.
 
-Metrics live on prometheus_client's default registry, once per process: the hotspot agents and
+Metrics live on prometheus_client's default registry, once per process: the hotspot stage and
 the sink register theirs there too, and the worker's `/metrics` page serves that one registry.
 """
 

@@ -35,7 +35,7 @@ class WorkerConfig:
     # partition must be quiet before the wall clock may move its watermark (a quiet ward resolves).
     hotspot_tick_interval_s: float = 2.0
     hotspot_quiet_after_s: float = 5.0
-    # The hotspot agent's batches: each touched key is read and written once per batch, so larger
+    # The hotspot stage's batches: each touched key is read and written once per batch, so larger
     # batches cost less per event; `within` bounds how long a part-filled batch waits (alert latency).
     hotspot_batch_size: int = 1000
     hotspot_batch_within_s: float = 0.05

@@ -1,14 +1,12 @@
-"""The hotspot table as the engine sees it, and the alert transitions already published.
+"""The hotspot state as the engine sees it, and the alert transitions already published.
 
-Both sit between Faust and the engine: the engine reads and writes a plain mapping, and a replay
-after a crash must not publish an alert transition Kafka already has.
+Both sit between the stored bytes and the engine: the engine reads and writes a plain mapping of
+decoded values, and a replay after a crash must not publish an alert transition Kafka already has.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import weakref
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -19,30 +17,9 @@ from runtime.tail import read_to_end
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def writing_as(event: Any) -> Iterator[None]:
-    """Make ``event`` Faust's current event while writing the table.
-
-    Faust chooses a table write's changelog partition (and RocksDB partition) from the current
-    event; in a batch from ``take_events`` that is not set per event, so writes for one partition's
-    events are made under that partition's last event. Faust keeps it in a private context variable.
-
-    It stays private API on purpose: Faust's RocksDB store picks the partition database of a
-    write from the current event too (``Store._set``), and Faust offers no public way to name the
-    partition of a table write; the alternative, iterating the stream event by event so Faust sets
-    it, is the per-event cost this stage was rewritten to avoid.
-    """
-    from faust.streams import _current_event
-
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 class TableState(MutableMapping[str, Any]):
-    """A Faust table (bytes keys and values) seen as str → JSON value, encoded with orjson."""
+    """A bytes → bytes table (a partition's store, streams/hotspots/changelog.py; Faust's table
+    before) seen as str → JSON value, encoded with orjson: the changelog's bytes."""
 
     def __init__(self, table: Any) -> None:
         self.table = table

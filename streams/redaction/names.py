@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Final
 
 from streams.redaction import wordlists as w
-from streams.redaction.windows import match_at, occurrences
+from streams.redaction.windows import match_at
 from streams.redaction.wordlists import word_set
 
 Span = tuple[str, int, int]
@@ -265,6 +266,9 @@ _CUES: Final[tuple[tuple[re.Pattern[str], _Decide, frozenset[str], _Starts], ...
 )
 
 
+# A text with none of these has no cue for any pattern above.
+_ANY_CUE_WORD: Final = frozenset().union(*(cue for _, _, cue, _ in _CUES))
+
 # Every word a gate of this module asks about: the redactor keeps only these of a text's words.
 GATE_WORDS: Final = frozenset().union(_FIRST_NAMES_LOWER, _ALL_START_WORDS, *(cue for _, _, cue, _ in _CUES))
 
@@ -272,6 +276,21 @@ GATE_WORDS: Final = frozenset().union(_FIRST_NAMES_LOWER, _ALL_START_WORDS, *(cu
 def _start_words(words: frozenset[str]) -> frozenset[str]:
     """The cue words the text holds (a small set, not a copy of every word of a letter)."""
     return _ALL_START_WORDS.intersection(words)
+
+
+@cache
+def _literals_by_word(starts: _Starts) -> dict[str, tuple[bytes, ...]]:
+    return dict(starts)
+
+
+def _places(lower: bytes, literal: bytes) -> list[int]:
+    """Every place ``literal`` occurs in ``lower``, inside words too (a superset), ascending."""
+    places = []
+    at = lower.find(literal)
+    while at >= 0:
+        places.append(at)
+        at = lower.find(literal, at + 1)
+    return places
 
 
 def _matches(
@@ -290,13 +309,13 @@ def _matches(
     if lower is None:
         return pattern.finditer(text)
     found = {} if found is None else found
+    literals_by_word = _literals_by_word(starts)
     places: set[int] = set()
-    for word, literals in starts:
-        if word in present:
-            for literal in literals:
-                if literal not in found:
-                    found[literal] = occurrences(lower, (literal,))
-                places.update(found[literal])
+    for word in present:  # the few cue words the text holds, not every cue word of the pattern
+        for literal in literals_by_word.get(word, ()):
+            if literal not in found:
+                found[literal] = _places(lower, literal)
+            places.update(found[literal])
     return match_at(pattern, text, sorted(places))
 
 
@@ -330,6 +349,8 @@ def find_names(
     character (``encode("ascii", "replace")``) when it has the text's positions: the cue
     patterns are then tried only where their cue words occur.
     """
+    if words.isdisjoint(_ANY_CUE_WORD):  # most feedback: no title, role, sign-off or relative
+        return _first_names(text) if first_names and not words.isdisjoint(_FIRST_NAMES_LOWER) else []
     spans: list[Span] = []
     present = _start_words(words)
     found: dict[bytes, list[int]] = {}

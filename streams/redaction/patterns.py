@@ -78,23 +78,12 @@ HOSPITAL_LABELLED: Final = re.compile(
     r"|(?:hospital|hosp\.?|unit|patient|pt|PAS|case\s{1,2}notes?|medical\s{1,2}records?)"
     r"\s{0,2}(?:number|num|no\.?|id|#))"
     r"(?:" + _GAP + r"(?:is|was|:|#|=|-)" + _GAP + r"|\s{1,3}|(?<=[#.]))"
-    r")(?P<id>[A-Za-z]{0,4}+[ -]?\d{1,12}+(?:[ -]?\d{1,12}+){0,4}[A-Za-z]?)(?![A-Za-z0-9])",
+    r")(?P<id>(?P<id_start>[A-Za-z]{0,4}+[ -]?)\d{1,12}+(?:[ -]?\d{1,12}+){0,4}[A-Za-z]?)(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-# What HOSPITAL_LABELLED starts with, in lower case ("m." for M.R.N.): it is tried only there.
-HOSPITAL_LABELS: Final = (
-    b"mrn",
-    b"m.",
-    b"rxn",
-    b"crn",
-    b"hosp",
-    b"unit",
-    b"patient",
-    b"pt",
-    b"pas",
-    b"case",
-    b"medical",
-)
+# What HOSPITAL_LABELLED starts with, in lower case ("m." for M.R.N.): a window before a number
+# that holds none of these is not scanned.
+HOSPITAL_LABELS: Final = re.compile(rb"mrn|m\.|rxn|crn|hosp|unit|patient|pt|pas|case|medical")
 # A letter prefix glued to (or one space before) six or more digits: "K123456", "RX1234567".
 HOSPITAL_BARE: Final = re.compile(
     r"(?<![\w/-])(?P<letters>[A-Za-z]{1,3}+)(?P<space> ?)(?P<digits>\d{6,10}+)[A-Za-z]?(?![\w/-])"

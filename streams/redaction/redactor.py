@@ -14,10 +14,9 @@ whole call is O(length of the text): docs/redaction.md, tests/unit/test_redactio
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from string import ascii_lowercase
 from typing import Final
 
@@ -25,7 +24,7 @@ from streams.redaction import patterns as p
 from streams.redaction.names import GATE_WORDS, find_names
 from streams.redaction.normalise import normalise
 from streams.redaction.numbers import Span, digit_runs, find_numbers, is_valid_nhs_number
-from streams.redaction.windows import around, bounds, finditer_near, match_at, merge, occurrences
+from streams.redaction.windows import around, bounds, finditer_near, match_at, merge
 
 MARKERS: Final[dict[str, str]] = {
     "nhs_number": "[NHS_NUMBER]",
@@ -64,73 +63,98 @@ class _Text:
         lower = text.lower()
         # one byte per character: non-ASCII becomes "?", which is neither a digit nor a letter
         raw = lower.encode("ascii", "replace")
-        # the words of p.WORD_SPLIT (anything but a-z and ' splits them), by C string methods
-        kept = raw.translate(_NOT_WORD_TO_SPACE)
+        # the words: runs of a-z, found by C string methods (anything else, the apostrophe too,
+        # splits them, so "'Dr Smith'" and "o'mr jones" give "dr" and "mr")
+        kept = raw.translate(_NOT_LETTER_TO_SPACE)
         # only the words some gate asks about are kept: a letter has hundreds of words, and a
         # set of all of them cost more than every detector's work on most letters
         words = _GATE_WORDS.intersection(kept.decode("ascii").split())
-        if b"'" in kept:
-            words = words.union(_GATE_WORDS.intersection(_apostrophe_parts(kept)))
+        if b"'" in raw and (spelt_with_apostrophes := _whole_words_with_apostrophes(raw)):
+            words = words.union(spelt_with_apostrophes)
         same_positions = len(lower) == len(text)
         runs = digit_runs(text, raw if same_positions else None)
         return cls(text, words, raw if same_positions else None, runs, label)
 
-    def near_digits(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
-        """``pattern.finditer(text)`` for a pattern whose every match holds a digit (windows.py)."""
+    def near_digits(
+        self, pattern: re.Pattern[str], runs: list[tuple[int, int]] | None = None
+    ) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)`` for a pattern whose every match holds a digit (windows.py),
+        or holds one of ``runs`` when the caller knows that only those can be part of a match."""
         limits = bounds(pattern)
-        starts = merge(around(self.digit_runs, limits.width), len(self.text))
+        starts = merge(around(self.digit_runs if runs is None else runs, limits.width), len(self.text))
         return finditer_near(pattern, self.text, starts, limits.reach)
 
-    def at_labels_near_digits(
-        self, pattern: re.Pattern[str], labels: tuple[bytes, ...]
+    def before_digits(
+        self, pattern: re.Pattern[str], group: str, labels: re.Pattern[bytes] | None = None
     ) -> Iterator[re.Match[str]]:
-        """``pattern.finditer(text)`` for a pattern that starts with one of ``labels`` (lower
-        case) and holds a digit: tried only where a label occurs within reach of a digit."""
-        if self.lower is None:
-            return self.near_digits(pattern)
-        limits = bounds(pattern)
-        windows = merge(around(self.digit_runs, limits.width), len(self.text))
-        ends = [end for _, end in windows]
+        """``pattern.finditer(text)`` for a pattern whose every match has ``group`` end right before
+        a digit that starts a run (the label of "MRN 1234567" before its number).
+
+        A match then starts at most ``bounds(pattern, group).lead`` characters before the start of
+        a run of digits, a much narrower window than the widest match before any digit (38
+        characters instead of 103 for a labelled hospital number). ``labels``, when given, match
+        (in the lower case) what every match starts with: the pattern is then tried only where one
+        of them starts in a window (overlapping ones too), found by a search of a few dozen bytes,
+        not at every position of the window and of the ``reach`` after it.
+        """
+        limits = bounds(pattern, group)
+        windows = merge(((first - limits.lead, first + 1) for first, _ in self.digit_runs), len(self.text))
+        lower = self.lower
+        if labels is None or lower is None:
+            return finditer_near(pattern, self.text, windows, limits.reach)
+        longest = bounds(labels).width
         starts = []
-        for at in occurrences(self.lower, labels):
-            window = bisect_right(ends, at)
-            if window < len(windows) and windows[window][0] <= at:
-                starts.append(at)
+        for first, stop in windows:
+            end = stop + longest - 1  # a label that starts before ``stop`` ends before this
+            found = labels.search(lower, first, end)
+            while found is not None and found.start() < stop:
+                starts.append(found.start())
+                found = labels.search(lower, found.start() + 1, end)
         return match_at(pattern, self.text, starts)
 
     def at_house_numbers(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         """``pattern.finditer(text)`` for the address patterns, tried only where they can start.
 
-        Both start with ``\\d{1,4}`` followed by a letter, comma or space, so a match takes its
-        run of digits to the run's end: it can only start among the last four digits of a run.
+        Both start with ``\\d{1,4}[A-Za-z]?,?\\s`` so a match takes its run of digits to the run's
+        end, and the run is followed by a letter, a comma or a space: it can only start among the
+        last four digits of such a run (most runs, in dates, times and amounts, are not). What
+        follows the digits is the same from each of those four starts, so either the first of them
+        matches (and a scan resumes after the match, past the other three) or none does: only the
+        first is tried.
         """
-        starts = [at for first, end in self.digit_runs for at in range(max(first, end - 4), end)]
-        return match_at(pattern, self.text, starts)
+        text = self.text
+        starts = []
+        for first, end in self.digit_runs:
+            after = text[end : end + 1]
+            if after.isalpha() or after.isspace() or after == ",":
+                starts.append(max(first, end - 4))
+        return match_at(pattern, text, starts)
 
 
-def _apostrophe_parts(kept: bytes) -> list[str]:
-    """The parts of the words that hold an apostrophe ("'dr" gives "dr", "o'neill's" gives "o",
-    "neill", "s"), read beside each apostrophe (a few per text), not by visiting every word.
-
-    The split keeps apostrophes inside words ("i'm"), so a cue quoted or after an apostrophe
-    ("'Dr Smith'") was not among the words and its gate skipped the detector: the parts are
-    words too.
-    """
-    chunks = kept.split(b"'")
-    parts: set[bytes] = set()
-    for before, after in pairwise(chunks):
-        if before[-1:].isalpha():
-            parts.add(before.rsplit(None, 1)[-1])
-        if after[:1].isalpha():
-            parts.add(after.split(None, 1)[0])
-    return [part.decode("ascii") for part in parts]
+def _whole_words_with_apostrophes(raw: bytes) -> list[str]:
+    """The gate words spelt with an apostrophe ("i'm") that stand as a whole word, a run of a-z
+    and apostrophes, in the lower-cased text: the words above are split at apostrophes too."""
+    found = []
+    for word in _GATE_WORDS_WITH_APOSTROPHES:
+        literal = word.encode("ascii")
+        at = raw.find(literal)
+        while at >= 0:
+            end = at + len(literal)
+            if raw[at - 1 : at] not in _WORD_BYTES and raw[end : end + 1] not in _WORD_BYTES:
+                found.append(word)
+                break
+            at = raw.find(literal, at + 1)
+    return found
 
 
 # Every word a gate asks about ("at" and "dot" for written-out e-mail addresses).
 _GATE_WORDS: Final = frozenset().union({"at", "dot"}, p.HOSPITAL_GATE, p.DOB_GATE, p.STREET_TYPES, GATE_WORDS)
 
-# bytes: a-z and ' stay (the text is lower-cased already), everything else splits words
-_NOT_WORD_TO_SPACE: Final = bytes(code if chr(code) in ascii_lowercase + "'" else 32 for code in range(256))
+# bytes: a-z stay (the text is lower-cased already), everything else splits words
+_NOT_LETTER_TO_SPACE: Final = bytes(code if chr(code) in ascii_lowercase else 32 for code in range(256))
+_GATE_WORDS_WITH_APOSTROPHES: Final = tuple(sorted(word for word in _GATE_WORDS if not word.isalpha()))
+# what continues a word spelt with an apostrophe: a letter or another apostrophe (b"" at either end)
+_WORD_BYTES: Final = frozenset(bytes([code]) for code in b"abcdefghijklmnopqrstuvwxyz'")
 
 
 def _emails(source: _Text) -> list[Span]:
@@ -164,7 +188,7 @@ def _hospital_labelled(source: _Text) -> list[Span]:
     if source.words.isdisjoint(p.HOSPITAL_GATE):
         return []
     spans: list[Span] = []
-    for match in source.at_labels_near_digits(p.HOSPITAL_LABELLED, p.HOSPITAL_LABELS):
+    for match in source.before_digits(p.HOSPITAL_LABELLED, "id_start", p.HOSPITAL_LABELS):
         if sum(ch.isdigit() for ch in match.group("id")) >= 4:
             spans.append(("hospital_number", match.start("id"), match.end("id")))
     return spans
@@ -193,10 +217,18 @@ def _dates_of_birth(source: _Text) -> list[Span]:
     return [("dob", m.start("date"), m.end("date")) for m in source.near_digits(p.DOB)]
 
 
+def _inward_code_runs(source: _Text) -> list[tuple[int, int]]:
+    """The runs of digits a postcode can hold: every match ends with its inward code, a digit
+    followed by two letters ("4AB", "0AA"), and that digit ends its run. Most runs (dates, times,
+    amounts) are not followed by two letters, so their windows are never scanned."""
+    text = source.text
+    return [(first, end) for first, end in source.digit_runs if text[end : end + 2].isalpha()]
+
+
 def _postcodes(source: _Text) -> list[Span]:
     text = source.text
     spans: list[Span] = []
-    for match in source.near_digits(p.POSTCODE):
+    for match in source.near_digits(p.POSTCODE, _inward_code_runs(source)):
         found = match.group(0)
         if not found.isupper() and found[-2:].lower() in p.ORDINAL_SUFFIXES:
             continue  # "T2 3rd level", "q1 2nd floor": ordinals, not postcodes
@@ -318,20 +350,28 @@ def redact_label(text: str) -> Redaction:
 
 
 def _redact(text: str, *, label: bool) -> Redaction:
-    folded = normalise(text)
-    source = _Text.of(folded.text, label=label)
+    # ASCII text, most feedback, is its own detection text: no folding, no position map
+    folded = None if text.isascii() else normalise(text)
+    source = _Text.of(text if folded is None else folded.text, label=label)
+    # every detector's spans in priority order (most feedback has none: nothing more to do)
+    found = [
+        span
+        for detect in (_DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS)
+        for span in detect(source)
+    ]
+    if not found:
+        return Redaction(text, {})
     accepted = _Accepted()
-    for detect in _DETECTORS if source.digit_runs else _DETECTORS_WITHOUT_DIGITS:
-        for kind, start, end in detect(source):
-            if end > start:
-                accepted.add(kind, start, end)
+    for kind, start, end in found:
+        if end > start:
+            accepted.add(kind, start, end)
     if not accepted.starts:
         return Redaction(text, {})
     pieces: list[str] = []
     counts: dict[str, int] = {}
     done = 0
     for kind, start, end in zip(accepted.kinds, accepted.starts, accepted.ends, strict=True):
-        original_start, original_end = folded.span(start, end)
+        original_start, original_end = (start, end) if folded is None else folded.span(start, end)
         pieces.append(text[done:original_start])
         pieces.append(MARKERS[kind])
         counts[kind] = counts.get(kind, 0) + 1

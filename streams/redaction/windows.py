@@ -81,18 +81,28 @@ def bounds(pattern: re.Pattern[str], cue_group: str | None = None) -> Bounds:
 
 
 def _lead_to_group_end(tree: Any, group: int) -> int:
-    """The widest stretch from the match start to the end of ``group``, for a group on the top level.
-
-    Everything before the group and the group itself, summed: the cue patterns all start with
-    their cue group, preceded at most by look-aheads and ``\\b`` (which take no characters).
+    """The widest stretch from the match start to the end of ``group``: everything before the
+    group and the group itself, summed. The group must lie on the pattern's first path: on its
+    top level or inside groups on it (not inside a repeat or an alternative), since only then
+    does every match pass through it after exactly those nodes.
     """
+    lead = _lead_in(tree.data, tree.state, group)
+    if lead is None:
+        raise ValueError(f"group {group} is not on the first path of the pattern")
+    return lead
+
+
+def _lead_in(items: list, state: Any, group: int) -> int | None:
     total = 0
-    for op, av in tree.data:
-        node = sre_parser.SubPattern(tree.state, [(op, av)])
-        total += node.getwidth()[1]
-        if op is sre_constants.SUBPATTERN and av[0] == group:
-            return total
-    raise ValueError(f"group {group} is not on the top level of the pattern")
+    for op, av in items:
+        if op is sre_constants.SUBPATTERN:
+            if av[0] == group:
+                return total + sre_parser.SubPattern(state, [(op, av)]).getwidth()[1]
+            inner = _lead_in(av[-1].data, state, group)
+            if inner is not None:
+                return total + inner
+        total += sre_parser.SubPattern(state, [(op, av)]).getwidth()[1]
+    return None
 
 
 def merge(windows: Iterable[Window], length: int) -> list[Window]:
@@ -134,21 +144,6 @@ def around(anchors: Iterable[Window], before: int) -> Iterator[Window]:
     """Where a match can start when it holds an anchor ``[a, b)`` within ``before`` of its start."""
     for start, end in anchors:
         yield start - before, end
-
-
-def occurrences(lower: bytes, literals: Iterable[bytes]) -> list[int]:
-    """Every place each literal occurs in the lower-cased text, inside words too (a superset), sorted.
-
-    ``lower`` is the lower case one byte per character (``encode("ascii", "replace")``): the
-    same positions, and a byte search is several times faster than a search of the string.
-    """
-    found: set[int] = set()
-    for literal in literals:
-        at = lower.find(literal)
-        while at >= 0:
-            found.add(at)
-            at = lower.find(literal, at + 1)
-    return sorted(found)
 
 
 def match_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:

@@ -117,7 +117,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
         producer.start()
         for fraction in (0.25, 0.6)[:kills]:
             wait_for(
-                lambda f=fraction: committed(bootstrap, worker.app_id, tagged_topic) >= f * EVENTS,
+                lambda f=fraction: committed(bootstrap, worker.group, tagged_topic) >= f * EVENTS,
                 120,
                 f"worker to commit {fraction:.0%} of the feed",
                 interval=0.05,
@@ -126,7 +126,7 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
             worker.start()
         wait_for(produced.is_set, 120, "the whole feed produced")
         wait_for(
-            lambda: committed(bootstrap, worker.app_id, tagged_topic) >= EVENTS,
+            lambda: committed(bootstrap, worker.group, tagged_topic) >= EVENTS,
             120,
             "worker to commit the whole feed",
         )

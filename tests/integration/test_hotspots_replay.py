@@ -35,7 +35,7 @@ def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, boot
         try:
             worker.start()
             wait_for(
-                lambda: committed(bootstrap, worker.app_id, tagged_topic) >= len(events),
+                lambda: committed(bootstrap, worker.group, tagged_topic) >= len(events),
                 120,
                 f"{name} to commit the feed",
             )

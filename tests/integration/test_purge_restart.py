@@ -1,10 +1,12 @@
-"""A new Kafka under an old worker: the worker starts anyway, rebuilds its tables and counts afresh.
+"""A new Kafka under an old worker: the worker starts anyway, rebuilds its state and counts afresh.
 
 The careless operator's sequence, on a private stack (its own data dir and ports): run the worker
-with hotspot tables, purge Kafka (only Kafka, so the worker's RocksDB tables survive, as they did
-after every `infra down --purge` before), bring Kafka back empty and start the worker again. Faust
-alone stops it with ConsistencyError at every start; pxstream discards the stale partitions with
-one warning each and goes on. Then the whole purge, which must say what it deletes.
+with hotspot state, purge Kafka (only Kafka, so the worker's data directory survives, as it did
+after every `infra down --purge` before), bring Kafka back empty and start the worker again. When
+the hotspot state lived in Faust's RocksDB tables, Faust alone stopped it with ConsistencyError at
+every start. The hotspot stage now keeps no local copy: it rebuilds each partition's state from its
+changelog as Kafka has it, once per partition, and goes on. Then the whole purge, which must say
+what it deletes.
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from bench.pipeline import _wait_hotspots_caught_up
 from infra.broker import KafkaBroker
 from infra.config import InfraConfig
 from runtime.produce import produce
+from runtime.tail import end_offsets
 from schemas.settings import Settings
+from streams.hotspots.changelog import changelog_topic
 from streams.worker_config import WorkerConfig, ensure_topics
 from tests.integration.test_infra_cli import kafka_jars, private_stack, pxstream  # noqa: F401 - fixtures
 from tests.support.kafka import topic_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RULES = Path(__file__).resolve().parents[2] / "infra" / "rules" / "demo.yaml"
+# streams/hotspots/stage.py logs each partition's recovery; a new or emptied changelog gives 0 keys.
+RECOVERED_EMPTY = r"hotspot partition (\d+): 0 keys recovered from \S+-hotspot-state-changelog"
 
 
 def _worker(settings: Settings, config: WorkerConfig, data_dir: Path, log: Path) -> WorkerProcess:
@@ -65,11 +71,12 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
     with first:
         first.wait_assigned(timeout_s=120)
         _wait_hotspots_caught_up(first, 60, timeout_s=120)
-    tables = data_dir / "worker" / config.app_id
-    stores = sorted(p.name for p in tables.rglob("*.db"))
-    assert stores, f"no RocksDB partitions under {tables}"
+    # The state lives in the changelog (streams/hotspots/changelog.py), nowhere local.
+    changelog = changelog_topic(config.app_id)
+    assert any(asyncio.run(end_offsets(settings.kafka_bootstrap, changelog)).values()), changelog
+    assert not list((data_dir / "worker").rglob("*.db")), "a local table the worker would trust"
 
-    # Only Kafka: the worker's tables survive, ahead of changelogs that no longer exist.
+    # Only Kafka: the worker's data directory survives, its state's changelog does not.
     down = pxstream(env, "down", "kafka", "--purge")
     assert down.returncode == 0, down.stderr
     assert (data_dir / "worker").exists()
@@ -85,9 +92,9 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
         assert second.health() is not None
     log = (tmp_path / "second.log").read_text()
     assert "ConsistencyError" not in log
-    warned = re.findall(r"local table (\S+) partition (\d+) discarded and rebuilt from its changelog", log)
-    assert warned, log[-3000:]
-    assert len(warned) == len(set(warned))  # once per partition
+    rebuilt = re.findall(RECOVERED_EMPTY, log)
+    assert rebuilt, log[-3000:]
+    assert len(rebuilt) == len(set(rebuilt))  # once per partition
 
     # The whole purge names everything it deletes, the worker's tables included.
     down = pxstream(env, "down", "--purge")
@@ -100,7 +107,7 @@ def test_worker_survives_a_purged_kafka_and_purge_says_what_it_deletes(
 
 
 def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """Same cluster, deleted topics: the offsets, not the cluster id, show the tables are ahead."""
+    """Same cluster, deleted changelog: the state is rebuilt from the changelog as it is now."""
     from bench.harness import unique_prefix
     from runtime.admin import delete_topics
 
@@ -126,9 +133,7 @@ def test_worker_survives_its_changelog_topics_being_deleted(kafka_bootstrap: str
             _wait_hotspots_caught_up(second, 10, timeout_s=120)
         log = (tmp_path / "second.log").read_text()
         assert "ConsistencyError" not in log
-        assert re.search(r"discarded and rebuilt from its changelog: it has applied changelog offset", log), (
-            log[-3000:]
-        )
+        assert re.search(RECOVERED_EMPTY, log), log[-3000:]
     finally:
         names = _topics_named(kafka_bootstrap, prefix) + _topics_named(kafka_bootstrap, f"{config.app_id}-")
         asyncio.run(delete_topics(kafka_bootstrap, names))

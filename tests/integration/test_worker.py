@@ -302,6 +302,8 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
     event still counts exactly once."""
     import random
 
+    from streams.hotspots.agent import hotspot_group
+    from streams.hotspots.changelog import changelog_topic
     from streams.hotspots.engine import HotspotEngine
     from streams.hotspots.rules import load_rules
     from tests.support.hotspots import read_alerts, read_table
@@ -340,7 +342,9 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
     try:
         wait_for(
             lambda: (lambda done, size: size >= len(raw) and done == size)(
-                *hotspot_committed(settings.kafka_bootstrap, config.app_id, config.tagged_topic)
+                *hotspot_committed(
+                    settings.kafka_bootstrap, hotspot_group(config.app_id), config.tagged_topic
+                )
             ),
             240,
             "the hotspot stage to commit all of feedback.tagged",
@@ -360,7 +364,7 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
             for rule_id, counts in brute_force(rules, partition_inputs).items()
             for key, count in counts.items()
         }
-        changelog = f"{config.app_id}-hotspot-state-changelog"
+        changelog = changelog_topic(config.app_id)
 
         def actual() -> dict[tuple[str, Any], int]:
             state = read_table(settings.kafka_bootstrap, changelog)

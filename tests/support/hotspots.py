@@ -19,6 +19,8 @@ import orjson
 from bench.harness import WorkerProcess
 from infra.procs import free_port
 from schemas.settings import Settings
+from streams.hotspots.agent import hotspot_group
+from streams.hotspots.changelog import changelog_topic
 from streams.worker_config import WorkerConfig, ensure_topics
 from tests.support.kafka import read_all
 from tests.support.processes import StageProcess
@@ -163,7 +165,12 @@ class HotspotWorker(StageProcess):
 
     @property
     def changelog_topic(self) -> str:
-        return f"{self.app_id}-hotspot-state-changelog"
+        return changelog_topic(self.app_id)
+
+    @property
+    def group(self) -> str:
+        """The consumer group whose committed offsets say how far the hotspot stage has counted."""
+        return hotspot_group(self.app_id)
 
     def start(self) -> HotspotWorker:
         self.starts += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -76,3 +78,13 @@ def test_each_registry_entry_names_the_command_its_module_registers(entry: Conne
         assert runner.TYPES[entry.name] == (entry.module, entry.run_options)
     else:
         assert entry.name not in runner.TYPES
+
+
+def test_offering_the_bench_command_does_not_import_the_benchmark() -> None:
+    """A benchmark module that fails to import must break `pxstream bench` alone, not the worker."""
+    code = (
+        "import sys; from pxstream import cli; cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('bench')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "['bench', 'bench.command', 'bench.part_names']"

@@ -43,6 +43,9 @@ HOSTILE_UNITS = (
     "MRN 1234567 K123456 ",
     "ＤＲ ＳＭＩＴＨ ",  # fullwidth letters fold to ASCII
     "İ Dr Ann ",  # a character whose lower case is two characters long
+    "MRN 1 pt no 2 hosp 3 ",  # a label before every run of digits
+    "A1 1AB 2CD ",  # every run followed by two letters: every postcode window scanned
+    "1 a, 22 b 333c, ",  # every run followed by a letter, comma or space: every house number tried
 )
 
 
@@ -80,7 +83,7 @@ def test_a_digit_pattern_scanned_near_digits_finds_what_a_whole_scan_finds(name:
     assert found > 0, f"{name} matched nothing: the comparison proves nothing"
 
 
-def test_labelled_hospital_numbers_tried_at_labels_near_digits_are_what_a_whole_scan_finds() -> None:
+def test_labelled_hospital_numbers_tried_just_before_runs_of_digits_are_what_a_whole_scan_finds() -> None:
     found = 0
     extra = [
         "M.R.N. 1234567",
@@ -88,13 +91,26 @@ def test_labelled_hospital_numbers_tried_at_labels_near_digits_are_what_a_whole_
         "Pt no: 1234",
         "CASE NOTES # 99887",
         "medical  records id 4455",
+        "MRNis1234 and hospitalnumber 5678",
+        "hospital number is ABCD-1234 5678",
     ]
     for text in [*TEXTS, *extra]:
         source = redactor._Text.of(text, label=False)
         whole = _spans(p.HOSPITAL_LABELLED.finditer(text))
-        assert _spans(source.at_labels_near_digits(p.HOSPITAL_LABELLED, p.HOSPITAL_LABELS)) == whole, text[
-            :80
-        ]
+        assert _spans(source.before_digits(p.HOSPITAL_LABELLED, "id_start", p.HOSPITAL_LABELS)) == whole, (
+            text[:80]
+        )
+        found += len(whole)
+    assert found > 5
+
+
+def test_postcodes_scanned_only_near_runs_followed_by_two_letters_are_what_a_whole_scan_finds() -> None:
+    found = 0
+    extra = ["LS14AB", "ls1 4ab", "GIR 0AA", "LS1-4AB", "T2 3rd", "E11 2AB 12/03/2019 LS1 4AB"]
+    for text in [*TEXTS, *extra]:
+        source = redactor._Text.of(text, label=False)
+        whole = _spans(p.POSTCODE.finditer(text))
+        assert _spans(source.near_digits(p.POSTCODE, redactor._inward_code_runs(source))) == whole, text[:80]
         found += len(whole)
     assert found > 5
 
@@ -154,35 +170,34 @@ class _Counting:
     """A pattern that counts the characters its scans may read and the positions it is tried at."""
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
-        self.pattern = pattern
+        self.compiled = pattern
+        self.pattern, self.flags, self.groupindex = pattern.pattern, pattern.flags, pattern.groupindex
         self.read = 0
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None):
         self.read += (len(text) if endpos is None else endpos) - pos
-        return self.pattern.finditer(text, pos, len(text) if endpos is None else endpos)
+        return self.compiled.finditer(text, pos, len(text) if endpos is None else endpos)
 
     def match(self, text: str, pos: int = 0):
         self.read += 1
-        return self.pattern.match(text, pos)
+        return self.compiled.match(text, pos)
 
 
 def _work(text: str) -> int:
-    """Characters read by every windowed scan of ``text``, and positions tried by every cue pattern."""
+    """Characters read by every windowed scan of ``text``, and positions tried by every cue pattern,
+    each through the path the redactor takes for it."""
     source = redactor._Text.of(text, label=False)
     total = 0
-    for pattern in DIGIT_PATTERNS.values():
+    for name, pattern in DIGIT_PATTERNS.items():
         counting = _Counting(pattern)
-        limits = windows.bounds(pattern)
-        starts = windows.merge(windows.around(source.digit_runs, limits.width), len(text))
-        list(windows.finditer_near(counting, text, starts, limits.reach))  # type: ignore[arg-type]
-        total += counting.read
-    for pattern in (p.ADDRESS, p.ADDRESS_ONE_WORD):
-        counting = _Counting(pattern)
-        list(
-            windows.match_at(
-                counting, text, [at for a, b in source.digit_runs for at in range(max(a, b - 4), b)]
-            )
-        )  # type: ignore[arg-type]
+        if name == "HOSPITAL_LABELLED":
+            list(source.before_digits(counting, "id_start", p.HOSPITAL_LABELS))  # type: ignore[arg-type]
+        elif name == "POSTCODE":
+            list(source.near_digits(counting, redactor._inward_code_runs(source)))  # type: ignore[arg-type]
+        elif name in ("ADDRESS", "ADDRESS_ONE_WORD"):
+            list(source.at_house_numbers(counting))  # type: ignore[arg-type]
+        else:
+            list(source.near_digits(counting))  # type: ignore[arg-type]
         total += counting.read
     present = names._start_words(source.words)
     for pattern, starts in CUE_PATTERNS.values():
