@@ -10,7 +10,13 @@ tagger (alert latency p50 ≈ p99 ≈ 1.6–2.6 s) while the process was far fro
 the alert arrives ~70 ms (p50) after the crossing event.
 
 The wait is set on each aiokafka consumer Faust creates for its worker, through the one hook
-Faust has for it; an idle worker then sends about 1/wait fetch requests per second, which is cheap.
+Faust has for it; an idle worker then sends about 1/wait fetch requests per second.
+
+Since the hotspot stage became a runtime tenant, its own consumer asks for ``FETCH_MAX_WAIT_MS``
+(a public aiokafka setting) and no stage reads through Faust's consumer, so the worker no longer
+installs this: at 20 ms Faust's consumer sent about 50 empty fetches a second per worker, each
+costing the broker about 0.7 ms of CPU on a busy machine and the worker a thread waking for the
+GIL (docs/benchmarks.md, "Scaling"). ``install`` stays for a Faust stream that needs it again.
 """
 
 from __future__ import annotations
