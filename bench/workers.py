@@ -5,11 +5,13 @@ the production code unchanged."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.harness import WorkerProcess, process_cpu_seconds
 from bench.pipeline import _metric_sum
@@ -186,3 +188,60 @@ def watch_until_applied(
         except OSError:  # a worker too busy to answer within the timeout: look again next time
             continue
     return samples
+
+
+def summarise_span(first: Sample, last: Sample, events: int) -> dict[str, Any]:
+    """What one run's measured span cost, from its first and last samples: rate, each process's CPU
+    µs per event, each worker's share of both stages, and each worker's event loop's time on a
+    core, waiting for a core and asleep, as shares of the span."""
+    seconds = last.at - first.at
+    workers = range(len(first.workers))
+
+    def per_event(after: float, before: float) -> float:
+        return round(1e6 * (after - before) / events, 1)
+
+    def share_of_span(after: float, before: float) -> float:
+        return round((after - before) / seconds, 3) if not math.isnan(after - before) else float("nan")
+
+    worker_us = [per_event(last.workers[i].cpu_s, first.workers[i].cpu_s) for i in workers]
+    loop_run = [share_of_span(last.workers[i].loop_run_s, first.workers[i].loop_run_s) for i in workers]
+    queued = [share_of_span(last.workers[i].loop_queued_s, first.workers[i].loop_queued_s) for i in workers]
+    broker_us = (
+        per_event(last.broker_cpu_s, first.broker_cpu_s)
+        if last.broker_cpu_s is not None and first.broker_cpu_s is not None
+        else None
+    )
+    ours = sum(us for us in worker_us) + (broker_us or 0.0) + per_event(last.bench_cpu_s, first.bench_cpu_s)
+    machine = last.machine_busy_s - first.machine_busy_s
+    return {
+        "workers": len(worker_us),
+        "events": events,
+        # Cores' worth of CPU the rest of the machine (other people's work) took during the span.
+        "others_cores": round(max(0.0, machine - ours * events / 1e6) / seconds, 2),
+        "seconds": round(seconds, 2),
+        "events_per_s": round(events / seconds, 1),
+        "worker_cpu_us_per_event": worker_us,
+        "cpu_us_per_event": round(sum(worker_us), 1),
+        "broker_cpu_us_per_event": broker_us,
+        "bench_cpu_us_per_event": per_event(last.bench_cpu_s, first.bench_cpu_s),
+        "worker_core_share": [round(us * events / 1e6 / seconds, 3) for us in worker_us],
+        "tagging_share": [round((last.tagged[i] - first.tagged[i]) / events, 3) for i in workers],
+        "hotspot_share": [round((last.applied[i] - first.applied[i]) / events, 3) for i in workers],
+        "loop_on_core": loop_run,
+        "loop_waiting_for_core": queued,
+        "requests_per_1000_events": {
+            f"{api} ({client})": round(1000 * (count - first.requests.get((api, client), 0.0)) / events, 1)
+            for (api, client), count in sorted(last.requests.items())
+            if count > first.requests.get((api, client), 0.0)
+        },
+        "loop_asleep": [
+            round(max(0.0, 1 - run - wait), 3) for run, wait in zip(loop_run, queued, strict=True)
+        ],
+    }
+
+
+def net_of_idle(us_per_event: float, idle_core_share: float, seconds: float, events: int) -> float:
+    """CPU µs per event less what the process would have used over the span doing nothing (its
+    idle share of a core): the cost of the events themselves. The fixed part falls per event as
+    the rate rises, so runs at different rates compare better on this."""
+    return round(us_per_event - 1e6 * idle_core_share * seconds / events, 1)

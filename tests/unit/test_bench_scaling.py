@@ -12,8 +12,15 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.cheap_worker import _client_role
-from bench.scaling import balanced_workload, cpu_bound, net_of_idle, summarise_span
-from bench.workers import ProcessTimes, Sample, machine_busy_seconds, process_times
+from bench.scaling import balanced_workload, cpu_bound
+from bench.workers import (
+    ProcessTimes,
+    Sample,
+    machine_busy_seconds,
+    net_of_idle,
+    process_times,
+    summarise_span,
+)
 
 
 def test_balanced_workload_gives_every_partition_the_same_share_by_kafkas_own_partitioner() -> None:
