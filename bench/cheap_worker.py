@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from schemas.domains import ACCESS, DOMAIN_IDS, RELATIONSHIPS
 from streams.tagging import Tagger, Tags
@@ -38,8 +39,40 @@ class CheapTagger:
         return [tag(text, source, codes) for text, source, codes in items]
 
 
+KAFKA_REQUESTS = "bench_kafka_requests_total"
+
+
+def _client_role(client_id: str) -> str:
+    """A client id without the run's unique prefix: ``tagging`` for the tagging stage's clients
+    (``<app id>.tagging``), ``faust`` for Faust's consumer and producer (the hotspot stage)."""
+    return "faust" if client_id.startswith("faust") else client_id.rsplit(".", 1)[-1]
+
+
+def count_kafka_requests() -> None:
+    """Wrap aiokafka's one way out to the broker (``AIOKafkaConnection.send``) with a counter."""
+    from aiokafka.conn import AIOKafkaConnection
+    from prometheus_client import Counter
+
+    requests = Counter(
+        KAFKA_REQUESTS.removesuffix("_total"), "Kafka requests sent, by API and client", ["api", "client"]
+    )
+    original = AIOKafkaConnection.send
+    children: dict[tuple[str, str], Any] = {}
+
+    def send(self: Any, request: Any, expect_response: bool = True) -> Any:
+        key = (type(request).__name__, self._client_id)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = requests.labels(api=key[0], client=_client_role(key[1] or ""))
+        child.inc()
+        return original(self, request, expect_response)
+
+    AIOKafkaConnection.send = send  # type: ignore[method-assign]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     Tagger.default = classmethod(lambda cls: CheapTagger())  # type: ignore[method-assign,assignment]
+    count_kafka_requests()
     from pxstream.cli import main as pxstream_main
 
     return pxstream_main(argv)

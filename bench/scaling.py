@@ -4,21 +4,41 @@
 
 Both runs get the same events on fresh topics of the production partition counts: workers
 (`python -m bench.cheap_worker worker`, the production command with a near-free tagger) start
-first, every partition of feedback.raw is assigned (to both workers in the two-worker run), a
-warm-up batch goes all the way through the hotspot stage, and only then are the measured events
-produced. The clock runs from the first measured event produced until the workers'
-``pxstream_hotspot_events_total`` together reach the events sent: tagged, windowed and ruled.
-CPU µs per event is the workers' own CPU time over that span. Each worker's share of the events
-(``pxstream_events_in_total``) is reported too: a ratio short of 2× with an uneven share is
-the partitioning, an even share with a short ratio is the workers contending for the cores.
+first, every partition of feedback.raw is assigned (to both workers in the two-worker run), warm-up
+batches go all the way through until every worker's hotspot stage has applied some, and only then
+are the measured events produced. Start-up, group joins and rebalances are therefore outside the
+measured span, which runs from producing the first measured event until the workers'
+``pxstream_hotspot_events_total`` together reach them all: tagged, windowed and ruled. If a
+worker's partitions change inside the span, the part says so.
+
+On two cores a CPU-bound worker is not the only process: the broker handles every record too.
+With ``w`` the worker's CPU µs per event and ``b`` the broker's (its JVM, from /proc), one worker
+runs at 1/w (the broker on the other core), and two workers and the broker share both cores, at
+most 2/(w+b): the ratio cannot pass ``2w/(w+b)`` however well the code scales. The part reports
+that bound beside the measured ratio, with what each run cost per event (every worker, the
+broker, the bench's own producer) and where each worker's event loop spent the span (on a core,
+waiting for a core, asleep), so a reader can tell the code's shortfall from the machine's:
+
+* two workers costing more per event than one (``w`` or ``b`` up): the code (more requests, a
+  stage working twice);
+* a loop asleep much of the span with work waiting: the code (fetch waits, lingers, lock-step);
+* a loop waiting for a core: the machine (other processes on the two cores);
+* an uneven share of events: the partitioning.
+
+The figures are judged in CPU per event first: the machine is shared, and wall-clock rates move
+with its load (printed per run).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import os
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +52,27 @@ from bench.harness import (
     unique_prefix,
 )
 from bench.pipeline import PRODUCTION_RULES
-from bench.workers import EVENTS_IN, HOTSPOT_EVENTS, metric_total, wait_hotspot_events, wait_spread
-from runtime.admin import delete_topics
-from runtime.produce import produce
+from bench.workers import (
+    HOTSPOT_EVENTS,
+    metric_total,
+    net_of_idle,
+    sample,
+    summarise_span,
+    wait_hotspot_events,
+    wait_spread,
+    watch_until_applied,
+)
+from runtime.admin import delete_topics, topic_names
+from runtime.produce import new_producer, send_batched
+from runtime.tail import end_offsets
 from schemas.settings import Settings
 
-DEFAULT_EVENTS = 8_000
+# Long enough that a run lasts several seconds even on a quiet machine (about 10 s for one worker),
+# so the span's ends — the first fetch, the last batch, the half-second between samples — are a
+# few per cent of it.
+DEFAULT_EVENTS = 30_000
 WARMUP_EVENTS = 400
+IDLE_SECONDS = 3.0
 FIGURE = "scaling"
 
 
@@ -69,6 +103,13 @@ def balanced_workload(count: int, partitions: int, seed: int = 7) -> tuple[tuple
     return tuple(out)
 
 
+def cpu_bound(worker_us: float, broker_us: float) -> float:
+    """The most two workers can give over one on two cores when each event costs ``worker_us`` in
+    a worker and ``broker_us`` in the broker: 2w/(w+b) (one worker: 1/w, the broker on the other
+    core; two: both cores carry w+b per event)."""
+    return 2 * worker_us / (worker_us + broker_us)
+
+
 def _broker_pid(settings: Settings) -> int | None:
     """The local broker's pid when this data dir started it (`pxstream infra up`), else None: its
     CPU per event is part of what two cores must carry, beside the workers'."""
@@ -82,34 +123,64 @@ def _broker_pid(settings: Settings) -> int | None:
     return pid
 
 
-def _counters(worker: WorkerProcess) -> tuple[float, float]:
-    """(events the worker's tagging stage read, events its hotspot stage applied) so far."""
-    return (metric_total([worker], EVENTS_IN) or 0.0, metric_total([worker], HOTSPOT_EVENTS) or 0.0)
-
-
-def _idle_core_share(workers: list[WorkerProcess], seconds: float = 3.0) -> list[float]:
-    """Each worker's share of a core while it has nothing to do (timers, heartbeats, lag and
-    committed-offset refreshes): a fixed cost that a short run at a low rate divides by few events."""
-    before = [worker.cpu_seconds() for worker in workers]
-    time.sleep(seconds)  # the measured span itself, not a wait for a condition
-    after = [worker.cpu_seconds() for worker in workers]
-    return [round((now - was) / seconds, 3) for now, was in zip(after, before, strict=True)]
+def _idle_core_share(workers: list[WorkerProcess], broker: int | None) -> dict[str, Any]:
+    """Each worker's and the broker's share of a core while the workers have nothing to do
+    (timers, heartbeats, offset refreshes, and the fetch requests of consumers with short fetch
+    waits, which the broker answers): a fixed cost that a run divides by its events."""
+    before = sample(workers, broker)
+    time.sleep(IDLE_SECONDS)  # the measured span itself, not a wait for a condition
+    after = sample(workers, broker)
+    seconds = after.at - before.at
+    return {
+        "workers": [
+            round((a.cpu_s - b.cpu_s) / seconds, 3)
+            for a, b in zip(after.workers, before.workers, strict=True)
+        ],
+        "broker": round((after.broker_cpu_s - before.broker_cpu_s) / seconds, 3)
+        if after.broker_cpu_s is not None and before.broker_cpu_s is not None
+        else None,
+    }
 
 
 def _warm_up(workers: list[WorkerProcess], bootstrap: str, topic: str, rounds: int = 5) -> int:
     """Warm-up batches until every worker's hotspot stage has applied some of them: the hotspot
-    stage is a Faust consumer group of its own, whose rebalance may settle after the tagging
-    stage's; a rebalance inside the measured span would stop the world and restore tables. Returns
-    the events sent, all of them applied."""
+    stage is a consumer group of its own, whose rebalance may settle after the tagging stage's; a
+    rebalance inside the measured span would stop the world and restore tables. Returns the
+    events sent, all of them applied."""
     sent = 0
     for round_ in range(rounds):
         batch = raw_workload(WARMUP_EVENTS, seed=1_000 + round_)
-        asyncio.run(produce(bootstrap, topic, batch))
+        asyncio.run(_produce(bootstrap, topic, batch))
         sent += len(batch)
         wait_hotspot_events(workers, sent, timeout_s=120.0)
         if all(metric_total([worker], HOTSPOT_EVENTS) for worker in workers):
             return sent
     raise RuntimeError(f"after {rounds} warm-up batches a worker's hotspot stage still had no partition")
+
+
+async def _produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+    """Every record, in record batches of one partition each (runtime.produce.send_batched): a few
+    µs per event of the bench's own CPU, which shares the two cores with what is measured."""
+    producer = new_producer(bootstrap, client_id="bench-scaling")
+    await producer.start()
+    try:
+        for start in range(0, len(records), 5_000):
+            await asyncio.gather(*await send_batched(producer, topic, records[start : start + 5_000]))
+    finally:
+        await producer.stop()
+
+
+async def _records_written(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records ever written to each of the run's topics (the sum of its partitions' end offsets),
+    Faust's own among them (the hotspot table's changelog, the ticks topic): read before and after
+    the span, the records per event each topic costs the broker."""
+    names = sorted(name for name in await topic_names(bootstrap) if name.startswith(prefix))
+    return {name.replace(prefix, ""): sum((await end_offsets(bootstrap, name)).values()) for name in names}
+
+
+def _held(workers: list[WorkerProcess]) -> list[list[str]]:
+    """Each worker's partitions as its /healthz lists them (the tagging and the hotspot stage's)."""
+    return [sorted((worker.health() or {}).get("assigned", [])) for worker in workers]
 
 
 def _run(
@@ -133,67 +204,148 @@ def _run(
         for index in range(count)
     ]
     raw = next(spec for spec in config.declared_topics() if spec.name == config.raw_topic)
+    broker = _broker_pid(settings)
     try:
         for worker in workers:
             worker.start()
         wait_spread(workers, raw.name, raw.partitions, timeout_s=120.0)
         warmed = _warm_up(workers, bootstrap, config.raw_topic)
-        idle = _idle_core_share(workers)
-        counted = [_counters(worker) for worker in workers]
-        cpu_before = [worker.cpu_seconds() for worker in workers]
-        broker = _broker_pid(settings)
-        broker_before = process_cpu_seconds(broker) if broker else 0.0
-        began = time.perf_counter()
-        asyncio.run(produce(bootstrap, config.raw_topic, workload))
-        expected = warmed + len(workload)
-        ended = wait_hotspot_events(workers, expected, timeout_s=max(180.0, len(workload) / 100))
-        cpu = sum(worker.cpu_seconds() - was for worker, was in zip(workers, cpu_before, strict=True))
-        broker_cpu = process_cpu_seconds(broker) - broker_before if broker else None
-        # Each worker's share of the tagging and of the hotspot stage (two consumer groups, each
-        # with its own assignment) over the measured events.
-        shares = [
-            [round((now - was) / len(workload), 3) for now, was in zip(_counters(w), before, strict=True)]
-            for w, before in zip(workers, counted, strict=True)
-        ]
+        idle = _idle_core_share(workers, broker)
+        held_before = _held(workers)
+        load_before = os.getloadavg()[0]
+        written_before = asyncio.run(_records_written(bootstrap, prefix))
+        first = sample(workers, broker)
+        asyncio.run(_produce(bootstrap, config.raw_topic, workload))
+        produced_s = time.perf_counter() - first.at
+        samples = watch_until_applied(
+            workers, broker, sum(first.applied) + len(workload), timeout_s=max(180.0, len(workload) / 100)
+        )
+        load_after = os.getloadavg()[0]
+        held_after = _held(workers)
+        written_after = asyncio.run(_records_written(bootstrap, prefix))
     finally:
         for worker in workers:
             worker.stop()
         with contextlib.suppress(Exception):
-            asyncio.run(delete_topics(bootstrap, [spec.name for spec in config.declared_topics()]))
+            # Faust's own topics (changelog, ticks, assignor) carry the app id, which has the prefix.
+            names = [name for name in asyncio.run(topic_names(bootstrap)) if name.startswith(prefix)]
+            asyncio.run(delete_topics(bootstrap, names))
+    span = summarise_span(first, samples[-1], len(workload))
+    net = [
+        net_of_idle(us, share, span["seconds"], len(workload))
+        for us, share in zip(span["worker_cpu_us_per_event"], idle["workers"], strict=True)
+    ]
     return {
-        "workers": count,
-        "events_per_s": round(len(workload) / (ended - began), 1),
-        "cpu_us_per_event": round(1e6 * cpu / len(workload), 1),
-        "tagging_share": [share[0] for share in shares],
-        "hotspot_share": [share[1] for share in shares],
+        **span,
+        "records_per_event": {
+            topic: round((count - written_before.get(topic, 0)) / len(workload), 3)
+            for topic, count in written_after.items()
+            if count > written_before.get(topic, 0)
+        },
+        "warm_up_events": warmed,
+        "produced_s": round(produced_s, 2),
         "idle_core_share": idle,
-        "broker_cpu_us_per_event": round(1e6 * broker_cpu / len(workload), 1) if broker_cpu else None,
-        "seconds": round(ended - began, 2),
+        "worker_cpu_us_per_event_net_of_idle": net,
+        "broker_cpu_us_per_event_net_of_idle": net_of_idle(
+            span["broker_cpu_us_per_event"], idle["broker"], span["seconds"], len(workload)
+        )
+        if span["broker_cpu_us_per_event"] is not None and idle["broker"] is not None
+        else None,
+        "held": held_after,
+        "rebalanced_in_span": held_before != held_after,
+        "load": [round(load_before, 2), round(load_after, 2)],
+        "progress": [
+            [
+                round(s.at - first.at, 2),
+                sum(s.tagged) - sum(first.tagged),
+                sum(s.applied) - sum(first.applied),
+            ]
+            for s in samples
+        ],
     }
 
 
+def _percent(values: Sequence[float]) -> str:
+    return "/".join(f"{value:.0%}" if not math.isnan(value) else "?" for value in values)
+
+
+def _describe(run: dict[str, Any]) -> str:
+    """One run in a few lines: rate and load, CPU per event of each process, shares, where each
+    worker's loop was, the idle costs, and the Kafka traffic per event."""
+    requests = ", ".join(f"{name} {count:g}" for name, count in run["requests_per_1000_events"].items())
+    records = ", ".join(f"{topic} {count:g}" for topic, count in run["records_per_event"].items())
+    moved = " — PARTITIONS MOVED INSIDE THE SPAN" if run["rebalanced_in_span"] else ""
+    return (
+        f"{run['workers']} worker(s): {run['events_per_s']:,.0f} events/s over {run['seconds']:.1f} s; "
+        f"load {run['load'][0]:.1f}→{run['load'][1]:.1f}, others took {run['others_cores']:.2f} cores"
+        f"{moved}\n"
+        f"  CPU µs/event: workers {run['worker_cpu_us_per_event']} (sum {run['cpu_us_per_event']}), "
+        f"broker {run['broker_cpu_us_per_event']}, bench producer {run['bench_cpu_us_per_event']}; net of "
+        f"idle: workers {run['worker_cpu_us_per_event_net_of_idle']}, broker "
+        f"{run['broker_cpu_us_per_event_net_of_idle']}; "
+        f"shares: tagging {run['tagging_share']}, hotspots {run['hotspot_share']}\n"
+        f"  worker loops: on a core {_percent(run['loop_on_core'])}, waiting for a core "
+        f"{_percent(run['loop_waiting_for_core'])}, asleep {_percent(run['loop_asleep'])}; idle cost: "
+        f"workers {run['idle_core_share']['workers']} of a core, broker {run['idle_core_share']['broker']}\n"
+        f"  Kafka requests per 1,000 events: {requests or 'not counted'}\n"
+        f"  records per event: {records}"
+    )
+
+
 def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
-    """One worker, then two in one group, on the same events; the ratio of their rates."""
+    """One worker, then two in one group, on the same events; the ratio of their rates beside the
+    bound the broker's share of the cores sets, and what each run cost per event."""
     from schemas import topics
 
     raw_partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.RAW)
     workload = balanced_workload(events or DEFAULT_EVENTS, raw_partitions)
     with tempfile.TemporaryDirectory(prefix="pxstream-bench-scaling-") as tmp:
         one = _run(settings, workload, 1, Path(tmp))
+        print(f"bench: scaling: {_describe(one)}", file=sys.stderr, flush=True)
         two = _run(settings, workload, 2, Path(tmp))
-    figure = Figure(
-        FIGURE,
-        two["events_per_s"],
-        "events/s",
-        reference=one["events_per_s"],
-        reference_name="one worker",
-        target=1.7,
-        cpu_us_per_event=two["cpu_us_per_event"],
-        events=len(workload),
-        note=(
-            f"two workers' shares: tagging {two['tagging_share']}, hotspots {two['hotspot_share']}, "
-            f"idle core {two['idle_core_share']}; one worker {one['cpu_us_per_event']} CPU µs/event; "
-            f"broker {one['broker_cpu_us_per_event']} / {two['broker_cpu_us_per_event']} CPU µs/event"
-        ),
+        print(f"bench: scaling: {_describe(two)}", file=sys.stderr, flush=True)
+    w1, b1 = one["cpu_us_per_event"], one["broker_cpu_us_per_event"]
+    w2, b2 = two["cpu_us_per_event"], two["broker_cpu_us_per_event"]
+    bound = cpu_bound(w1, b1) if b1 is not None else None
+    # Two workers' own costs on two free cores: what the ratio would be with no other load on the
+    # machine and no waiting, given what each run spent per event.
+    from_cpu = 2 * w1 / (w2 + b2) if b2 is not None else None
+    note = (
+        f"bound 2w/(w+b) {bound:.2f}× (w {w1}, b {b1}); " if bound is not None else "broker not local; "
+    ) + (
+        f"two workers: w {w2} {two['worker_cpu_us_per_event']}, b {b2}, shares {two['hotspot_share']}; "
+        f"others took {one['others_cores']:.2f} / {two['others_cores']:.2f} cores, "
+        f"load {one['load'][0]:.1f} / {two['load'][0]:.1f}"
     )
-    return part_result(figure, scaling={"one": one, "two": two})
+    figures = [
+        Figure(
+            FIGURE,
+            two["events_per_s"],
+            "events/s",
+            reference=one["events_per_s"],
+            reference_name="one worker",
+            target=1.7,
+            cpu_us_per_event=w2,
+            events=len(workload),
+            note=note,
+        )
+    ]
+    if bound is not None and from_cpu is not None:
+        figures += [
+            Figure(name, round(value, 3), unit, events=len(workload), note=text)
+            for name, value, unit, text in (
+                (
+                    "scaling-bound",
+                    bound,
+                    "× (2w/(w+b): one worker's CPU w and the broker's b per event)",
+                    f"w {w1} µs, b {b1} µs; load {one['load'][0]:.1f}",
+                ),
+                (
+                    "scaling-from-cpu",
+                    from_cpu,
+                    "× (2·w₁/(w₂+b₂): the ratio on two free cores at each run's CPU per event)",
+                    f"one worker w₁ {w1}; two workers w₂ {w2}, broker b₂ {b2} (b₁ {b1})",
+                ),
+            )
+        ]
+    return part_result(*figures, scaling={"one": one, "two": two, "bound": bound, "from_cpu": from_cpu})

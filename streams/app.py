@@ -57,6 +57,9 @@ def create_app(
     from streams.views import register_views
 
     config = config or WorkerConfig()
+    # Faust's consumer keeps its own 1.5 s fetch wait: no stage reads through it any more (the
+    # hotspot stage's consumer asks for 20 ms itself), and at 20 ms its empty fetches cost each
+    # worker about 50 broker requests a second, idle or not (docs/benchmarks.md, "Scaling").
     if config.hotspots and rules is None:
         rules = load_hotspot_rules(settings)
     datadir = settings.data_dir / "worker" / config.app_id
