@@ -169,15 +169,17 @@ class KafkaBroker(LocalPart):
             )
         )
 
-    def format_storage(self, progress: Progress) -> None:
+    def format_storage(self, progress: Progress, cluster_id: str | None = None) -> None:
         if (self.storage_dir / "meta.properties").is_file():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         progress(f"Kafka: formatting KRaft storage in {self.storage_dir} (cluster {cluster_id})")
         argv = [
             require_program("java", "default-jre-headless"), "-Xmx256m",
             f"-Dlog4j2.configurationFile={TOOLS_LOG4J_CONFIG}", "-cp", self.classpath(), STORAGE_TOOL,
-            "format", "--ignore-formatted", "-t", cluster_id, "-c", str(self.server_properties),
+            # One argument, not "-t ID": about one random id in 64 starts with "-", which the tool's
+            # parser would otherwise take for an option ("expected one argument").
+            "format", "--ignore-formatted", f"--cluster-id={cluster_id}", "-c", str(self.server_properties),
         ]  # fmt: skip
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:

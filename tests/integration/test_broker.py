@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -129,3 +131,18 @@ def test_kafkas_own_console_clients_interoperate_with_aiokafka(
         ("RJ1", from_console),
         ("RYJ", from_aiokafka),
     ]
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(
+    kafka_tools: KafkaBroker, tmp_path: Path
+) -> None:
+    """About one random cluster id in 64 starts with "-", which the storage tool once took for an
+    option ("expected one argument"), failing `pxstream infra up` on a fresh data dir."""
+    broker = KafkaBroker(InfraConfig.from_settings(Settings.from_env({"PXSTREAM_DATA_DIR": str(tmp_path)})))
+    broker.home.mkdir(parents=True)
+    broker.libs_dir.symlink_to(kafka_tools.libs_dir)
+    broker.render_config()
+    cluster_id = base64.urlsafe_b64encode(b"\xf8" + uuid.uuid4().bytes[1:]).rstrip(b"=").decode()
+    assert cluster_id.startswith("-")
+    broker.format_storage(lambda message: None, cluster_id=cluster_id)
+    assert f"cluster.id={cluster_id}" in (broker.storage_dir / "meta.properties").read_text()
