@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
 from tests.integration.test_hotspots_kill import EVENTS, RULES, feed
-from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts, read_table
-from tests.support.kafka import committed, produce_json, read_all
+from tests.support.hotspot_recount import Recount
+from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts
+from tests.support.kafka import committed, produce_json
 from tests.support.waiting import wait_for
-from tests.unit.test_hotspot_engine import brute_force, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -105,36 +104,14 @@ def test_two_workers_one_killed_mid_stream_counts_exact_and_no_alert_twice(
             "the survivor to commit the whole feed",
         )
 
-        inputs: dict[int, list[tuple[str, int, Any]]] = defaultdict(list)
-        for partition, offset, _, value in sorted(read_all(bootstrap, tagged_topic), key=lambda r: r[:2]):
-            inputs[partition].append(("e", offset, value))
-        assert len(inputs) == 4 and sum(len(v) for v in inputs.values()) == EVENTS
-        clean_alerts: list[dict[str, Any]] = []
-        clean_engines: dict[int, HotspotEngine] = {}
-        expected_counts: dict[tuple[int, str], Counter] = {}
-        for partition, partition_inputs in inputs.items():
-            clean = clean_engines[partition] = HotspotEngine(rules, {}, partition=partition)
-            clean_alerts += run(clean, partition_inputs)
-            for rule_id, counts in brute_force(rules, partition_inputs).items():
-                expected_counts[(partition, rule_id)] = counts
-
-        def counts_exact() -> bool:
-            state = read_table(bootstrap, survivor.changelog_topic)
-            for partition, clean in clean_engines.items():
-                engine = HotspotEngine(rules, state, partition=partition)
-                if engine.watermark != clean.watermark:
-                    return False
-                for rule in rules.rules:
-                    horizon = clean._horizon(rule, clean.watermark)
-                    actual = {k: v for k, v in engine.window_counts(rule.id).items() if k[1] >= horizon}
-                    expected = {
-                        k: v for k, v in expected_counts[(partition, rule.id)].items() if k[1] >= horizon
-                    }
-                    if actual != expected:
-                        return False
-            return True
-
-        wait_for(counts_exact, 60, "the changelog to equal the brute-force recount")
+        recount = Recount.of_topic(bootstrap, tagged_topic, rules)
+        assert len(recount.inputs) == 4 and recount.events == EVENTS
+        clean_alerts = recount.alerts
+        wait_for(
+            lambda: recount.changelog_matches(bootstrap, survivor.changelog_topic),
+            60,
+            "the changelog to equal the brute-force recount",
+        )
 
         def essence(alerts: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
             return {

@@ -10,19 +10,18 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from schemas import topics
-from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
-from tests.support.hotspots import HotspotWorker, hotspot_topics, iso, read_alerts, read_table
-from tests.support.kafka import committed, produce_json, read_all
+from tests.support.hotspot_recount import Recount
+from tests.support.hotspots import HotspotWorker, hotspot_topics, iso, read_alerts
+from tests.support.kafka import committed, produce_json
 from tests.support.waiting import wait_for
-from tests.unit.test_hotspot_engine import brute_force, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -132,36 +131,14 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
         )
 
         # The expectation, from the records in the broker's order.
-        inputs: dict[int, list[tuple[str, int, Any]]] = defaultdict(list)
-        for partition, offset, _, value in sorted(read_all(bootstrap, tagged_topic), key=lambda r: r[:2]):
-            inputs[partition].append(("e", offset, value))
-        assert sum(len(v) for v in inputs.values()) == EVENTS
-        clean_alerts: list[dict[str, Any]] = []
-        expected_counts: dict[tuple[int, str], Counter] = {}
-        clean_engines: dict[int, HotspotEngine] = {}
-        for partition, partition_inputs in inputs.items():
-            clean = clean_engines[partition] = HotspotEngine(rules, {}, partition=partition)
-            clean_alerts += run(clean, partition_inputs)
-            for rule_id, counts in brute_force(rules, partition_inputs).items():
-                expected_counts[(partition, rule_id)] = counts
-
-        def counts_exact() -> bool:
-            state = read_table(bootstrap, worker.changelog_topic)
-            for partition, clean in clean_engines.items():
-                engine = HotspotEngine(rules, state, partition=partition)
-                if engine.watermark != clean.watermark:
-                    return False
-                for rule in rules.rules:
-                    horizon = clean._horizon(rule, clean.watermark)
-                    actual = {k: v for k, v in engine.window_counts(rule.id).items() if k[1] >= horizon}
-                    expected = {
-                        k: v for k, v in expected_counts[(partition, rule.id)].items() if k[1] >= horizon
-                    }
-                    if actual != expected:
-                        return False
-            return True
-
-        wait_for(counts_exact, 60, "worker's table to equal the brute-force recount")
+        recount = Recount.of_topic(bootstrap, tagged_topic, rules)
+        assert recount.events == EVENTS
+        clean_alerts, clean_engines = recount.alerts, recount.engines
+        wait_for(
+            lambda: recount.changelog_matches(bootstrap, worker.changelog_topic),
+            60,
+            "worker's table to equal the brute-force recount",
+        )
         assert sum(e.stats.too_late for e in clean_engines.values()) > 50  # the feed did exercise lateness
 
         def essence(alerts: list[dict[str, Any]]) -> Counter:
