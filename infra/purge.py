@@ -3,8 +3,8 @@
 Everything under the data dir that was derived from the purged Kafka goes with it, because each
 piece would otherwise disagree with the new, empty cluster (docs/operations-errors.md):
 
-- `worker/`: Faust's RocksDB tables, ahead of their emptied changelogs (every worker would stop
-  with ConsistencyError at start);
+- `worker/`: Faust's working directory, and the RocksDB tables workers kept there before the
+  hotspot stage held its state itself (December 2026): ahead of their emptied changelogs;
 - the embedded ClickHouse, when it lives under the data dir: its rows came from the purged topics,
   and the sink's batch journal remembers offsets that the new topics will reuse, so new events
   would be dropped as repeats of old batches;
@@ -27,7 +27,7 @@ from schemas.settings import parse_clickhouse_url
 
 def derived_state(config: InfraConfig) -> list[tuple[Path, str]]:
     """(path, what it is) for each local store derived from Kafka, under the data dir."""
-    paths = [(config.data_dir / "worker", "worker tables (Faust RocksDB)")]
+    paths = [(config.data_dir / "worker", "worker tables (Faust working directory)")]
     embedded = embedded_clickhouse(config)
     if embedded is not None and embedded.is_relative_to(config.data_dir):
         paths.append((embedded, "embedded ClickHouse (rows and sink journal from the purged topics)"))

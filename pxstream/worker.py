@@ -196,7 +196,6 @@ def run_worker(args: argparse.Namespace) -> int:
     from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
     from streams.app import create_app, load_hotspot_rules
-    from streams.table_store import reconcile_local_tables
     from streams.worker_config import ensure_topics
 
     settings: Settings = args.settings
@@ -229,9 +228,6 @@ def run_worker(args: argparse.Namespace) -> int:
             topic_prefix=config.topic_prefix,
             session_timeout_s=config.session_timeout_s,  # how soon a standby worker takes over
         )
-    # Local tables ahead of their changelogs (a purged or new cluster) would stop Faust with
-    # ConsistencyError at every start: discard them and let Faust rebuild them (streams/table_store.py).
-    reconcile_local_tables(app, settings.kafka_bootstrap)
 
     sink: SinkThread | None = None
     if not args.no_sink:
