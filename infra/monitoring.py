@@ -69,35 +69,25 @@ def alertmanager_command(binary: str, config_file: Path, storage: Path, port: in
     ]
 
 
-class AlertmanagerPart(LocalPart):
-    name = "alertmanager"
-    title = "Alertmanager"
-    startup_timeout = 30.0
-    binary_name = "prometheus-alertmanager"
+class _DebianServer(LocalPart):
+    """A server from a Debian package with its own home under the data dir: the home is its
+    state, and the rendered config file, named in its command line, marks the process as ours."""
+
+    package: str
+    config_name: str
+    port_variable: str
 
     def __init__(self, config: InfraConfig) -> None:
         super().__init__(config)
-        self.home = config.data_dir / "alertmanager"
-
-    @property
-    def port(self) -> int:
-        return self.config.alertmanager_port
+        self.home = config.data_dir / self.name
 
     @property
     def port_variables(self) -> dict[int, str]:
-        return {self.port: "PXSTREAM_ALERTMANAGER_URL"}
-
-    @property
-    def url(self) -> str:
-        return self.config.alertmanager_url
+        return {self.port: self.port_variable}
 
     @property
     def config_file(self) -> Path:
-        return self.home / "alertmanager.yml"
-
-    @property
-    def storage_dir(self) -> Path:
-        return self.home / "data"
+        return self.home / self.config_name
 
     @property
     def state_dirs(self) -> tuple[Path, ...]:
@@ -108,7 +98,29 @@ class AlertmanagerPart(LocalPart):
         return str(self.config_file)
 
     def check_installed(self) -> None:
-        require_program(self.binary_name, "prometheus-alertmanager")
+        require_program(self.binary_name, self.package)
+
+
+class AlertmanagerPart(_DebianServer):
+    name = "alertmanager"
+    title = "Alertmanager"
+    startup_timeout = 30.0
+    binary_name = "prometheus-alertmanager"
+    package = "prometheus-alertmanager"
+    config_name = "alertmanager.yml"
+    port_variable = "PXSTREAM_ALERTMANAGER_URL"
+
+    @property
+    def port(self) -> int:
+        return self.config.alertmanager_port
+
+    @property
+    def url(self) -> str:
+        return self.config.alertmanager_url
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.home / "data"
 
     def prepare(self, progress: Progress) -> None:
         self.storage_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +128,7 @@ class AlertmanagerPart(LocalPart):
         self.config_file.write_text(yaml.safe_dump(render_alertmanager_config(webhook_base), sort_keys=False))
 
     def command(self) -> list[str]:
-        binary = require_program(self.binary_name, "prometheus-alertmanager")
+        binary = require_program(self.binary_name, self.package)
         return alertmanager_command(binary, self.config_file, self.storage_dir, self.port)
 
     def answers(self, timeout: float = 3.0) -> bool:
@@ -140,42 +152,22 @@ def render_prometheus_config(config: InfraConfig) -> dict[str, Any]:
     return rendered
 
 
-class PrometheusPart(LocalPart):
+class PrometheusPart(_DebianServer):
     name = "prometheus"
     title = "Prometheus"
     startup_timeout = 30.0
     binary_name = "prometheus"
-
-    def __init__(self, config: InfraConfig) -> None:
-        super().__init__(config)
-        self.home = config.data_dir / "prometheus"
+    package = "prometheus"
+    config_name = "prometheus.yml"
+    port_variable = "PXSTREAM_PROMETHEUS_PORT"
 
     @property
     def port(self) -> int:
         return self.config.prometheus_port
 
     @property
-    def port_variables(self) -> dict[int, str]:
-        return {self.port: "PXSTREAM_PROMETHEUS_PORT"}
-
-    @property
     def url(self) -> str:
         return self.config.prometheus_url
-
-    @property
-    def config_file(self) -> Path:
-        return self.home / "prometheus.yml"
-
-    @property
-    def state_dirs(self) -> tuple[Path, ...]:
-        return (self.home,)
-
-    @property
-    def marker(self) -> str:
-        return str(self.config_file)
-
-    def check_installed(self) -> None:
-        require_program(self.binary_name, "prometheus")
 
     def prepare(self, progress: Progress) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -183,7 +175,7 @@ class PrometheusPart(LocalPart):
 
     def command(self) -> list[str]:
         return [
-            require_program(self.binary_name, "prometheus"),
+            require_program(self.binary_name, self.package),
             f"--config.file={self.config_file}",
             f"--storage.tsdb.path={self.home / 'data'}",
             "--storage.tsdb.retention.time=7d",
