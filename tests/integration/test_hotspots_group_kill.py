@@ -10,7 +10,6 @@ may be announced twice — including those the dead worker announced just before
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from streams.hotspots.rules import load_rules
 from tests.integration.test_hotspots_kill import EVENTS, RULES, feed
 from tests.support.hotspot_recount import Recount
 from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts
-from tests.support.kafka import committed, produce_json
+from tests.support.kafka import SteadyProducer, committed
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -72,14 +71,8 @@ def test_two_workers_one_killed_mid_stream_counts_exact_and_no_alert_twice(
     ]
     survivor, victim = workers
     events = spread_feed(7)
-    produced = threading.Event()
-
-    def produce_steadily() -> None:
-        for start in range(0, EVENTS, 50):
-            produce_json(bootstrap, tagged_topic, events[start : start + 50])
-        produced.set()
-
-    producer = threading.Thread(target=produce_steadily, daemon=True)
+    producer = SteadyProducer(bootstrap, tagged_topic, events)
+    produced = producer.done
     try:
         for worker in workers:
             worker.start()

@@ -8,7 +8,6 @@ uninterrupted in-process engine. The worker's state is read back from its table'
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,7 +19,7 @@ from schemas import topics
 from streams.hotspots.rules import load_rules
 from tests.support.hotspot_recount import Recount
 from tests.support.hotspots import HotspotWorker, hotspot_topics, iso, read_alerts
-from tests.support.kafka import committed, produce_json
+from tests.support.kafka import SteadyProducer, committed
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,14 +102,8 @@ def test_counts_equal_brute_force_and_each_episode_fires_once(
         quiet_after=1e9,  # event times are a day old: keep the wall clock out of this test
     )
     events = feed(42, EVENTS)
-    produced = threading.Event()
-
-    def produce_steadily() -> None:
-        for start in range(0, EVENTS, 50):
-            produce_json(bootstrap, tagged_topic, events[start : start + 50])
-        produced.set()
-
-    producer = threading.Thread(target=produce_steadily, daemon=True)
+    producer = SteadyProducer(bootstrap, tagged_topic, events)
+    produced = producer.done
     try:
         worker.start()
         producer.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -43,6 +44,21 @@ def produce_json(
 ) -> int:
     """Send JSON records and wait until Kafka acknowledged every one."""
     return asyncio.run(produce.produce(bootstrap, topic, [(key(r), orjson.dumps(r)) for r in records]))
+
+
+class SteadyProducer(threading.Thread):
+    """Produces ``records`` to ``topic`` in chunks from a thread of its own, so a test can kill a
+    worker while the feed is still arriving; ``done`` is set once the last chunk is acknowledged."""
+
+    def __init__(self, bootstrap: str, topic: str, records: list[dict[str, Any]], chunk: int = 50) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.records, self.chunk = bootstrap, topic, records, chunk
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        for start in range(0, len(self.records), self.chunk):
+            produce_json(self.bootstrap, self.topic, self.records[start : start + self.chunk])
+        self.done.set()
 
 
 def read_all(bootstrap: str, topic: str) -> list[Any]:
