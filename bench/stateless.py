@@ -158,6 +158,7 @@ async def _stage(
 ) -> list[dict[str, float]]:
     """The production tagging tenant over the payloads, the reference interleaved batch by batch
     (module doc); one dict per round. Start-up, the group join and `warmup` records do not count."""
+    from runtime.heap import settle_heap
     from streams.agents import SLICE_RECORDS, tagging_loop
     from streams.worker_config import WorkerConfig, ensure_topics
 
@@ -221,6 +222,8 @@ async def _stage(
                 finished.set()
 
         sink.write = timed_write  # type: ignore[method-assign]
+        thresholds = gc.get_threshold()
+        settle_heap()  # as the worker does once it has started (runtime/heap.py)
         runner = asyncio.create_task(loop.run())
         gc.callbacks.append(gc_clock)
         try:
@@ -238,6 +241,8 @@ async def _stage(
             gc.callbacks.remove(gc_clock)
             loop.stop()
             await runner
+            gc.unfreeze()  # the parts that run after this one in the process measure as before
+            gc.set_threshold(*thresholds)
         return rounds
     finally:
         await delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])

@@ -193,6 +193,7 @@ def worker_config(args: argparse.Namespace, settings: Settings) -> WorkerConfig:
 def run_worker(args: argparse.Namespace) -> int:
     import faust
 
+    from runtime.heap import settle_heap
     from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
     from streams.app import create_app, load_hotspot_rules
@@ -242,6 +243,7 @@ def run_worker(args: argparse.Namespace) -> int:
     queries = None if args.no_sink else serve_queries_if_embedded(settings.clickhouse_url)
     verbose = bool(getattr(args, "verbose", False))
     worker = faust.Worker(app, loglevel="DEBUG" if verbose else "INFO", quiet=not verbose)
+    settle_heap()  # everything built so far lives as long as the process (runtime/heap.py)
     code = 0
     try:
         worker.execute_from_commandline()
