@@ -5,6 +5,7 @@ resolve — the tagging stage commits its input on exactly that promise."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import orjson
@@ -50,3 +51,32 @@ def test_send_batched_partitions_like_send_and_delivers_every_record_once(
             assert partition == partition_of[key], f"{key!r} on {partition}, send chose {partition_of[key]}"
             by_key.setdefault(key, []).append(value["i"])
     assert all(seen == sorted(seen) for seen in by_key.values()), "per key, in the order given"
+
+
+def test_a_batch_built_whole_leaves_without_waiting_for_the_producers_linger(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    """`linger_ms` is for records sent one at a time; a batch the stage built whole has nothing more
+    to wait for. With a linger of 3 s, the record batches are acknowledged long before it ends
+    (an open batch would be held for all of it: the stages paid 5 ms per write this way)."""
+    topic = new_topic(partitions=2)
+    linger_s = 3.0
+    records = [(f"R{index}".encode(), b"{}") for index in range(10)]
+
+    async def acknowledged_after() -> list[float]:
+        producer = new_producer(kafka_bootstrap, linger_ms=int(linger_s * 1000))
+        await producer.start()
+        try:
+            await send_batched(producer, topic, records[:1])  # metadata and connection: not timed
+            seconds = []
+            for _ in range(3):
+                started = time.monotonic()
+                await asyncio.gather(*await send_batched(producer, topic, records))
+                seconds.append(time.monotonic() - started)
+            return seconds
+        finally:
+            await producer.stop()
+
+    seconds = asyncio.run(acknowledged_after())
+    assert max(seconds) < linger_s / 2, seconds
+    assert len(read_all(kafka_bootstrap, topic)) == 1 + 3 * len(records)
