@@ -58,7 +58,7 @@ def create_app(
 
     config = config or WorkerConfig()
     # Faust's consumer keeps its own 1.5 s fetch wait: no stage reads through it any more (the
-    # hotspot stage's consumer asks for 20 ms itself), and at 20 ms its empty fetches cost each
+    # hotspot stage's consumer asks for its own 100 ms), and at 20 ms its empty fetches cost each
     # worker about 50 broker requests a second, idle or not (docs/benchmarks.md, "Scaling").
     if config.hotspots and rules is None:
         rules = load_hotspot_rules(settings)

@@ -35,8 +35,10 @@ __all__ = ["TABLE_NAME", "HotspotRuntime", "TableState", "attach", "hotspot_grou
 # How long the broker may hold a fetch that finds nothing new. aiokafka keeps one fetch in flight
 # per broker and leaves out partitions whose records it still buffers, so a request covering only
 # quiet partitions is held this long while records for busy ones wait behind it: Faust's fixed
-# 1.5 s kept alerts ~1.7 s behind (docs/runtime.md); 20 ms costs an idle worker ~50 cheap requests/s.
-FETCH_MAX_WAIT_MS: Final = 20
+# 1.5 s kept alerts ~1.7 s behind (docs/runtime.md). 100 ms, not the 20 ms it was: paired runs of
+# the latency bench gave alert p99 95-192 ms at 100 against 147-385 at 20 (20 ms meant ~50 fetches a
+# second per worker, idle or not, competing with the stages for the loop and the broker's CPU).
+FETCH_MAX_WAIT_MS: Final = 100
 
 log = logging.getLogger(__name__)
 
