@@ -79,6 +79,9 @@ def create_app(
         topic_allow_declare=True,
         broker_max_poll_records=config.max_poll_records,
         broker_session_timeout=config.session_timeout_s,
+        # Three heartbeats per session, as the stages' own consumers send (runtime/loop.py): Faust's
+        # fixed 3 s would equal a short session and let a live worker be evicted.
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         key_serializer="raw",

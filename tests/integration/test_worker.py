@@ -23,7 +23,7 @@ from bench.harness import WorkerProcess, collect, synthetic_events
 from runtime.produce import produce
 from schemas.settings import Settings
 from streams.worker_config import WorkerConfig
-from tests.support.kafka import worker_topics
+from tests.support.kafka import failover_session_timeout, worker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -323,7 +323,8 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
     send(settings, config.raw_topic, raw)
     env = {"PXSTREAM_RULES": str(rules_path), "PXSTREAM_ALERTMANAGER_URL": ""}
     # A short session: the restarted worker gets the killed one's partitions in seconds, not a minute.
-    options = {"extra_args": ("--no-sink", "--batch-size", "200", "--session-timeout", "8"), "env": env}
+    session = str(failover_session_timeout(settings.kafka_bootstrap))
+    options = {"extra_args": ("--no-sink", "--batch-size", "200", "--session-timeout", session), "env": env}
 
     worker = start_worker(settings, config, tmp_path, **options)
     for fraction in (0.3, 0.65):
