@@ -106,9 +106,15 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     events = synthetic_events(total, seed=12)
     send(settings, config.raw_topic, events)
 
-    worker = start_worker(
-        settings, config, tmp_path, extra_args=("--no-sink", "--no-hotspots", "--batch-size", "200")
+    # A short session: the restarted worker gets the killed one's partitions in seconds, not after
+    # the default minute (the restart waited 54 s of this test's 73 for the dead member).
+    short_session = (
+        "--no-sink",
+        "--no-hotspots",
+        "--session-timeout",
+        str(failover_session_timeout(settings.kafka_bootstrap)),
     )
+    worker = start_worker(settings, config, tmp_path, extra_args=(*short_session, "--batch-size", "200"))
     try:
         # Kill once part of the stream is out but well before the end.
         partial = asyncio.run(
@@ -123,7 +129,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     )
     assert at_kill.count() < total, "the kill must land before the worker has finished"
 
-    restarted = start_worker(settings, config, tmp_path)
+    restarted = start_worker(settings, config, tmp_path, extra_args=short_session)
     try:
         out = asyncio.run(
             collect(
