@@ -37,6 +37,11 @@ def register(subparsers: Any) -> None:
     sink.add_argument(
         "--linger", type=float, help="seconds before a partial flush (default 1, or PXSTREAM_SINK_LINGER_S)"
     )
+    sink.add_argument(
+        "--session-timeout",
+        metavar="SECONDS",
+        help="how long a dead sink's partitions wait before moving to another sink (default 10)",
+    )
     sink.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port")
     sink.add_argument("--metrics-addr", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
     sink.set_defaults(func=_sink)
@@ -94,18 +99,23 @@ def _sink(args: argparse.Namespace) -> int:
 
     from schemas.probe import check_broker
     from schemas.settings import Settings
+    from schemas.settings_checks import positive_float
     from sinks.client import check_answers_as_clickhouse
     from sinks.query_server import serve_queries_if_embedded
     from sinks.runner import KafkaClickHouseSink, SinkConfig
 
     settings: Settings = args.settings
+    # A bad option is exit 2 before anything connects.
+    session_timeout = (
+        None if args.session_timeout is None else positive_float("--session-timeout", args.session_timeout)
+    )
     # A person started this and waits: no broker is one line and exit 3, a ClickHouse URL that
     # answers as something else exit 2, before any retry loop starts. A ClickHouse that is down or
     # an embedded engine held by another process is waited for, as a standby sink must.
     check_broker(settings.kafka_bootstrap)
     check_answers_as_clickhouse(settings.clickhouse_url)
     queries = serve_queries_if_embedded(settings.clickhouse_url)
-    overrides = {"batch_size": args.batch_size, "linger_s": args.linger}
+    overrides = {"batch_size": args.batch_size, "linger_s": args.linger, "session_timeout_s": session_timeout}
     config = SinkConfig.from_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
     if args.metrics_port:
         from prometheus_client import start_http_server

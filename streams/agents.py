@@ -41,6 +41,10 @@ COMMIT_INTERVAL_S: Final = 1.0
 # Five failed deliveries with backoff (about a minute) before the worker gives up and a
 # supervisor restarts it, rather than leave a process that looks alive and tags nothing.
 MAX_DELIVERY_FAILURES: Final = 5
+# The tagging stage is stateless: a quick failover costs only re-delivered events (same ids), so
+# its dead member's partitions move after 10 s even when the worker's session timeout (60 s by
+# default, for the stateful stages) is longer; a shorter `--session-timeout` applies to it too.
+TAGGING_SESSION_TIMEOUT_S: Final = 10.0
 # Records tagged between two yields to the event loop: about 10–15 ms of work on a free core,
 # so a stage sharing the loop (the hotspot stage, the web server) waits no longer than that.
 SLICE_RECORDS: Final = 100
@@ -152,6 +156,7 @@ def tagging_loop(settings: Settings, config: WorkerConfig, pipeline: Pipeline) -
         # Batches are small and quick; a generous poll interval keeps a slow tagger from being
         # mistaken for a dead member (and the group caught in a rebalance loop).
         max_poll_interval_s=300.0,
+        session_timeout_s=min(TAGGING_SESSION_TIMEOUT_S, config.session_timeout_s),
     )
     return ConsumeLoop(settings.kafka_bootstrap, loop_config, TaggingSink(settings, config, pipeline))
 

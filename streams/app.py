@@ -54,6 +54,7 @@ def create_app(
 
     from streams.agents import register_tagging_agent
     from streams.metrics import Health
+    from streams.no_tables import NoTablesManager
     from streams.views import register_views
 
     config = config or WorkerConfig()
@@ -72,6 +73,8 @@ def create_app(
         # No stage keeps a Faust table: the hotspot stage's state is in memory and in its own
         # changelog topic (docs/hotspot-speed.md), so nothing needs RocksDB.
         store="memory://",
+        # ... and so Faust's table manager need not wait 1 s at every start for tables to register.
+        TableManager=NoTablesManager,
         datadir=str(datadir),
         processing_guarantee="at_least_once",
         topic_partitions=_PARTITIONS[topics.RAW],  # changelogs co-partitioned with the input
@@ -79,6 +82,9 @@ def create_app(
         topic_allow_declare=True,
         broker_max_poll_records=config.max_poll_records,
         broker_session_timeout=config.session_timeout_s,
+        # Three heartbeats per session, as the stages' own consumers send (runtime/loop.py): Faust's
+        # fixed 3 s would equal a short session and let a live worker be evicted.
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         key_serializer="raw",

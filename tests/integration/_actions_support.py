@@ -18,7 +18,7 @@ import yaml
 from runtime.produce import produce
 from schemas.feedback_event import format_timestamp
 from tests.conftest import wait_for
-from tests.support.kafka import read_all
+from tests.support.kafka import failover_session_timeout, read_all
 from tests.support.processes import StageProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ class ActionsProcess(StageProcess):
         actions_file: Path,
         alertmanager_url: str = "",
         resend_interval: float = 3.0,
-        session_timeout: float = 6.0,
+        session_timeout: float | None = None,
         label: str = "worker",
     ) -> None:
         from bench.harness import WorkerProcess
@@ -95,6 +95,8 @@ class ActionsProcess(StageProcess):
 
         self.workdir = workdir
         self.label = label
+        if session_timeout is None:  # how soon a killed worker's group moves on without it
+            session_timeout = failover_session_timeout(bootstrap)
         # The test's rules with its re-send interval (the `notifications` section of the file).
         document = yaml.safe_load(actions_file.read_text())
         document["notifications"] = {"resend_every": f"{max(1, round(resend_interval))} seconds"}

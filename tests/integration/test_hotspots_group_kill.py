@@ -25,7 +25,6 @@ from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SESSION_TIMEOUT_S = 6.0  # the broker's group.min.session.timeout.ms: the quickest failover
 PARTITIONS = 4  # feedback.tagged's production count (test_hotspots_kill checks it)
 
 
@@ -65,7 +64,6 @@ def test_two_workers_one_killed_mid_stream_counts_exact_and_no_alert_twice(
             rules=rules_path,
             config=config,
             quiet_after=1e9,  # event times are a day old: keep the wall clock out of this test
-            session_timeout=SESSION_TIMEOUT_S,
         )
         for name in ("a", "b")
     ]

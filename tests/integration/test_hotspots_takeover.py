@@ -45,8 +45,7 @@ def test_partitions_taken_over_do_not_announce_again_what_another_member_did(
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     workers = [
         HotspotWorker(
-            tmp_path / name, bootstrap=bootstrap, rules=rules_path, config=config, quiet_after=1e9,
-            session_timeout=6.0,
+            tmp_path / name, bootstrap=bootstrap, rules=rules_path, config=config, quiet_after=1e9
         )
         for name in ("a", "b")
     ]  # fmt: skip

@@ -26,7 +26,14 @@ from streams.hotspots.alertmanager import PusherConfig
 from streams.hotspots.pusher import AlertmanagerPusher
 from tests.integration.test_alertmanager_push import make_alert
 from tests.support.hotspots import Alertmanager, unique
-from tests.support.kafka import committed, create_topics, end_offsets, group_state, produce_json
+from tests.support.kafka import (
+    committed,
+    create_topics,
+    end_offsets,
+    failover_session_timeout,
+    group_state,
+    produce_json,
+)
 from tests.support.sink import (
     SinkThread,
     assert_exactly_once,
@@ -38,8 +45,13 @@ from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SESSION_TIMEOUT_S = 6.0  # the broker's group.min.session.timeout.ms is 6 s
-OUTAGE_S = 4 * SESSION_TIMEOUT_S
+OUTAGES = 4  # an outage lasts this many session timeouts
+
+
+@pytest.fixture
+def session_timeout(kafka_bootstrap: str) -> float:
+    """The consumer's session timeout and poll interval: the kill tests' 3 s (or the broker's floor)."""
+    return failover_session_timeout(kafka_bootstrap)
 
 
 def watch_group_through_outage(
@@ -58,7 +70,9 @@ def watch_group_through_outage(
     return observations
 
 
-def test_alertmanager_outage_longer_than_the_session_timeout(tmp_path: Path, kafka_bootstrap: str) -> None:
+def test_alertmanager_outage_longer_than_the_session_timeout(
+    tmp_path: Path, kafka_bootstrap: str, session_timeout: float
+) -> None:
     topic, group, rule = unique("alerts-outage"), unique("pusher-outage"), unique("rule")
     create_topics(kafka_bootstrap, {topic: 1})
     am = Alertmanager(tmp_path / "am", port=free_port()).start()
@@ -68,8 +82,8 @@ def test_alertmanager_outage_longer_than_the_session_timeout(tmp_path: Path, kaf
         backoff_max_s=1.0,
         request_timeout_s=2,
         resend_interval_s=3600,  # no periodic re-send inside the test: every post is counted
-        session_timeout_s=SESSION_TIMEOUT_S,
-        max_poll_interval_s=SESSION_TIMEOUT_S,
+        session_timeout_s=session_timeout,
+        max_poll_interval_s=session_timeout,
     )
     before = make_alert(rule, ward="Ward 0")
     during = [make_alert(rule, ward=f"Ward {i}") for i in range(1, 6)]
@@ -94,7 +108,13 @@ def test_alertmanager_outage_longer_than_the_session_timeout(tmp_path: Path, kaf
             await asyncio.to_thread(send, *during)
             await asyncio.to_thread(wait_for, lambda: pusher.client.failures >= 2, 30, "failed posts")
             seen = await asyncio.to_thread(
-                watch_group_through_outage, kafka_bootstrap, group, member, topic, 1, OUTAGE_S
+                watch_group_through_outage,
+                kafka_bootstrap,
+                group,
+                member,
+                topic,
+                1,
+                OUTAGES * session_timeout,
             )
             assert seen >= 10
             assert pusher.loop.paused, "the loop did not pause its partition during the outage"
@@ -125,7 +145,9 @@ def test_alertmanager_outage_longer_than_the_session_timeout(tmp_path: Path, kaf
     assert end_offsets(kafka_bootstrap, topic) == committed(kafka_bootstrap, group, topic) == 6
 
 
-def test_clickhouse_outage_longer_than_the_session_timeout(kafka_bootstrap, new_topic, tmp_path) -> None:
+def test_clickhouse_outage_longer_than_the_session_timeout(
+    kafka_bootstrap, new_topic, tmp_path, session_timeout: float
+) -> None:
     """The real engine behind the client boundary of test_sink_kafka's outage test (chDB runs
     in-process and cannot be taken away mid-run), held down for several session timeouts."""
     tagged, alerts = new_topic(partitions=2, prefix="sink-long-outage"), new_topic(prefix="sink-long-a")
@@ -135,8 +157,8 @@ def test_clickhouse_outage_longer_than_the_session_timeout(kafka_bootstrap, new_
         linger_s=0.2,
         backoff_initial_s=0.2,
         backoff_max_s=1.0,
-        session_timeout_s=SESSION_TIMEOUT_S,
-        max_poll_interval_s=SESSION_TIMEOUT_S,
+        session_timeout_s=session_timeout,
+        max_poll_interval_s=session_timeout,
     )
     sink, switch = sink_behind_switch(kafka_bootstrap, url, tagged, alerts, config)
     group = sink.group_id
@@ -152,7 +174,9 @@ def test_clickhouse_outage_longer_than_the_session_timeout(kafka_bootstrap, new_
         switch["down"] = True
         produce(kafka_bootstrap, tagged, events[1000:])
         wait_for(lambda: sink.loop.failures >= 2, 60, "failed writes while ClickHouse is down")
-        seen = watch_group_through_outage(kafka_bootstrap, group, member, tagged, 1000, OUTAGE_S)
+        seen = watch_group_through_outage(
+            kafka_bootstrap, group, member, tagged, 1000, OUTAGES * session_timeout
+        )
         assert seen >= 10
         assert sink.loop.paused
 

@@ -23,7 +23,7 @@ from schemas.settings import Settings
 from sinks import metrics
 from sinks.client import connect
 from sinks.runner import SinkConfig, run_sink
-from tests.support.kafka import committed
+from tests.support.kafka import committed, failover_session_timeout
 from tests.support.sink import (
     PLANTED,
     SinkThread,
@@ -149,6 +149,8 @@ def start_sink(url: str, bootstrap: str, tagged: str, alerts: str, group: str, l
     of its first batch (tests/support/held_sink.py)."""
     env = {**os.environ, "PXSTREAM_CLICKHOUSE_URL": url, "PXSTREAM_KAFKA_BOOTSTRAP": bootstrap}
     args = ["--tagged-topic", tagged, "--alerts-topic", alerts, "--group-id", group, "--batch-size", "1500"]
+    # A restart after kill -9 waits for the dead member's session: the kill tests' 3 s, not 10.
+    args += ["--session-timeout", str(failover_session_timeout(bootstrap))]
     command = ["-m", "tests.support.held_sink", *hold.split(":", 1)] if hold else ["-m", "pxstream", "sink"]
     return subprocess.Popen(
         [sys.executable, *command, *args],

@@ -23,7 +23,7 @@ from bench.harness import WorkerProcess, collect, synthetic_events
 from runtime.produce import produce
 from schemas.settings import Settings
 from streams.worker_config import WorkerConfig
-from tests.support.kafka import worker_topics
+from tests.support.kafka import failover_session_timeout, worker_topics
 
 pytestmark = pytest.mark.integration
 
@@ -106,9 +106,10 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     events = synthetic_events(total, seed=12)
     send(settings, config.raw_topic, events)
 
-    worker = start_worker(
-        settings, config, tmp_path, extra_args=("--no-sink", "--no-hotspots", "--batch-size", "200")
-    )
+    # A short session: the restarted worker gets the killed one's partitions in seconds, not a minute.
+    session = str(failover_session_timeout(settings.kafka_bootstrap))
+    short_session = ("--no-sink", "--no-hotspots", "--session-timeout", session)
+    worker = start_worker(settings, config, tmp_path, extra_args=(*short_session, "--batch-size", "200"))
     try:
         # Kill once part of the stream is out but well before the end.
         partial = asyncio.run(
@@ -123,7 +124,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     )
     assert at_kill.count() < total, "the kill must land before the worker has finished"
 
-    restarted = start_worker(settings, config, tmp_path)
+    restarted = start_worker(settings, config, tmp_path, extra_args=short_session)
     try:
         out = asyncio.run(
             collect(
@@ -323,7 +324,8 @@ def test_kill_9_of_the_whole_worker_keeps_hotspot_counts_to_distinct_events(
     send(settings, config.raw_topic, raw)
     env = {"PXSTREAM_RULES": str(rules_path), "PXSTREAM_ALERTMANAGER_URL": ""}
     # A short session: the restarted worker gets the killed one's partitions in seconds, not a minute.
-    options = {"extra_args": ("--no-sink", "--batch-size", "200", "--session-timeout", "8"), "env": env}
+    session = str(failover_session_timeout(settings.kafka_bootstrap))
+    options = {"extra_args": ("--no-sink", "--batch-size", "200", "--session-timeout", session), "env": env}
 
     worker = start_worker(settings, config, tmp_path, **options)
     for fraction in (0.3, 0.65):

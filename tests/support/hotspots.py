@@ -22,7 +22,7 @@ from schemas.settings import Settings
 from streams.hotspots.agent import hotspot_group
 from streams.hotspots.changelog import changelog_topic
 from streams.worker_config import WorkerConfig, ensure_topics
-from tests.support.kafka import read_all
+from tests.support.kafka import failover_session_timeout, read_all
 from tests.support.processes import StageProcess
 from tests.support.waiting import wait_for
 
@@ -125,10 +125,12 @@ class HotspotWorker(StageProcess):
         tick_interval: float = 0.5,
         quiet_after: float = 1.0,
         resend_interval: float = 60.0,
-        session_timeout: float = 10.0,
+        session_timeout: float | None = None,
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
+        if session_timeout is None:  # how soon a killed worker's group moves on without it
+            session_timeout = failover_session_timeout(bootstrap)
         self.config = config
         self.app_id = config.app_id
         self.log = workdir / "worker.log"

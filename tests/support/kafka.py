@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -85,6 +86,34 @@ def end_offsets(bootstrap: str, topic: str) -> int:
     ends = asyncio.run(tail.end_offsets(bootstrap, topic))
     assert ends, f"{topic} has no partitions"
     return sum(ends.values())
+
+
+FAILOVER_SESSION_TIMEOUT_S = 3.0
+
+
+@functools.cache
+def failover_session_timeout(bootstrap: str) -> float:
+    """The consumer session timeout the kill -9 tests give their workers: 3 s, the time a killed
+    member holds its partitions before the group moves them (production's default is 60 s).
+
+    3 s is three heartbeats (one a second), which a live worker sends on time even with both of a
+    CI machine's cores busy (docs/test-speed.md). The project's broker accepts it (its
+    `group.min.session.timeout.ms` is 1 s); a broker started from an older template, or another
+    one, may refuse anything under its own floor, and then its floor is the answer.
+    """
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    name = "group.min.session.timeout.ms"
+
+    async def floor_ms() -> int:
+        async with admin.admin_client(bootstrap) as client:
+            node = min(broker.nodeId for broker in client._client.cluster.brokers())
+            resource = ConfigResource(ConfigResourceType.BROKER, str(node), configs={name: None})
+            (response,) = await client.describe_configs([resource])
+        (entry,) = [e for resource in response.resources for e in resource[4] if e[0] == name]
+        return int(entry[1])
+
+    return max(FAILOVER_SESSION_TIMEOUT_S, asyncio.run(floor_ms()) / 1000)
 
 
 def group_state(bootstrap: str, group: str) -> GroupState:

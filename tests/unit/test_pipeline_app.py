@@ -162,3 +162,29 @@ def test_worker_refuses_batch_sizes_that_are_not_whole_numbers_above_zero(capsys
                 parser.parse_args(["worker", flag, bad])
             assert exit_.value.code == 2
             assert flag in capsys.readouterr().err
+
+
+def test_the_tagging_stage_fails_over_within_10_s_or_a_shorter_session_timeout(tmp_path: Path) -> None:
+    """Stateless, so quick: 10 s under the default 60 s session; `--session-timeout 3` gives 3 s."""
+    from streams.agents import tagging_loop
+
+    settings = Settings.from_env({"PXSTREAM_DATA_DIR": str(tmp_path)})
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    assert tagging_loop(settings, WorkerConfig(), pipeline).config.session_timeout_s == 10.0
+    short = WorkerConfig(session_timeout_s=3.0)
+    assert tagging_loop(settings, short, pipeline).config.session_timeout_s == 3.0
+    app = create_app(settings, short, pipeline=pipeline)
+    assert (app.conf.broker_session_timeout, app.conf.broker_heartbeat_interval) == (3.0, 1.0)
+    assert create_app(settings, WorkerConfig(), pipeline=pipeline).conf.broker_heartbeat_interval == 3.0
+
+
+def test_the_worker_app_refuses_a_faust_table(tmp_path: Path) -> None:
+    """Its table manager skips Faust's 1 s start-up wait for tables (streams/no_tables.py), so a
+    table must not slip in unnoticed."""
+    import pytest
+
+    settings = Settings.from_env({"PXSTREAM_DATA_DIR": str(tmp_path)})
+    pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
+    app = create_app(settings, WorkerConfig(hotspots=False), pipeline=pipeline)
+    with pytest.raises(RuntimeError, match="keeps no Faust table"):
+        app.Table("counts", default=int)
