@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from schemas.action import CHANGES, EXTEND, REASSIGN, REQUIRED_FOR, STATUSES
 from schemas.feedback_event import format_timestamp as iso
 from streams.actions.engine import MAX_NOTE, MAX_OUTCOME, MAX_SHORT
+
+if TYPE_CHECKING:
+    from multidict import MultiMapping  # aiohttp's request.query
 
 MAX_BODY_BYTES: Final = 64 * 1024
 MAX_LIST: Final = 1000
@@ -229,11 +232,18 @@ def _links(check: _Checker) -> dict[str, Any] | None:
     return result or None
 
 
-def parse_list_query(query: Mapping[str, str]) -> tuple[ListQuery, list[Problem]]:
-    """`?status=open,acknowledged&owner=…&overdue=true&limit=100`; unknown parameters are refused."""
+def parse_list_query(query: MultiMapping[str]) -> tuple[ListQuery, list[Problem]]:
+    """`?status=open,acknowledged&owner=…&overdue=true&limit=100`; unknown parameters are refused,
+    and so is a parameter given twice (`query` is the request's multidict: which of two values
+    was meant is the caller's to say, not the first one's to win silently)."""
     problems = [
         Problem(name[:64], "is not a parameter of GET /v1/actions")
         for name in sorted(set(query) - QUERY_FIELDS)
+    ]
+    problems += [
+        Problem(name, "is given more than once")
+        for name in sorted(QUERY_FIELDS)
+        if len(query.getall(name, ())) > 1
     ]
     statuses: frozenset[str] = frozenset()
     if query.get("status"):

@@ -95,6 +95,12 @@ def test_list_filters(server: ActionsServer) -> None:
         "owner",
         "status",
     ]
+    # The first of two values must not win silently (schemathesis found `overdue=false&overdue=Ä`
+    # answered 200 with the first).
+    twice = server.get("/v1/actions?overdue=false&overdue=%C3%84&limit=1&limit=2")
+    assert twice.status_code == 400
+    assert sorted(e["path"] for e in twice.json()["errors"]) == ["limit", "overdue"]
+    assert server.get("/v1/actions?overdue=false&limit=1").status_code == 200
 
 
 # -- changes -------------------------------------------------------------------------------------------
