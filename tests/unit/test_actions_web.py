@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from multidict import MultiDict
 
 from pxstream.web.actions_api import command_id_for
 from pxstream.web.actions_requests import parse_change, parse_list_query, parse_new_action
@@ -68,10 +69,15 @@ def test_a_new_action_needs_a_title_and_one_deadline() -> None:
 
 
 def test_list_query_bounds() -> None:
-    query, problems = parse_list_query({"status": "open,completed", "overdue": "true", "limit": "10"})
+    # The handler passes aiohttp's request.query, a multidict (a parameter may come twice).
+    query, problems = parse_list_query(
+        MultiDict({"status": "open,completed", "overdue": "true", "limit": "10"})
+    )
     assert problems == [] and query.statuses == {"open", "completed"} and query.overdue is True
-    _query, problems = parse_list_query({"limit": "99999999999999999999"})
+    _query, problems = parse_list_query(MultiDict({"limit": "99999999999999999999"}))
     assert [p.path for p in problems] == ["limit"]
+    _query, problems = parse_list_query(MultiDict([("overdue", "false"), ("overdue", "Ä"), ("limit", "5")]))
+    assert [(p.path, p.message) for p in problems] == [("overdue", "is given more than once")]
 
 
 def test_command_ids_are_stable_for_a_retry_and_differ_otherwise() -> None:
