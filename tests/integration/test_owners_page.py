@@ -191,7 +191,10 @@ def test_follow_the_notification_complete_the_action_and_the_alert_resolves(
 
         # an empty outcome is asked for in plain words, nothing sent
         browser.find_element("css selector", "form button.nhsuk-button:not(.nhsuk-button--secondary)").click()
-        assert "Enter what was done" in browser.find_element("css selector", ".nhsuk-error-summary").text
+        summary = wait_for(  # the answer is a new page: look once it has loaded, not at the old one
+            lambda: browser.find_elements("css selector", ".nhsuk-error-summary"), 30, "the error summary"
+        )
+        assert "Enter what was done" in summary[0].text
         full_page_screenshot(browser, shots / "action-error-desktop.png")
         assert axe_violations(browser) == []
         assert stack.commands(qwo_id) == []
