@@ -107,7 +107,7 @@ def failover_session_timeout(bootstrap: str) -> float:
 
     async def floor_ms() -> int:
         async with admin.admin_client(bootstrap) as client:
-            node = min(broker.nodeId for broker in client._client.cluster.brokers())
+            node = min(broker["node_id"] for broker in (await client.describe_cluster())["brokers"])
             resource = ConfigResource(ConfigResourceType.BROKER, str(node), configs={name: None})
             (response,) = await client.describe_configs([resource])
         (entry,) = [e for resource in response.resources for e in resource[4] if e[0] == name]
