@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from schemas.settings import Settings
 from streams.app import create_app
 from streams.pipeline import Pipeline
@@ -134,8 +136,6 @@ def test_worker_flags_reach_the_hotspot_stage(tmp_path: Path, monkeypatch) -> No
 def test_worker_refuses_seconds_that_are_not_above_zero(capsys) -> None:
     import argparse
 
-    import pytest
-
     from pxstream.worker import register
 
     parser = argparse.ArgumentParser()
@@ -149,8 +149,6 @@ def test_worker_refuses_seconds_that_are_not_above_zero(capsys) -> None:
 
 def test_worker_refuses_batch_sizes_that_are_not_whole_numbers_above_zero(capsys) -> None:
     import argparse
-
-    import pytest
 
     from pxstream.worker import register
 
@@ -181,8 +179,6 @@ def test_the_tagging_stage_fails_over_within_10_s_or_a_shorter_session_timeout(t
 def test_the_worker_app_refuses_a_faust_table(tmp_path: Path) -> None:
     """Its table manager skips Faust's 1 s start-up wait for tables (streams/no_tables.py), so a
     table must not slip in unnoticed."""
-    import pytest
-
     settings = Settings.from_env({"PXSTREAM_DATA_DIR": str(tmp_path)})
     pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t")
     app = create_app(settings, WorkerConfig(hotspots=False), pipeline=pipeline)
