@@ -27,7 +27,7 @@ from runtime.produce import new_producer, send_batched
 from runtime.tenant import Batch, BatchingSink
 from schemas.settings import Settings
 from streams.hosting import run_in_worker
-from streams.metrics import Health, pipeline_metrics
+from streams.metrics import BatchTally, Health, pipeline_metrics
 from streams.pipeline import Pipeline
 from streams.worker_config import WorkerConfig, ensure_topics
 
@@ -92,16 +92,18 @@ class TaggingSink(BatchingSink):
         # aiokafka's ConsumerRecords carry RawRecord's fields (value, key, topic, partition,
         # offset): handed over as they are, not copied one by one.
         records = list(batch)
-        results = []
+        # Only the counts the metrics need outlive a slice (streams/metrics.py, BatchTally).
+        tally = BatchTally()
         pending: list[Any] = []
         tagged: list[tuple[bytes | None, bytes | None]] = []
         dead: list[tuple[bytes | None, bytes | None]] = []
         try:
             for start in range(0, len(records), SLICE_RECORDS):
                 result = self.pipeline.process(records[start : start + SLICE_RECORDS])  # type: ignore[arg-type]
-                results.append(result)
+                tally.add(result)
                 tagged += [(out.key, out.value) for out in result.tagged]
                 dead += [(letter.record.key, letter.value) for letter in result.dead]
+                del result  # freed now, while it is fresh in the cache
                 last = start + SLICE_RECORDS >= len(records)
                 if last or len(tagged) + len(dead) >= SEND_RECORDS:
                     pending += await self._send(tagged, dead)
@@ -117,7 +119,7 @@ class TaggingSink(BatchingSink):
                 f"delivering {len(records)} inputs' outputs to Kafka at {self.settings.kafka_bootstrap}: "
                 f"{type(exc).__name__}"
             ) from exc
-        self.metrics.observe(*results)
+        self.metrics.record(tally)
         self.batches += 1
 
     async def _send(

@@ -99,42 +99,65 @@ class PipelineMetrics:
 
     def observe(self, *results: BatchResult) -> None:
         """Record one processed batch (the results of its slices), after its output has been
-        acknowledged by Kafka.
+        acknowledged by Kafka."""
+        tally = BatchTally()
+        for result in results:
+            tally.add(result)
+        self.record(tally)
+
+    def record(self, tally: BatchTally) -> None:
+        """Record one batch's tally, after its output has been acknowledged by Kafka.
 
         Per batch, not per event: counters are incremented once per label value, the latency
         histogram takes the batch in one call, and each distinct `received_at` is parsed and
         placed in a bucket once (a connector's batch, or events the pipeline stamped, share one).
         """
-        in_by_source: collections.Counter[str] = collections.Counter()
-        out_by_source: collections.Counter[str] = collections.Counter()
-        dead_by_reason: collections.Counter[str] = collections.Counter()
-        redactions: collections.Counter[str] = collections.Counter()
-        received: collections.Counter[str] = collections.Counter()
-        tagging_seconds, tagged = 0.0, False
-        for result in results:
-            in_by_source.update(result.in_by_source)
-            redactions.update(result.redactions)
-            dead_by_reason.update(dead.letter["reason_code"] for dead in result.dead)
-            if result.tagged:
-                events = [output.event for output in result.tagged]
-                out_by_source.update(event["source"] for event in events)
-                received.update(event["received_at"] for event in events)
-                tagging_seconds, tagged = tagging_seconds + result.tagging_seconds, True
         now = datetime.now(UTC)  # called once Kafka has acknowledged the output: that is "out"
         latencies: collections.Counter[float] = collections.Counter()
-        for stamp, count in received.items():
+        for stamp, count in tally.received.items():
             latencies[max(0.0, (now - datetime.fromisoformat(stamp)).total_seconds())] += count
-        for source, count in in_by_source.items():
+        for source, count in tally.in_by_source.items():
             self.events_in.labels(source=source).inc(count)
-        for source, count in out_by_source.items():
+        for source, count in tally.out_by_source.items():
             self.events_out.labels(source=source).inc(count)
         self.end_to_end_latency.observe_counts(latencies)
-        for reason, count in dead_by_reason.items():
+        for reason, count in tally.dead_by_reason.items():
             self.dead_letters.labels(reason=reason).inc(count)
-        for kind, count in redactions.items():
+        for kind, count in tally.redactions.items():
             self.redactions.labels(kind=kind if kind in REDACTION_KINDS else OTHER_KIND).inc(count)
-        if tagged:
-            self.tagging_seconds.observe(tagging_seconds)
+        if tally.tagged:
+            self.tagging_seconds.observe(tally.tagging_seconds)
+
+
+@dataclass
+class BatchTally:
+    """The counts a batch's metrics need, taken from each slice's result as soon as it exists.
+
+    The tagging stage keeps a batch's outputs only until they are queued for Kafka, and its
+    metrics are recorded only once Kafka acknowledged them all: holding every slice's result until
+    then kept a whole batch of decoded events alive, and freeing them at the end, cold in the
+    cache, cost the stage more than freeing each slice's while it is fresh (docs/stateless-speed.md,
+    "Freeing slice by slice").
+    """
+
+    in_by_source: collections.Counter[str] = field(default_factory=collections.Counter)
+    out_by_source: collections.Counter[str] = field(default_factory=collections.Counter)
+    dead_by_reason: collections.Counter[str] = field(default_factory=collections.Counter)
+    redactions: collections.Counter[str] = field(default_factory=collections.Counter)
+    received: collections.Counter[str] = field(default_factory=collections.Counter)
+    tagging_seconds: float = 0.0
+    tagged: bool = False
+
+    def add(self, result: BatchResult) -> None:
+        self.in_by_source.update(result.in_by_source)
+        self.redactions.update(result.redactions)
+        self.dead_by_reason.update(dead.letter["reason_code"] for dead in result.dead)
+        if result.tagged:
+            events = [output.event for output in result.tagged]
+            self.out_by_source.update(event["source"] for event in events)
+            self.received.update(event["received_at"] for event in events)
+            self.tagging_seconds += result.tagging_seconds
+            self.tagged = True
 
 
 @cache
