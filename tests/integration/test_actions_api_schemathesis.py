@@ -9,7 +9,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.core.parameters import ParameterLocation
 
 from connectors.ingest.server import IngestConfig
 from connectors.ingest.tokens import TokenStore
@@ -22,7 +24,7 @@ from schemas.topics import TopicSpec
 from streams.actions.calendar import WorkingCalendar
 from tests.conftest import wait_for
 from tests.integration._action_records import action
-from tests.integration.test_ingest_http import CHECKS, TOKEN, RunningServer, write_tokens
+from tests.integration.test_ingest_http import CHECKS, TOKEN, RunningServer, credentials_for, write_tokens
 from tests.support.kafka import produce_json
 
 pytestmark = pytest.mark.integration
@@ -30,6 +32,10 @@ schema = schemathesis.openapi.from_dict(build_document()).include(path_regex="^/
 SESSION = requests.Session()
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 KNOWN = "act-qwo-open"
+# Generation only: nothing to shrink, so it takes a second.
+QUICK = settings(
+    max_examples=100, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,28 @@ def actions_server(kafka_bootstrap: str, tmp_path_factory) -> Iterator[str]:  # 
 def test_schemathesis_finds_no_server_errors_in_the_actions_api(case, actions_server: str) -> None:  # type: ignore[no-untyped-def]
     if case.path_parameters and "action_id" in case.path_parameters:
         case.path_parameters["action_id"] = KNOWN  # exercise the body checks, not only the 404
-    kwargs = case.as_transport_kwargs(base_url=actions_server, headers=HEADERS)
+    headers = credentials_for(case)
+    kwargs = case.as_transport_kwargs(base_url=actions_server, headers=headers)
     response = SESSION.request(**kwargs, timeout=60)
-    case.validate_response(response, checks=CHECKS, headers=HEADERS, transport_kwargs=kwargs)
+    case.validate_response(response, checks=CHECKS, headers=headers, transport_kwargs=kwargs)
+
+
+def test_credentials_left_out_by_a_negative_case_stay_out() -> None:
+    """Schemathesis's negative header cases go out without our token (it expects them refused);
+    every other case gets it. Both kinds must turn up among the generated cases, so a change in
+    how schemathesis marks its mutations fails here rather than quietly sending the token again."""
+    seen = {"negative header": 0, "other": 0}
+
+    @given(case=schema["/v1/actions"]["GET"].as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    @settings(QUICK)
+    def check(case) -> None:  # type: ignore[no-untyped-def]
+        component = case.meta.components.get(ParameterLocation.HEADER)
+        if component is not None and component.mode is GenerationMode.NEGATIVE:
+            assert credentials_for(case) == {}
+            seen["negative header"] += 1
+        else:
+            assert credentials_for(case) == HEADERS
+            seen["other"] += 1
+
+    check()
+    assert all(seen.values()), seen
