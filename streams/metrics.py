@@ -97,14 +97,6 @@ class PipelineMetrics:
     consumer_lag: Gauge
     end_to_end_latency: BatchHistogram
 
-    def observe(self, *results: BatchResult) -> None:
-        """Record one processed batch (the results of its slices), after its output has been
-        acknowledged by Kafka."""
-        tally = BatchTally()
-        for result in results:
-            tally.add(result)
-        self.record(tally)
-
     def record(self, tally: BatchTally) -> None:
         """Record one batch's tally, after its output has been acknowledged by Kafka.
 
@@ -125,7 +117,7 @@ class PipelineMetrics:
             self.dead_letters.labels(reason=reason).inc(count)
         for kind, count in tally.redactions.items():
             self.redactions.labels(kind=kind if kind in REDACTION_KINDS else OTHER_KIND).inc(count)
-        if tally.tagged:
+        if tally.out_by_source:  # the batch tagged something (every tagged event has a source)
             self.tagging_seconds.observe(tally.tagging_seconds)
 
 
@@ -146,7 +138,6 @@ class BatchTally:
     redactions: collections.Counter[str] = field(default_factory=collections.Counter)
     received: collections.Counter[str] = field(default_factory=collections.Counter)
     tagging_seconds: float = 0.0
-    tagged: bool = False
 
     def add(self, result: BatchResult) -> None:
         self.in_by_source.update(result.in_by_source)
@@ -157,7 +148,6 @@ class BatchTally:
             self.out_by_source.update(event["source"] for event in events)
             self.received.update(event["received_at"] for event in events)
             self.tagging_seconds += result.tagging_seconds
-            self.tagged = True
 
 
 @cache

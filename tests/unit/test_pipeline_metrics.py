@@ -8,7 +8,7 @@ import orjson
 from prometheus_client import REGISTRY
 
 from schemas.feedback_event import format_timestamp
-from streams.metrics import Health, pipeline_metrics
+from streams.metrics import BatchTally, Health, pipeline_metrics
 from streams.pipeline import Pipeline, RawRecord
 from tests.unit.test_pipeline import VALID, StandInTagger, standin_redact
 
@@ -40,7 +40,9 @@ def test_observe_counts_in_out_dead_letters_redactions_and_latency() -> None:
         "latency_1": sample("pxstream_end_to_end_latency_seconds_bucket", le="1.0"),
         "tagging": sample("pxstream_tagging_seconds_count"),
     }
-    metrics.observe(pipeline.process(records))
+    tally = BatchTally()
+    tally.add(pipeline.process(records))
+    metrics.record(tally)
 
     assert sample("pxstream_events_in_total", source="complaint") - before["in"] == 1
     assert sample("pxstream_events_in_total", source="invalid") - before["invalid"] == 2
@@ -55,9 +57,9 @@ def test_observe_counts_in_out_dead_letters_redactions_and_latency() -> None:
 
 def test_no_label_value_comes_from_input() -> None:
     pipeline = Pipeline(redact=standin_redact, tagger=StandInTagger(), tagger_version="t", clock=lambda: NOW)
-    pipeline_metrics().observe(
-        pipeline.process([RawRecord(orjson.dumps({**VALID, "source": "John Smith 07700 900123"}))])
-    )
+    tally = BatchTally()
+    tally.add(pipeline.process([RawRecord(orjson.dumps({**VALID, "source": "John Smith 07700 900123"}))]))
+    pipeline_metrics().record(tally)
     for metric in REGISTRY.collect():
         if metric.name.startswith("pxstream_"):
             for s in metric.samples:
