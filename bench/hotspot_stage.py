@@ -28,7 +28,7 @@ import orjson
 from bench.harness import WorkerProcess, process_cpu_seconds, unique_prefix
 from bench.hotspot_engine import tagged_events
 from bench.pipeline import _metric_sum
-from runtime.admin import delete_topics
+from runtime.admin import delete_topics_under
 from runtime.produce import produce
 from schemas.settings import Settings
 
@@ -93,9 +93,7 @@ def bench_hotspot_stage(settings: Settings, events: int = 50_000) -> dict[str, A
             with worker:
                 result = _measure(worker, events, timeout_s=max(300.0, events / 50))
         finally:
-            asyncio.run(
-                delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
-            )
+            asyncio.run(delete_topics_under(settings.kafka_bootstrap, config.topic_prefix))
     result["load_average"] = " / ".join(f"{v:.2f}" for v in load)
     return {"hotspot_stage": result}
 

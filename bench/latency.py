@@ -30,7 +30,7 @@ import orjson
 
 from bench.harness import Figure, WorkerProcess, synthetic_events, unique_prefix
 from bench.latency_timeline import Sampler, Trial, explain, spread, worker_events
-from runtime.admin import delete_topics, partitions
+from runtime.admin import delete_topics_under, partitions
 from runtime.produce import _keyed_partition, new_producer, send_batched
 from schemas.settings import Settings
 
@@ -309,9 +309,7 @@ def bench_alert_latency(
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; worker log: {worker.log_path.read_text()[-2000:]}") from None
         finally:
-            asyncio.run(
-                delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
-            )
+            asyncio.run(delete_topics_under(settings.kafka_bootstrap, config.topic_prefix))
         events = worker_events(worker.log_path.read_text(errors="replace"))
     timeline = explain(measured, sampler.samples, events)
     if measured and measured[-1].alert_ms is None:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from bench.harness import WorkerProcess, collect, synthetic_events, unique_prefix
-from runtime.admin import delete_topics
+from runtime.admin import delete_topics_under
 from runtime.produce import produce
 from schemas.settings import Settings
 
@@ -108,9 +108,7 @@ def _run_pipeline(
                     )
                 wall = time.perf_counter() - started
         finally:
-            asyncio.run(
-                delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
-            )
+            asyncio.run(delete_topics_under(settings.kafka_bootstrap, config.topic_prefix))
         stamps = [r.timestamp for rs in out.records.values() for r in rs]
         first_s, last_s = min(stamps) / 1000, max(stamps) / 1000
         end_s = hotspots_done if hotspots_done is not None else last_s

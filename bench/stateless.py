@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 
 from bench.harness import synthetic_events, unique_prefix
-from runtime.admin import delete_topics
+from runtime.admin import delete_topics_under
 from runtime.produce import produce
 from schemas.settings import Settings
 
@@ -245,7 +245,7 @@ async def _stage(
             gc.set_threshold(*thresholds)
         return rounds
     finally:
-        await delete_topics(settings.kafka_bootstrap, [spec.name for spec in config.declared_topics()])
+        await delete_topics_under(settings.kafka_bootstrap, prefix)
 
 
 def bench_stateless(

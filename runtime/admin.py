@@ -100,6 +100,19 @@ async def topic_names(bootstrap: str) -> list[str]:
         return list(await admin.list_topics())
 
 
+async def delete_topics_under(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix`, and return their names: a run's
+    declared topics and the ones Faust makes for its app (the table's changelog, the assignor's
+    topic, the ticks topic), which carry the app id and so the prefix. Deleting only the declared
+    ones left Faust's behind: a developer's broker had gathered 964 topics (2,100 partitions)
+    from test and bench runs."""
+    if not prefix:
+        raise ValueError("an empty prefix would delete every topic")
+    names = sorted(name for name in await topic_names(bootstrap) if name.startswith(prefix))
+    await delete_topics(bootstrap, names)
+    return names
+
+
 async def partitions(bootstrap: str, topic: str) -> list[int]:
     """Partition numbers of a topic (empty when it does not exist), from the broker's metadata."""
     async with admin_client(bootstrap) as admin:

@@ -146,3 +146,27 @@ def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(
     assert cluster_id.startswith("-")
     broker.format_storage(lambda message: None, cluster_id=cluster_id)
     assert f"cluster.id={cluster_id}" in (broker.storage_dir / "meta.properties").read_text()
+
+
+def test_deleting_a_runs_topics_takes_every_topic_under_its_prefix_and_nothing_else(
+    kafka_bootstrap: str,
+) -> None:
+    """Faust's own topics (changelog, assignor, ticks) carry the app id and so the run's prefix: a
+    run's clean-up must take them too, and must not touch a topic of another run."""
+    from runtime.admin import create_topics, delete_topics_under
+    from schemas.topics import TopicSpec
+
+    run = f"test-under-{uuid.uuid4().hex[:10]}."
+    other = run.rstrip(".") + "x."  # the same characters and one more: another run's prefix
+    mine = [f"{run}feedback.raw", f"{run}app-hotspot-state-changelog", f"{run}app-__assignor-__leader"]
+    specs = [TopicSpec(name=name, partitions=1) for name in [*mine, f"{other}feedback.raw"]]
+    asyncio.run(create_topics(kafka_bootstrap, specs))
+    try:
+        assert sorted(asyncio.run(delete_topics_under(kafka_bootstrap, run))) == sorted(mine)
+        left = topic_names(kafka_bootstrap)
+        assert not any(name.startswith(run) for name in left)
+        assert f"{other}feedback.raw" in left
+        with pytest.raises(ValueError, match="every topic"):
+            asyncio.run(delete_topics_under(kafka_bootstrap, ""))
+    finally:
+        asyncio.run(delete_topics_under(kafka_bootstrap, other))

@@ -134,8 +134,7 @@ def worker_topics(settings: Any, kind: str) -> Iterator[Any]:
     try:
         yield config
     finally:
-        names = [spec.name for spec in config.declared_topics()]
-        asyncio.run(admin.delete_topics(settings.kafka_bootstrap, names))
+        asyncio.run(admin.delete_topics_under(settings.kafka_bootstrap, prefix))
 
 
 async def read_topic(
