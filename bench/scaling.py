@@ -2,14 +2,16 @@
 
     pxstream bench --only scaling
 
-Both runs get the same events on fresh topics of the production partition counts: workers
-(`python -m bench.cheap_worker worker`, the production command with a near-free tagger) start
-first, every partition of feedback.raw is assigned (to both workers in the two-worker run), warm-up
-batches go all the way through until every worker's hotspot stage has applied some, and only then
-are the measured events produced. Start-up, group joins and rebalances are therefore outside the
-measured span, which runs from producing the first measured event until the workers'
-``pxstream_hotspot_events_total`` together reach them all: tagged, windowed and ruled. If a
-worker's partitions change inside the span, the part says so.
+One worker, then two workers in one group and one worker again, `ROUNDS` times (1, 2, 1, 2, 1,
+2, 1): each two-worker run against the mean of the one-worker runs either side of it is a round,
+and the median round is the figure (`run_part`). Every run gets the same events on fresh topics of
+the production partition counts: workers (`python -m bench.cheap_worker worker`, the production
+command with a near-free tagger) start first, every partition of feedback.raw is assigned (to both
+workers in the two-worker run), warm-up batches go all the way through until every worker's hotspot
+stage has applied some, and only then are the measured events produced. Start-up, group joins and
+rebalances are therefore outside the measured span, which runs from producing the first measured
+event until the workers' ``pxstream_hotspot_events_total`` together reach them all: tagged,
+windowed and ruled. If a worker's partitions change inside the span, the part says so.
 
 On two cores a CPU-bound worker is not the only process: the broker handles every record too.
 With ``w`` the worker's CPU µs per event and ``b`` the broker's (its JVM, from /proc), one worker
@@ -35,6 +37,7 @@ import asyncio
 import contextlib
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -62,7 +65,7 @@ from bench.workers import (
     wait_spread,
     watch_until_applied,
 )
-from runtime.admin import delete_topics, topic_names
+from runtime.admin import delete_topics_under, topic_names
 from runtime.produce import new_producer, send_batched
 from runtime.tail import end_offsets
 from schemas.settings import Settings
@@ -74,6 +77,7 @@ from schemas.settings import Settings
 DEFAULT_EVENTS = 80_000
 WARMUP_EVENTS = 400
 IDLE_SECONDS = 3.0
+ROUNDS = 3
 FIGURE = "scaling"
 
 
@@ -228,9 +232,7 @@ def _run(
         for worker in workers:
             worker.stop()
         with contextlib.suppress(Exception):
-            # Faust's own topics (changelog, ticks, assignor) carry the app id, which has the prefix.
-            names = [name for name in asyncio.run(topic_names(bootstrap)) if name.startswith(prefix)]
-            asyncio.run(delete_topics(bootstrap, names))
+            asyncio.run(delete_topics_under(bootstrap, prefix))
     span = summarise_span(first, samples[-1], len(workload))
     net = [
         net_of_idle(us, share, span["seconds"], len(workload))
@@ -297,54 +299,98 @@ def _mean(first: float | None, second: float | None) -> float | None:
     return None if first is None or second is None else round((first + second) / 2, 1)
 
 
-def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
-    """One worker, two in one group, then one again, on the same events; the ratio of the two
-    workers' rate to the mean of the one-worker runs either side, beside the bound the broker's
-    share of the cores sets, and what each run cost per event.
+def _round(before: dict[str, Any], two: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One two-worker run against the mean of the one-worker runs either side of it: the ratio,
+    the bound the broker's share of the cores sets, and the ratio at each run's CPU per event."""
+    one = {
+        key: _mean(before[key], after[key])
+        for key in ("events_per_s", "cpu_us_per_event", "broker_cpu_us_per_event")
+    }
+    w1, b1 = one["cpu_us_per_event"], one["broker_cpu_us_per_event"]
+    w2, b2 = two["cpu_us_per_event"], two["broker_cpu_us_per_event"]
+    return {
+        "one_events_per_s": one["events_per_s"],
+        "two_events_per_s": two["events_per_s"],
+        "ratio": two["events_per_s"] / one["events_per_s"],
+        "w1": w1,
+        "b1": b1,
+        "w2": w2,
+        "b2": b2,
+        "bound": cpu_bound(w1, b1) if w1 is not None and b1 is not None else None,
+        # Two workers' own costs on two free cores: what the ratio would be with no other load
+        # on the machine and no waiting, given what each run spent per event.
+        "from_cpu": 2 * w1 / (w2 + b2) if w1 is not None and b2 is not None else None,
+        "load": [before["load"][0], two["load"][0], after["load"][0]],
+        "others_cores": [before["others_cores"], two["others_cores"], after["others_cores"]],
+    }
+
+
+def rounds_of(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of one, two, one, two, … one worker(s) → one round per two-worker run, each against
+    the one-worker runs either side of it (which neighbouring rounds share)."""
+    if len(runs) < 3 or len(runs) % 2 == 0:
+        raise ValueError(f"{len(runs)} runs: expected one worker, then pairs of two and one")
+    return [_round(*runs[index : index + 3]) for index in range(0, len(runs) - 2, 2)]
+
+
+def median_round(measured: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median ratio (the lower middle when the rounds are even): a whole round,
+    so the figure's rate and reference are two runs that were measured together."""
+    return sorted(measured, key=lambda item: item["ratio"])[(len(measured) - 1) // 2]
+
+
+def _median_of(values: Sequence[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def run_part(settings: Settings, events: int | None = None, rounds: int = ROUNDS) -> dict[str, Any]:
+    """One worker, then `rounds` times two workers in one group and one worker again, on the same
+    events: each two-worker run's rate over the mean of the one-worker runs either side of it is
+    a round's ratio, and the median round is the figure, beside the bound the broker's share of
+    the cores sets and what each run cost per event.
 
     Either side, because this machine's pace drifts: the same one-worker run measured 97 and 121
     CPU µs/event a minute apart, which moved a one-then-two ratio from 1.73× to 1.46× with
-    nothing changed. A drift that is steady over the three runs cancels in the mean.
+    nothing changed; a drift steady over three runs cancels in the mean. Several rounds and their
+    median, because a drift is not always steady: on 4 December single rounds of unchanged code
+    read 1.16–2.25× within an hour (docs/benchmarks.md, "Rounds").
     """
     from schemas import topics
 
     raw_partitions = next(spec.partitions for spec in topics.TOPICS if spec.name == topics.RAW)
     workload = balanced_workload(events or DEFAULT_EVENTS, raw_partitions)
+    runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pxstream-bench-scaling-") as tmp:
-        runs = []
-        for count in (1, 2, 1):
+        for count in (1, *(2, 1) * max(1, rounds)):
             runs.append(_run(settings, workload, count, Path(tmp)))
             print(f"bench: scaling: {_describe(runs[-1])}", file=sys.stderr, flush=True)
-    before, two, after = runs
-    one = {
-        key: _mean(before[key], after[key])
-        for key in ("events_per_s", "cpu_us_per_event", "broker_cpu_us_per_event")
-    }
-    one.update(others_cores=max(before["others_cores"], after["others_cores"]), load=before["load"])
-    w1, b1 = one["cpu_us_per_event"], one["broker_cpu_us_per_event"]
-    w2, b2 = two["cpu_us_per_event"], two["broker_cpu_us_per_event"]
-    bound = cpu_bound(w1, b1) if b1 is not None else None
-    # Two workers' own costs on two free cores: what the ratio would be with no other load on the
-    # machine and no waiting, given what each run spent per event.
-    from_cpu = 2 * w1 / (w2 + b2) if b2 is not None else None
+    measured = rounds_of(runs)
+    median = median_round(measured)
+    bound = _median_of([item["bound"] for item in measured])
+    from_cpu = _median_of([item["from_cpu"] for item in measured])
+
+    def each(name: str, digits: int = 2) -> str:
+        return ", ".join("?" if item[name] is None else f"{item[name]:.{digits}f}" for item in measured)
+
     note = (
-        f"bound 2w/(w+b) {bound:.2f}× (w {w1}, b {b1}); " if bound is not None else "broker not local; "
-    ) + (
-        f"two workers: w {w2} {two['worker_cpu_us_per_event']}, b {b2}, shares {two['hotspot_share']}; "
-        f"one worker before and after: {before['events_per_s']:,.0f} and {after['events_per_s']:,.0f} "
-        f"events/s; others took {before['others_cores']:.2f} / {two['others_cores']:.2f} / "
-        f"{after['others_cores']:.2f} cores, load {before['load'][0]:.1f} / {two['load'][0]:.1f} / "
-        f"{after['load'][0]:.1f}"
+        f"median of {len(measured)} rounds; ratios {each('ratio')}, bounds 2w/(w+b) {each('bound')}, "
+        f"from CPU {each('from_cpu')}; median round: one worker {median['one_events_per_s']:,.0f} "
+        f"events/s (w {median['w1']}, b {median['b1']}), two workers {median['two_events_per_s']:,.0f} "
+        f"(w {median['w2']}, b {median['b2']}); others took "
+        + " / ".join(f"{cores:.2f}" for cores in median["others_cores"])
+        + " cores, load "
+        + " / ".join(f"{load:.1f}" for load in median["load"])
     )
     figures = [
         Figure(
             FIGURE,
-            two["events_per_s"],
+            median["two_events_per_s"],
             "events/s",
-            reference=one["events_per_s"],
-            reference_name="one worker, mean of the runs before and after",
+            reference=median["one_events_per_s"],
+            reference_name="one worker, mean of the runs before and after (median round)",
             target=1.7,
-            cpu_us_per_event=w2,
+            cpu_us_per_event=median["w2"],
             events=len(workload),
             note=note,
         )
@@ -356,18 +402,17 @@ def run_part(settings: Settings, events: int | None = None) -> dict[str, Any]:
                 (
                     "scaling-bound",
                     bound,
-                    "× (2w/(w+b): one worker's CPU w and the broker's b per event)",
-                    f"w {w1} µs, b {b1} µs; load {one['load'][0]:.1f}",
+                    "× (2w/(w+b): one worker's CPU w and the broker's b per event; median round)",
+                    f"each round {each('bound')}; w {each('w1', 1)} µs, b {each('b1', 1)} µs",
                 ),
                 (
                     "scaling-from-cpu",
                     from_cpu,
-                    "× (2·w₁/(w₂+b₂): the ratio on two free cores at each run's CPU per event)",
-                    f"one worker w₁ {w1}; two workers w₂ {w2}, broker b₂ {b2} (b₁ {b1})",
+                    "× (2·w₁/(w₂+b₂): the ratio on two free cores at each run's CPU per event; median round)",
+                    f"each round {each('from_cpu')}; w₂ {each('w2', 1)}, b₂ {each('b2', 1)}",
                 ),
             )
         ]
     return part_result(
-        *figures,
-        scaling={"one": before, "two": two, "one_after": after, "bound": bound, "from_cpu": from_cpu},
+        *figures, scaling={"runs": runs, "rounds": measured, "bound": bound, "from_cpu": from_cpu}
     )

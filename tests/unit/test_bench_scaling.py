@@ -12,7 +12,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.cheap_worker import _client_role
-from bench.scaling import balanced_workload, cpu_bound
+from bench.scaling import balanced_workload, cpu_bound, median_round, rounds_of
 from bench.workers import (
     ProcessTimes,
     Sample,
@@ -107,3 +107,40 @@ def test_process_times_and_machine_time_come_from_proc_and_move_forward() -> Non
     assert after.loop_run_s > before.loop_run_s  # this test runs on the main thread
     assert after.loop_queued_s >= before.loop_queued_s
     assert machine_busy_seconds() > machine
+
+
+def _run_at(events_per_s: float, worker_us: float = 100.0, broker_us: float = 10.0) -> dict[str, object]:
+    return {
+        "events_per_s": events_per_s,
+        "cpu_us_per_event": worker_us,
+        "broker_cpu_us_per_event": broker_us,
+        "load": [0.5, 0.6],
+        "others_cores": 0.05,
+    }
+
+
+def test_each_two_worker_run_is_a_round_against_the_one_worker_runs_either_side() -> None:
+    runs = [
+        _run_at(1_000),
+        _run_at(1_800),
+        _run_at(1_200),
+        _run_at(1_650),
+        _run_at(900),
+        _run_at(2_000),
+        _run_at(1_000),
+    ]
+    rounds = rounds_of(runs)
+    assert [round(item["ratio"], 3) for item in rounds] == [1.636, 1.571, 2.105]
+    assert [item["one_events_per_s"] for item in rounds] == [1_100.0, 1_050.0, 950.0]
+    middle = median_round(rounds)
+    assert middle["two_events_per_s"] == 1_800 and round(middle["ratio"], 3) == 1.636
+    assert rounds[0]["bound"] == pytest.approx(cpu_bound(100.0, 10.0))
+    assert rounds[0]["from_cpu"] == pytest.approx(2 * 100.0 / 110.0)
+    # Even rounds: the lower middle, a round that was measured, not an average of two.
+    assert median_round(rounds[:2])["two_events_per_s"] == 1_650
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 4])
+def test_runs_that_do_not_alternate_one_and_two_workers_are_refused(count: int) -> None:
+    with pytest.raises(ValueError, match="runs"):
+        rounds_of([_run_at(1_000)] * count)
