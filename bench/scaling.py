@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import math
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ from bench.harness import (
     unique_prefix,
 )
 from bench.pipeline import PRODUCTION_RULES
+from bench.scaling_rounds import median_of, median_round, rounds_of
 from bench.workers import (
     HOTSPOT_EVENTS,
     metric_total,
@@ -106,13 +106,6 @@ def balanced_workload(count: int, partitions: int, seed: int = 7) -> tuple[tuple
         event["provider"] = rng.choice(by_partition[index % partitions])
         out.append((event["provider"].encode(), orjson.dumps(event)))
     return tuple(out)
-
-
-def cpu_bound(worker_us: float, broker_us: float) -> float:
-    """The most two workers can give over one on two cores when each event costs ``worker_us`` in
-    a worker and ``broker_us`` in the broker: 2w/(w+b) (one worker: 1/w, the broker on the other
-    core; two: both cores carry w+b per event)."""
-    return 2 * worker_us / (worker_us + broker_us)
 
 
 def _broker_pid(settings: Settings) -> int | None:
@@ -295,55 +288,6 @@ def _describe(run: dict[str, Any]) -> str:
     )
 
 
-def _mean(first: float | None, second: float | None) -> float | None:
-    return None if first is None or second is None else round((first + second) / 2, 1)
-
-
-def _round(before: dict[str, Any], two: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """One two-worker run against the mean of the one-worker runs either side of it: the ratio,
-    the bound the broker's share of the cores sets, and the ratio at each run's CPU per event."""
-    one = {
-        key: _mean(before[key], after[key])
-        for key in ("events_per_s", "cpu_us_per_event", "broker_cpu_us_per_event")
-    }
-    w1, b1 = one["cpu_us_per_event"], one["broker_cpu_us_per_event"]
-    w2, b2 = two["cpu_us_per_event"], two["broker_cpu_us_per_event"]
-    return {
-        "one_events_per_s": one["events_per_s"],
-        "two_events_per_s": two["events_per_s"],
-        "ratio": two["events_per_s"] / one["events_per_s"],
-        "w1": w1,
-        "b1": b1,
-        "w2": w2,
-        "b2": b2,
-        "bound": cpu_bound(w1, b1) if w1 is not None and b1 is not None else None,
-        # Two workers' own costs on two free cores: what the ratio would be with no other load
-        # on the machine and no waiting, given what each run spent per event.
-        "from_cpu": 2 * w1 / (w2 + b2) if w1 is not None and b2 is not None else None,
-        "load": [before["load"][0], two["load"][0], after["load"][0]],
-        "others_cores": [before["others_cores"], two["others_cores"], after["others_cores"]],
-    }
-
-
-def rounds_of(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runs of one, two, one, two, … one worker(s) → one round per two-worker run, each against
-    the one-worker runs either side of it (which neighbouring rounds share)."""
-    if len(runs) < 3 or len(runs) % 2 == 0:
-        raise ValueError(f"{len(runs)} runs: expected one worker, then pairs of two and one")
-    return [_round(*runs[index : index + 3]) for index in range(0, len(runs) - 2, 2)]
-
-
-def median_round(measured: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The round with the median ratio (the lower middle when the rounds are even): a whole round,
-    so the figure's rate and reference are two runs that were measured together."""
-    return sorted(measured, key=lambda item: item["ratio"])[(len(measured) - 1) // 2]
-
-
-def _median_of(values: Sequence[float | None]) -> float | None:
-    known = [value for value in values if value is not None]
-    return statistics.median(known) if known else None
-
-
 def run_part(settings: Settings, events: int | None = None, rounds: int = ROUNDS) -> dict[str, Any]:
     """One worker, then `rounds` times two workers in one group and one worker again, on the same
     events: each two-worker run's rate over the mean of the one-worker runs either side of it is
@@ -367,8 +311,8 @@ def run_part(settings: Settings, events: int | None = None, rounds: int = ROUNDS
             print(f"bench: scaling: {_describe(runs[-1])}", file=sys.stderr, flush=True)
     measured = rounds_of(runs)
     median = median_round(measured)
-    bound = _median_of([item["bound"] for item in measured])
-    from_cpu = _median_of([item["from_cpu"] for item in measured])
+    bound = median_of([item["bound"] for item in measured])
+    from_cpu = median_of([item["from_cpu"] for item in measured])
 
     def each(name: str, digits: int = 2) -> str:
         return ", ".join("?" if item[name] is None else f"{item[name]:.{digits}f}" for item in measured)

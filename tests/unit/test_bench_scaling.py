@@ -12,7 +12,8 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.cheap_worker import _client_role
-from bench.scaling import balanced_workload, cpu_bound, median_round, rounds_of
+from bench.scaling import balanced_workload
+from bench.scaling_rounds import cpu_bound, median_round, rounds_of
 from bench.workers import (
     ProcessTimes,
     Sample,
