@@ -16,6 +16,7 @@ from infra.broker import CONSOLE_CONSUMER, CONSOLE_PRODUCER, KafkaBroker, kafka_
 from infra.config import InfraConfig
 from schemas.settings import Settings
 from tests.support.kafka import produce_json, read_all, topic_names
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -163,8 +164,13 @@ def test_deleting_a_runs_topics_takes_every_topic_under_its_prefix_and_nothing_e
     asyncio.run(create_topics(kafka_bootstrap, specs))
     try:
         assert sorted(asyncio.run(delete_topics_under(kafka_bootstrap, run))) == sorted(mine)
-        left = topic_names(kafka_bootstrap)
-        assert not any(name.startswith(run) for name in left)
+
+        # Deletion is asynchronous: the broker's metadata drops the topics shortly after the answer.
+        def gone() -> set[str] | None:
+            names = topic_names(kafka_bootstrap)
+            return None if any(name.startswith(run) for name in names) else names
+
+        left = wait_for(gone, 30, f"the topics under {run} to leave the broker's metadata")
         assert f"{other}feedback.raw" in left
         with pytest.raises(ValueError, match="every topic"):
             asyncio.run(delete_topics_under(kafka_bootstrap, ""))
