@@ -298,7 +298,7 @@ def run_part(settings: Settings, events: int | None = None, rounds: int = ROUNDS
     CPU µs/event a minute apart, which moved a one-then-two ratio from 1.73× to 1.46× with
     nothing changed; a drift steady over three runs cancels in the mean. Several rounds and their
     median, because a drift is not always steady: on 4 December single rounds of unchanged code
-    read 1.16–2.25× within an hour (docs/benchmarks.md, "Rounds").
+    read 1.16–2.26× within twelve minutes (docs/benchmarks.md, "Rounds").
     """
     from schemas import topics
 
