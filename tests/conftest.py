@@ -87,6 +87,31 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
         print(f"[new_topic] could not delete {created}: {exc!r}", file=sys.stderr)
 
 
+@pytest.fixture
+def hotspot_config(bootstrap: str) -> Iterator[Callable[[str], Any]]:
+    """Factory: `hotspot_config(kind)` is `tests.support.hotspots.hotspot_topics` for this test, and
+    every topic under its prefix — Faust's changelog, assignor and ticks topics too — is deleted
+    after it (`runtime.admin.delete_topics_under`)."""
+    import asyncio
+
+    from runtime.admin import delete_topics_under
+    from tests.support.hotspots import hotspot_topics
+
+    prefixes: list[str] = []
+
+    def make(kind: str) -> Any:
+        config = hotspot_topics(bootstrap, kind)
+        prefixes.append(config.topic_prefix)
+        return config
+
+    yield make
+    for prefix in prefixes:
+        try:
+            asyncio.run(delete_topics_under(bootstrap, prefix))
+        except Exception as exc:  # a leftover uniquely named topic harms nobody; say so and move on
+            print(f"[hotspot_config] could not delete the topics under {prefix}: {exc!r}", file=sys.stderr)
+
+
 # -- Alertmanager ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class WebhookRequest:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hotspots import Alertmanager, HotspotWorker, hotspot_topics, iso, read_alerts, unique
+from tests.support.hotspots import Alertmanager, HotspotWorker, MakeHotspotConfig, iso, read_alerts, unique
 from tests.support.kafka import produce_json
 from tests.support.waiting import wait_for
 
@@ -46,11 +46,13 @@ def tagged(event_id: str, t: float, ward: str, provider: str = "RXX", source: st
     }
 
 
-def test_burst_fires_one_episode_and_resolves_by_itself(tmp_path: Path, bootstrap: str) -> None:
+def test_burst_fires_one_episode_and_resolves_by_itself(
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig
+) -> None:
     rule = unique("burst")
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.format(rule=rule))
-    config = hotspot_topics(bootstrap, "burst")
+    config = hotspot_config("burst")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     am = Alertmanager(tmp_path / "am").start()
     worker = HotspotWorker(

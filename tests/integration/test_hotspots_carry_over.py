@@ -25,7 +25,7 @@ from streams.hotspots.engine import HotspotEngine
 from streams.hotspots.rules import load_rules
 from streams.hotspots.table_state import TableState
 from tests.integration.test_hotspots_kill import RULES, feed
-from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts, read_table
+from tests.support.hotspots import HotspotWorker, MakeHotspotConfig, read_alerts, read_table
 from tests.support.kafka import committed, produce_json, read_all
 from tests.support.waiting import wait_for
 from tests.unit.test_hotspot_engine import brute_force, run
@@ -66,13 +66,15 @@ async def leave_state(
         await member.stop()
 
 
-def test_a_faust_era_state_and_offsets_carry_over(tmp_path: Path, bootstrap: str) -> None:
+def test_a_faust_era_state_and_offsets_carry_over(
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig
+) -> None:
     from aiokafka import TopicPartition
 
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES)
     rules = load_rules(rules_path)
-    config = hotspot_topics(bootstrap, "carry-over")
+    config = hotspot_config("carry-over")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     worker = HotspotWorker(
         tmp_path / "worker", bootstrap=bootstrap, rules=rules_path, config=config, quiet_after=1e9

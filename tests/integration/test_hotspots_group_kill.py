@@ -19,7 +19,7 @@ import pytest
 from streams.hotspots.rules import load_rules
 from tests.integration.test_hotspots_kill import EVENTS, RULES, feed
 from tests.support.hotspot_recount import Recount
-from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts
+from tests.support.hotspots import HotspotWorker, MakeHotspotConfig, read_alerts
 from tests.support.kafka import SteadyProducer, committed
 from tests.support.waiting import wait_for
 
@@ -50,12 +50,12 @@ def spread_feed(seed: int) -> list[dict[str, Any]]:
 
 
 def test_two_workers_one_killed_mid_stream_counts_exact_and_no_alert_twice(
-    tmp_path: Path, bootstrap: str
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig
 ) -> None:
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES)
     rules = load_rules(rules_path)
-    config = hotspot_topics(bootstrap, "group-kill")
+    config = hotspot_config("group-kill")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     workers = [
         HotspotWorker(

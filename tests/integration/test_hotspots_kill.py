@@ -18,7 +18,7 @@ import pytest
 from schemas import topics
 from streams.hotspots.rules import load_rules
 from tests.support.hotspot_recount import Recount
-from tests.support.hotspots import HotspotWorker, hotspot_topics, iso, read_alerts
+from tests.support.hotspots import HotspotWorker, MakeHotspotConfig, iso, read_alerts
 from tests.support.kafka import SteadyProducer, committed
 from tests.support.waiting import wait_for
 
@@ -86,12 +86,12 @@ def feed(seed: int, n: int) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("kills", [0, 2], ids=["uninterrupted", "kill-9-twice"])
 def test_counts_equal_brute_force_and_each_episode_fires_once(
-    tmp_path: Path, bootstrap: str, kills: int
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig, kills: int
 ) -> None:
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES)
     rules = load_rules(rules_path)
-    config = hotspot_topics(bootstrap, "kill")
+    config = hotspot_config("kill")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     assert PARTITIONS == 4, "feedback.tagged's production partition count changed: revisit this test"
     worker = HotspotWorker(

@@ -8,17 +8,19 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_hotspots_kill import RULES, committed, feed
-from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts, unique
+from tests.support.hotspots import HotspotWorker, MakeHotspotConfig, read_alerts, unique
 from tests.support.kafka import produce_json
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_a_worker_replaying_everything_sends_no_alert_twice(tmp_path: Path, bootstrap: str) -> None:
+def test_a_worker_replaying_everything_sends_no_alert_twice(
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig
+) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    config = hotspot_topics(bootstrap, "replay")
+    config = hotspot_config("replay")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     events = feed(7, 800)
     produce_json(bootstrap, tagged_topic, events)

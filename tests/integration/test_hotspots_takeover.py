@@ -25,7 +25,7 @@ from streams.hotspots.table_state import TableState
 from tests.integration.test_hotspots_carry_over import leave_state
 from tests.integration.test_hotspots_group_kill import spread_feed
 from tests.integration.test_hotspots_kill import EVENTS, RULES
-from tests.support.hotspots import HotspotWorker, hotspot_topics, read_alerts
+from tests.support.hotspots import HotspotWorker, MakeHotspotConfig, read_alerts
 from tests.support.kafka import committed, produce_json, read_all
 from tests.support.waiting import wait_for
 from tests.unit.test_hotspot_engine import run
@@ -34,14 +34,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_partitions_taken_over_do_not_announce_again_what_another_member_did(
-    tmp_path: Path, bootstrap: str
+    tmp_path: Path, bootstrap: str, hotspot_config: MakeHotspotConfig
 ) -> None:
     from aiokafka import TopicPartition
 
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(RULES)
     rules = load_rules(rules_path)
-    config = hotspot_topics(bootstrap, "takeover")
+    config = hotspot_config("takeover")
     tagged_topic, alerts_topic = config.tagged_topic, config.alerts_topic
     workers = [
         HotspotWorker(

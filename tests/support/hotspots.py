@@ -10,6 +10,7 @@ import signal
 import subprocess
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,11 @@ class Alertmanager:
             query += "&filter=" + urllib.request.quote(f'rule="{rule}"')
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts{query}", timeout=5) as response:
             return orjson.loads(response.read())
+
+
+# The `hotspot_config` fixture (tests/conftest.py): `hotspot_config(kind)` is `hotspot_topics` for
+# one test, with every topic under its prefix deleted afterwards.
+MakeHotspotConfig = Callable[[str], WorkerConfig]
 
 
 def hotspot_topics(bootstrap: str, kind: str) -> WorkerConfig:
