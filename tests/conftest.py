@@ -9,6 +9,7 @@ from `pxstream infra up` (later sessions — and other checkouts on the same mac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -89,27 +90,15 @@ def new_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def hotspot_config(bootstrap: str) -> Iterator[Callable[[str], Any]]:
-    """Factory: `hotspot_config(kind)` is `tests.support.hotspots.hotspot_topics` for this test, and
-    every topic under its prefix — Faust's changelog, assignor and ticks topics too — is deleted
-    after it (`runtime.admin.delete_topics_under`)."""
-    import asyncio
+    """Factory: `hotspot_config(kind)` enters `tests.support.kafka.worker_topics` for this test:
+    a WorkerConfig under a unique prefix with its topics created, and every topic under the prefix
+    (Faust's changelog, assignor and ticks topics too) deleted after the test."""
+    from schemas.settings import Settings
+    from tests.support.kafka import worker_topics
 
-    from runtime.admin import delete_topics_under
-    from tests.support.hotspots import hotspot_topics
-
-    prefixes: list[str] = []
-
-    def make(kind: str) -> Any:
-        config = hotspot_topics(bootstrap, kind)
-        prefixes.append(config.topic_prefix)
-        return config
-
-    yield make
-    for prefix in prefixes:
-        try:
-            asyncio.run(delete_topics_under(bootstrap, prefix))
-        except Exception as exc:  # a leftover uniquely named topic harms nobody; say so and move on
-            print(f"[hotspot_config] could not delete the topics under {prefix}: {exc!r}", file=sys.stderr)
+    settings = Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap})
+    with contextlib.ExitStack() as stack:
+        yield lambda kind: stack.enter_context(worker_topics(settings, kind))
 
 
 # -- Alertmanager ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ state back."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from infra.procs import free_port
 from schemas.settings import Settings
 from streams.hotspots.agent import hotspot_group
 from streams.hotspots.changelog import changelog_topic
-from streams.worker_config import WorkerConfig, ensure_topics
+from streams.worker_config import WorkerConfig
 from tests.support.kafka import failover_session_timeout, read_all
 from tests.support.processes import StageProcess
 from tests.support.waiting import wait_for
@@ -96,18 +95,11 @@ class Alertmanager:
             return orjson.loads(response.read())
 
 
-# The `hotspot_config` fixture (tests/conftest.py): `hotspot_config(kind)` is `hotspot_topics` for
-# one test, with every topic under its prefix deleted afterwards.
+# The `hotspot_config` fixture (tests/conftest.py): `hotspot_config(kind)` is a WorkerConfig with a
+# unique app id and topic prefix, every topic of `schemas.topics` created under it at its
+# production partition count (feedback.tagged: 4) as `pxstream worker` would create them
+# (`tests.support.kafka.worker_topics`), and every topic under the prefix deleted after the test.
 MakeHotspotConfig = Callable[[str], WorkerConfig]
-
-
-def hotspot_topics(bootstrap: str, kind: str) -> WorkerConfig:
-    """A unique app id and topic prefix, with every topic of `schemas.topics` created under it at
-    its production partition count (feedback.tagged: 4), as `pxstream worker` would create them."""
-    prefix = f"{unique(kind)}."
-    config = WorkerConfig(app_id=f"{prefix}app", topic_prefix=prefix)
-    asyncio.run(ensure_topics(Settings.from_env({"PXSTREAM_KAFKA_BOOTSTRAP": bootstrap}), config))
-    return config
 
 
 class HotspotWorker(StageProcess):
